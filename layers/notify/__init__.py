@@ -1,0 +1,1 @@
+"""Shared package of the idempotent notification API: models, logic, dal and observability."""

@@ -1,0 +1,1 @@
+"""Data access: the only package that creates boto3 clients."""

@@ -1,0 +1,35 @@
+"""Definitions table: per-workspace event definitions, keyed by (workspace, "event#<name>")."""
+
+from __future__ import annotations
+
+import json
+
+from notify.dal.clients import client
+from notify.models.definitions import EventDefinition
+from notify.settings import get_settings
+
+
+def _event_id(name: str) -> str:
+    return f"event#{name}"
+
+
+def get_event_definition(workspace: str, name: str, table: str | None = None) -> EventDefinition | None:
+    response = client("dynamodb").get_item(
+        TableName=table or get_settings().definitions_table,
+        Key={"workspace": {"S": workspace}, "definition_id": {"S": _event_id(name)}},
+    )
+    item = response.get("Item")
+    if not item:
+        return None
+    return EventDefinition.model_validate_json(item["body"]["S"])
+
+
+def put_event_definition(workspace: str, definition: EventDefinition, table: str | None = None) -> None:
+    client("dynamodb").put_item(
+        TableName=table or get_settings().definitions_table,
+        Item={
+            "workspace": {"S": workspace},
+            "definition_id": {"S": _event_id(definition.name)},
+            "body": {"S": json.dumps(definition.model_dump(mode="json", exclude_none=True))},
+        },
+    )

@@ -1,0 +1,61 @@
+"""Domain errors. Each maps to one HTTP answer in `notify.api`; nothing else decides status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class NotifyError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status_code = 500
+    message = "Internal server error"
+
+    def __init__(self, message: str | None = None, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.errors = errors
+
+
+class InvalidApiDetails(NotifyError):
+    """Missing, unknown or revoked API key, or a key of another workspace (SPEC section 2)."""
+
+    status_code = 401
+    message = "Invalid API details"
+
+
+class RequestValidationError(NotifyError):
+    """Malformed JSON, a body that fails validation, or a bad idempotency header (R1, R5, R6)."""
+
+    status_code = 400
+    message = "Invalid request"
+
+
+class UnknownEvent(NotifyError):
+    """The event name has no definition in the workspace (SPEC section 2)."""
+
+    status_code = 400
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The notification event name '{name}' is invalid or does not exist")
+
+
+class RouteNotFound(NotifyError):
+    status_code = 404
+    message = "Not found"
+
+
+class IdempotencyKeyInUse(NotifyError):
+    """A concurrent request holds the key (R5): nothing stored, retry after a moment."""
+
+    status_code = 409
+    message = "A request with this Idempotency-Key is still being processed; retry later"
+    retry_after_seconds = 1
+
+
+class ServiceUnavailable(NotifyError):
+    """A store needed before execution is unreachable (R9): nothing sent, nothing stored."""
+
+    status_code = 503
+    message = "Service temporarily unavailable; retry later"
+    retry_after_seconds = 2

@@ -1,0 +1,206 @@
+"""The idempotency contract (SPEC section 3, R1-R7 and R9), in one place.
+
+Order of a request: authenticate -> validate body and headers -> look up the event -> claim the
+key -> execute -> store the response. Everything before the claim fails without storing (R5).
+Once execution starts, its response is stored whatever it is (R3): execution returns 5xx
+responses instead of raising, because Powertools deletes the claim when the function raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+from notify.dal.idempotency_store import idempotency_store
+from notify.errors import IdempotencyKeyInUse, RequestValidationError, ServiceUnavailable
+from notify.observability import logger, metrics
+from notify.settings import get_settings
+
+Api = Literal["event", "bulk", "automation"]
+StoredResponse = dict[str, Any]  # {"statusCode": int, "headers": {...}, "body": str}
+
+IDEMPOTENCY_KEY_HEADER = "idempotency-key"
+EXPIRATION_HEADER = "x-idempotency-expiration"
+REPLAYED_HEADER = "Idempotency-Replayed"
+MIN_EXPIRY_SECONDS = 24 * 60 * 60
+MAX_EXPIRY_SECONDS = 366 * 24 * 60 * 60
+# A client that computes "now + 24 h" loses a little to the network and to clock skew.
+EXPIRY_GRACE_SECONDS = 5 * 60
+
+# Namespace of request ids derived from scoped keys; fixed forever, since ids must stay stable (R8).
+_REQUEST_ID_NAMESPACE = uuid.UUID("6f1f5d0e-8b8a-4c53-9d2e-3f0f7f1c2a41")
+
+
+@dataclass(frozen=True)
+class IdempotencyOptions:
+    """What the client asked for: its key (R1) and, optionally, when the record expires (R6)."""
+
+    key: str
+    expires_at: int | None = None  # epoch seconds
+
+
+@dataclass(frozen=True)
+class RequestScope:
+    """Where a request's key lives (R2) and whether it is honoured at all (R7)."""
+
+    workspace: str
+    api: Api
+    version: str
+    options: IdempotencyOptions | None
+
+    @property
+    def is_idempotent(self) -> bool:
+        return self.version == "live" and self.options is not None
+
+    def claim(self) -> dict[str, Any]:
+        """The data Powertools hashes (workspace, API and key) plus the requested expiry."""
+        assert self.options is not None
+        return {
+            "workspace": self.workspace,
+            "api": self.api,
+            "key": self.options.key,
+            "expires_at": self.options.expires_at,
+        }
+
+    def dedupe_until(self) -> int:
+        """Epoch seconds until which senders refuse a repeated msg_id: as long as the key lives (R6, R8)."""
+        if self.options is not None and self.options.expires_at is not None:
+            return self.options.expires_at
+        return int(time.time()) + get_settings().idempotency_expiry_seconds
+
+    def request_id(self) -> str:
+        """Deterministic for a keyed live request, so a re-execution reuses every id (R8); random otherwise."""
+        if not self.is_idempotent:
+            return str(uuid.uuid4())
+        assert self.options is not None
+        scoped_key = json.dumps([self.workspace, self.api, self.options.key])
+        return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, hashlib.sha256(scoped_key.encode()).hexdigest()))
+
+
+def derive_msg_id(request_id: str, recipient_index: int, channel: str) -> str:
+    """Notification id of one (request, recipient, channel): the same on every execution of a request (R8)."""
+    return str(uuid.uuid5(uuid.UUID(request_id), f"{recipient_index}:{channel}"))
+
+
+def read_idempotency_options(headers: Mapping[str, str], now: datetime | None = None) -> IdempotencyOptions | None:
+    """Parse `Idempotency-Key` (R1) and `x-idempotency-expiration` (R6); headers are matched case-insensitively."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    raw_key = lowered.get(IDEMPOTENCY_KEY_HEADER)
+    raw_expiry = lowered.get(EXPIRATION_HEADER)
+    if raw_key is None:
+        if raw_expiry is not None:
+            _parse_expiration(raw_expiry, now or datetime.now(UTC))  # still reject a malformed header
+        return None
+    key = raw_key.strip()
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1].strip()  # the IETF draft's quoted form names the same key
+    if not key:
+        raise RequestValidationError(
+            "The Idempotency-Key header must not be empty",
+            errors=[{"field": "Idempotency-Key", "message": "must be a non-empty string"}],
+        )
+    expires_at = _parse_expiration(raw_expiry, now or datetime.now(UTC)) if raw_expiry is not None else None
+    return IdempotencyOptions(key=key, expires_at=expires_at)
+
+
+def _parse_expiration(raw: str, now: datetime) -> int:
+    """Epoch milliseconds or ISO-8601, between 24 hours and one year ahead; epoch seconds out."""
+    value = raw.strip()
+    when: datetime | None = None
+    if value.isdigit():
+        when = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    else:
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            when = None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    if when is None:
+        raise _expiration_error("must be epoch milliseconds or an ISO-8601 timestamp")
+    ahead = (when - now).total_seconds()
+    if ahead < MIN_EXPIRY_SECONDS - EXPIRY_GRACE_SECONDS:
+        raise _expiration_error("must be at least 24 hours in the future")
+    if ahead > MAX_EXPIRY_SECONDS:
+        raise _expiration_error("must be at most one year in the future")
+    return int(when.timestamp())
+
+
+def _expiration_error(reason: str) -> RequestValidationError:
+    return RequestValidationError(
+        f"The x-idempotency-expiration header {reason}",
+        errors=[{"field": "x-idempotency-expiration", "message": reason}],
+    )
+
+
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
+    """Powertools response hook: a stored response goes back with `Idempotency-Replayed: true` (R4)."""
+    metrics.add_metric(name="IdempotentReplay", unit="Count", value=1)
+    return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
+
+
+@cache
+def _config(api: Api) -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[workspace, api, key]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        hash_function="sha256",
+        use_local_cache=True,
+        response_hook=_mark_replayed,
+    )
+
+
+def run_idempotently(
+    scope: RequestScope,
+    execute: Callable[[], StoredResponse],
+    lambda_context: Any = None,
+) -> StoredResponse:
+    """Execute once per scoped key and replay the stored response afterwards (R3, R4, R5, R9)."""
+    if not scope.is_idempotent:
+        return execute()
+
+    outcome: dict[str, StoredResponse] = {}
+
+    def execute_and_remember(claim: dict[str, Any]) -> StoredResponse:
+        outcome["response"] = execute()
+        return outcome["response"]
+
+    config = _config(scope.api)
+    if lambda_context is not None:
+        # Lets an INPROGRESS claim lapse when this invocation times out, so a retry can run.
+        config.register_lambda_context(lambda_context)
+    idempotent = idempotent_function(
+        data_keyword_argument="claim",
+        persistence_store=idempotency_store(scope.api),
+        config=config,
+        key_prefix=scope.api,
+    )(execute_and_remember)
+    try:
+        return idempotent(claim=scope.claim())
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+        metrics.add_metric(name="IdempotencyConflict", unit="Count", value=1)
+        raise IdempotencyKeyInUse() from exc
+    except IdempotencyPersistenceLayerError as exc:
+        if "response" in outcome:
+            # Executed, but the completion write failed. The claim lapses with the invocation, and a
+            # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
+            logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
+            return outcome["response"]
+        logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+        raise ServiceUnavailable() from exc

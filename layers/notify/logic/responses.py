@@ -1,0 +1,26 @@
+"""Responses in the shape that is stored and replayed: status code, content type and exact body (R3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from notify.errors import NotifyError
+from notify.logic.idempotency import StoredResponse
+
+JSON = "application/json"
+
+
+def stored_response(status_code: int, body: dict[str, Any]) -> StoredResponse:
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": JSON},
+        "body": json.dumps(body, separators=(",", ":")),
+    }
+
+
+def error_body(error: NotifyError) -> dict[str, Any]:
+    body: dict[str, Any] = {"_message": error.message, "status": "error"}
+    if error.errors:
+        body["errors"] = error.errors
+    return body

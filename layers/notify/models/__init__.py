@@ -1,0 +1,1 @@
+"""Pydantic models at every boundary: request bodies, queue messages and table items."""

@@ -1,0 +1,26 @@
+"""Messages on the notification queue: one per (request, recipient, channel)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from notify.models.channels import Channel
+
+
+class NotificationMessage(BaseModel):
+    """A notification to deliver. `msg_id` is deterministic for keyed requests, so senders dedupe on it (R8)."""
+
+    msg_id: str
+    request_id: str
+    workspace: str
+    version: Literal["live", "test"]
+    event: str
+    channel: Channel
+    destination: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    distinct_id: str | None = None
+    callback: dict[str, Any] | None = None
+    # Epoch seconds until which a redelivery of this msg_id must not send again (the key's expiry).
+    dedupe_until: int

@@ -1,0 +1,58 @@
+"""Request bodies of the public API, validated before any idempotent work starts (R5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from notify.models.channels import (
+    Channel,
+    Destination,
+    EmailDestination,
+    PhoneDestination,
+    SlackDestination,
+)
+
+
+class Recipient(BaseModel):
+    """`to`: one destination per channel; at least one channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailDestination | None = None
+    sms: PhoneDestination | None = None
+    whatsapp: PhoneDestination | None = None
+    push: Destination | None = None
+    inapp: Destination | None = None
+    slack: SlackDestination | None = None
+    discord: Destination | None = None
+    teams: Destination | None = None
+    voice: PhoneDestination | None = None
+
+    @model_validator(mode="after")
+    def _at_least_one_channel(self) -> Recipient:
+        if not self.destinations():
+            raise ValueError(f"must name at least one channel ({', '.join(c.value for c in Channel)})")
+        return self
+
+    def destinations(self) -> dict[Channel, str]:
+        """The channels the request asked for, with their destinations."""
+        return {Channel(name): value for name, value in self.model_dump(exclude_none=True).items()}
+
+
+class EventRequest(BaseModel):
+    """Body of `POST /v1/{workspace}/{version}/event`. Unknown top-level fields are ignored, as Fyno does."""
+
+    event: str = Field(min_length=1, max_length=256)
+    to: Recipient
+    distinct_id: str | None = Field(default=None, max_length=512)
+    data: dict[str, Any] = Field(default_factory=dict)
+    callback: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_null_is_empty(cls, value: Any) -> Any:
+        if isinstance(value, dict) and value.get("data", {}) is None:
+            return {**value, "data": {}}
+        return value

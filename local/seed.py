@@ -1,0 +1,69 @@
+"""Demo data of SPEC section 5: two workspaces with known keys, the demo events (and automation)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from notify.dal.api_keys import hash_api_key, put_api_key
+from notify.dal.definitions import put_event_definition
+from notify.models.definitions import ApiKeyRecord, EventDefinition
+
+
+@dataclass(frozen=True)
+class DemoWorkspace:
+    workspace: str
+    api_key: str
+
+
+def demo_workspaces() -> list[DemoWorkspace]:
+    """The two seeded workspaces, overridable by LOCAL_WORKSPACE_n / LOCAL_API_KEY_n."""
+    return [
+        DemoWorkspace(
+            os.environ.get("LOCAL_WORKSPACE_1", "WSLOCAL0001"),
+            os.environ.get("LOCAL_API_KEY_1", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"),
+        ),
+        DemoWorkspace(
+            os.environ.get("LOCAL_WORKSPACE_2", "WSLOCAL0002"),
+            os.environ.get("LOCAL_API_KEY_2", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"),
+        ),
+    ]
+
+
+DEMO_EVENTS = [
+    EventDefinition.model_validate(
+        {
+            "name": "Welcome_Email",
+            "channels": {
+                "email": {"subject": "Welcome {{ name }}", "body": "Hi {{ name }}, welcome aboard."},
+            },
+        }
+    ),
+    EventDefinition.model_validate(
+        {
+            "name": "OrderConfirmed",
+            "channels": {
+                "email": {
+                    "subject": "Order {{ order_id }} confirmed",
+                    "body": "Thanks {{ name }}, your order {{ order_id }} of {{ amount }} is confirmed.",
+                },
+                "sms": {"body": "Order {{ order_id }} confirmed: {{ amount }}"},
+            },
+        }
+    ),
+]
+
+
+def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWorkspace]:
+    """Store the demo keys (hashed) and events in both workspaces; idempotent, so restarts are harmless."""
+    workspaces = demo_workspaces()
+    created_at = datetime.now(UTC).isoformat()
+    for demo in workspaces:
+        put_api_key(
+            ApiKeyRecord(key_hash=hash_api_key(demo.api_key), workspace=demo.workspace, created_at=created_at),
+            table=api_keys_table,
+        )
+        for definition in DEMO_EVENTS:
+            put_event_definition(demo.workspace, definition, table=definitions_table)
+    return workspaces

@@ -1,0 +1,171 @@
+"""Reads template.yaml: the one source of truth for tables, queues, functions and their environment.
+
+Tests and the local stack create their resources from here, so nothing repeats the template.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their long form."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if tag_suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def resources_of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    template = template or load_template()
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+@dataclass
+class LocalResources:
+    """Physical names of the template's resources once created on the local backend."""
+
+    region: str
+    account: str = "123456789012"
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
+    queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {url, arn, name}
+
+    def ref(self, logical_id: str) -> str:
+        if logical_id in self.tables:
+            return self.tables[logical_id]
+        if logical_id in self.queues:
+            return self.queues[logical_id]["url"]
+        parameter = load_template().get("Parameters", {}).get(logical_id)
+        if parameter is not None:
+            return str(parameter.get("Default", ""))
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": "local"}
+        if logical_id in pseudo:
+            return pseudo[logical_id]
+        return logical_id  # functions, layers, APIs: their logical id stands in for a physical id
+
+    def get_att(self, logical_id: str, attribute: str) -> str:
+        if logical_id in self.queues:
+            return self.queues[logical_id]["arn" if attribute == "Arn" else "name"]
+        if logical_id in self.tables and attribute == "Arn":
+            return f"arn:aws:dynamodb:{self.region}:{self.account}:table/{self.tables[logical_id]}"
+        raise KeyError(f"{logical_id}.{attribute} is not available locally")
+
+    def resolve(self, value: Any) -> Any:
+        """Resolve Ref/GetAtt/Sub in a template value to local physical values."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((name, argument),) = value.items()
+            if name == "Ref":
+                return self.ref(argument)
+            if name == "Fn::GetAtt":
+                return self.get_att(*argument)
+            if name == "Fn::Sub":
+                text = argument if isinstance(argument, str) else argument[0]
+                for placeholder in _placeholders(text):
+                    target = placeholder.split(".", 1)
+                    resolved = self.get_att(*target) if len(target) == 2 else self.ref(placeholder)
+                    text = text.replace("${" + placeholder + "}", resolved)
+                return text
+        if isinstance(value, dict):
+            return {key: self.resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        return value
+
+
+def _placeholders(text: str) -> list[str]:
+    found = []
+    start = text.find("${")
+    while start != -1:
+        end = text.index("}", start)
+        found.append(text[start + 2 : end])
+        start = text.find("${", end)
+    return found
+
+
+def create_resources(session: Any, region: str) -> LocalResources:
+    """Create every DynamoDB table and SQS queue of the template (TTL and redrive included)."""
+    local = LocalResources(region=region)
+    dynamodb = session.client("dynamodb", region_name=region)
+    for logical_id, resource in resources_of_type("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        name = props.get("TableName") or logical_id
+        arguments: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for optional in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+            if optional in props:
+                arguments[optional] = props[optional]
+        dynamodb.create_table(**arguments)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
+        local.tables[logical_id] = name
+
+    sqs = session.client("sqs", region_name=region)
+    queues = resources_of_type("AWS::SQS::Queue")
+    # Dead-letter queues first: a redrive policy names its target's ARN.
+    ordered = sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
+    for logical_id, resource in ordered:
+        props = resource.get("Properties", {})
+        name = props.get("QueueName") or logical_id
+        attributes: dict[str, str] = {}
+        for prop, attribute in (
+            ("VisibilityTimeout", "VisibilityTimeout"),
+            ("MessageRetentionPeriod", "MessageRetentionPeriod"),
+            ("DelaySeconds", "DelaySeconds"),
+        ):
+            if prop in props:
+                attributes[attribute] = str(props[prop])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(local.resolve(props["RedrivePolicy"]))
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        local.queues[logical_id] = {"url": url, "arn": arn, "name": name}
+    return local
+
+
+def function_environment(function_logical_id: str, local: LocalResources) -> dict[str, str]:
+    """The environment the template gives one function: Globals merged with its own, references resolved."""
+    template = load_template()
+    merged: dict[str, Any] = dict(
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
+    function = template["Resources"][function_logical_id]
+    merged.update(function["Properties"].get("Environment", {}).get("Variables", {}))
+    return {name: str(local.resolve(value)) for name, value in merged.items()}
