@@ -1,4 +1,4 @@
-"""Demo data of SPEC section 5: two workspaces with known keys, the demo events (and automation)."""
+"""Demo data of SPEC section 5: two workspaces with known keys, the demo events and automation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from notify.dal.api_keys import hash_api_key, put_api_key
-from notify.dal.definitions import put_event_definition
-from notify.models.definitions import ApiKeyRecord, EventDefinition
+from notify.dal.definitions import put_automation, put_event_definition
+from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,25 @@ DEMO_EVENTS = [
 ]
 
 
+# SPEC section 5: step 1 welcomes the payload's `email` at once; step 2 confirms the order after a delay.
+DEMO_AUTOMATIONS = [
+    AutomationDefinition.model_validate(
+        {
+            "id": "onboarding",
+            "steps": [
+                {"event": "Welcome_Email", "to": {"email": "email"}, "data": "{name: name}", "delay_seconds": 0},
+                {
+                    "event": "OrderConfirmed",
+                    "to": {"email": "email", "sms": "phone"},
+                    "data": "{name: name, order_id: order.id, amount: order.amount}",
+                    "delay_seconds": 60,
+                },
+            ],
+        }
+    ),
+]
+
+
 def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWorkspace]:
     """Store the demo keys (hashed) and events in both workspaces; idempotent, so restarts are harmless."""
     workspaces = demo_workspaces()
@@ -66,4 +85,6 @@ def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWork
         )
         for definition in DEMO_EVENTS:
             put_event_definition(demo.workspace, definition, table=definitions_table)
+        for automation in DEMO_AUTOMATIONS:
+            put_automation(demo.workspace, automation, table=definitions_table)
     return workspaces

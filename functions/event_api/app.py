@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notify.api import build_resolver, parse_body, to_response
 from notify.logic.definitions import require_event_definition
-from notify.logic.events import accept_event, channels_to_send
+from notify.logic.events import accept_event, event_channels
 from notify.logic.idempotency import RequestScope, read_idempotency_options, run_idempotently
 from notify.models.requests import EventRequest
 from notify.observability import logger, metrics, tracer
@@ -25,7 +25,7 @@ def post_event(workspace: str, version: str) -> Response:
     request = parse_body(app, EventRequest)
     options = read_idempotency_options(app.current_event.headers)
     definition = require_event_definition(workspace, request.event)
-    channels = channels_to_send(request, definition)
+    channels = event_channels(request, definition)
     scope = RequestScope(workspace=workspace, api="event", version=version, options=options)
     stored = run_idempotently(
         scope,

@@ -21,16 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
 from notify.dal.clients import client, reset_clients
-from notify.dal.definitions import put_event_definition
-from notify.models.definitions import ApiKeyRecord, EventDefinition
+from notify.dal.definitions import put_automation, put_event_definition
+from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
 LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
 
@@ -81,8 +82,14 @@ def create_key(tables: Tables, workspace: str) -> tuple[str, str]:
     return api_key, key_hash
 
 
-def read_definitions(path: Path) -> list[EventDefinition]:
-    """Event definitions from a JSON or YAML file: a list, or {"events": [...]}."""
+@dataclass(frozen=True)
+class Definitions:
+    events: list[EventDefinition]
+    automations: list[AutomationDefinition]
+
+
+def read_definitions(path: Path) -> Definitions:
+    """Definitions from a JSON or YAML file: a list of events, or {"events": [...], "automations": [...]}."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -98,18 +105,25 @@ def read_definitions(path: Path) -> list[EventDefinition]:
         raise AdminError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from exc
     except Exception as exc:
         raise AdminError(f"{path} could not be parsed: {exc}") from exc
-    events = document.get("events") if isinstance(document, dict) else document
-    if not isinstance(events, list) or not events:
-        raise AdminError(f'{path} must hold a non-empty list of events, or {{"events": [...]}}')
-    definitions = []
-    for index, event in enumerate(events):
-        try:
-            definitions.append(EventDefinition.model_validate(event))
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in (index, *first["loc"]) if part != "[key]")
-            raise AdminError(f"{path}: invalid event definition at {where}: {first['msg']}") from exc
-    return definitions
+    events = document.get("events", []) if isinstance(document, dict) else document
+    automations = document.get("automations", []) if isinstance(document, dict) else []
+    if not isinstance(events, list) or not isinstance(automations, list) or not (events or automations):
+        raise AdminError(f'{path} must hold a non-empty list of events, or {{"events": [...], "automations": [...]}}')
+    return Definitions(
+        events=[_validated(path, "event definition", EventDefinition, i, item) for i, item in enumerate(events)],
+        automations=[
+            _validated(path, "automation", AutomationDefinition, i, item) for i, item in enumerate(automations)
+        ],
+    )
+
+
+def _validated(path: Path, what: str, model: type[ModelT], index: int, item: Any) -> ModelT:
+    try:
+        return model.model_validate(item)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in (index, *first["loc"]) if part != "[key]")
+        raise AdminError(f"{path}: invalid {what} at {where}: {first['msg']}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--key", help="the API key itself")
     which.add_argument("--key-hash", help="the key's SHA-256, as printed by create-key")
 
-    load = commands.add_parser("load-definitions", help="load event definitions from a JSON or YAML file")
+    load = commands.add_parser("load-definitions", help="load events and automations from a JSON or YAML file")
     load.add_argument("file", type=Path)
     load.add_argument("--workspace", required=True)
     return parser
@@ -160,10 +174,15 @@ def run(argv: Sequence[str] | None = None) -> int:
         else:
             workspace = require_workspace(args.workspace)
             definitions = read_definitions(args.file)
-            for definition in definitions:
-                put_event_definition(workspace, definition, table=tables.definitions)
-            names = ", ".join(definition.name for definition in definitions)
-            print(f"loaded {len(definitions)} event definition(s) into {workspace}: {names}")
+            for event in definitions.events:
+                put_event_definition(workspace, event, table=tables.definitions)
+            for automation in definitions.automations:
+                put_automation(workspace, automation, table=tables.definitions)
+            names = ", ".join([e.name for e in definitions.events] + [a.id for a in definitions.automations])
+            print(
+                f"loaded {len(definitions.events)} event definition(s) and {len(definitions.automations)} "
+                f"automation(s) into {workspace}: {names}"
+            )
     except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -61,26 +61,36 @@ def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMid
     return next_middleware(app)
 
 
-def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
-    """The JSON body validated against `model`, or RequestValidationError naming each bad field."""
+def parse_json(app: APIGatewayHttpResolver, *, empty: Any = None) -> Any:
+    """The body as JSON (any value); `empty` stands for a missing body."""
     raw = app.current_event.decoded_body
+    if not raw:
+        return empty
     try:
-        payload: Any = json.loads(raw) if raw else None
+        return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestValidationError("Malformed JSON in request body") from exc
+
+
+def _field_error(loc: tuple[int | str, ...], message: str) -> dict[str, Any]:
+    """One validation error; a bulk item's error names the item by its `seq` (1-based, batch order)."""
+    if len(loc) >= 2 and loc[0] == "batch" and isinstance(loc[1], int):
+        return {"seq": loc[1] + 1, "field": ".".join(str(part) for part in loc[2:]) or "item", "message": message}
+    return {"field": ".".join(str(part) for part in loc) or "body", "message": message}
+
+
+def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
+    """The JSON object body validated against `model`, or RequestValidationError naming each bad field."""
+    payload = parse_json(app)
     if not isinstance(payload, dict):
         raise RequestValidationError("The request body must be a JSON object")
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(part) for part in err["loc"]) or "body", "message": err["msg"]}
-            for err in exc.errors(include_url=False)
-        ]
+        errors = [_field_error(tuple(err["loc"]), err["msg"]) for err in exc.errors(include_url=False)]
         first = errors[0]
-        raise RequestValidationError(
-            f"Invalid request body: {first['field']}: {first['message']}", errors=errors
-        ) from exc
+        where = f"batch item seq {first['seq']}: {first['field']}" if "seq" in first else first["field"]
+        raise RequestValidationError(f"Invalid request body: {where}: {first['message']}", errors=errors) from exc
 
 
 def build_resolver() -> APIGatewayHttpResolver:

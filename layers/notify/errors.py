@@ -40,6 +40,15 @@ class UnknownEvent(NotifyError):
         super().__init__(f"The notification event name '{name}' is invalid or does not exist")
 
 
+class UnknownAutomation(NotifyError):
+    """The automation id has no definition in the workspace."""
+
+    status_code = 400
+
+    def __init__(self, automation_id: str) -> None:
+        super().__init__(f"The automation '{automation_id}' is invalid or does not exist")
+
+
 class RouteNotFound(NotifyError):
     status_code = 404
     message = "Not found"

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
 from local.seed import DemoWorkspace, seed_demo_data
@@ -79,18 +80,14 @@ class Stack:
     def queue_url(self) -> str:
         return self.resources.queues["NotificationQueue"]["url"]
 
-    def queued_messages(self) -> list[dict[str, Any]]:
-        """Every message on the notification queue (received and made visible again at once)."""
-        sqs = self.session.client("sqs", region_name=REGION)
-        seen: dict[str, dict[str, Any]] = {}
-        for _ in range(20):
-            batch = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-            messages = batch.get("Messages", [])
-            if not messages:
-                break
-            for message in messages:
-                seen[message["MessageId"]] = json.loads(message["Body"])
-        return list(seen.values())
+    def queue_contents(self, queue: str = "NotificationQueue") -> list[Any]:
+        """moto's messages of a queue, visible, delayed or in flight, without receiving them."""
+        backend = get_backend("sqs")[self.resources.account][REGION]
+        return list(backend.queues[self.resources.queues[queue]["name"]]._messages)
+
+    def queued_messages(self, queue: str = "NotificationQueue") -> list[dict[str, Any]]:
+        """The notification messages on the queue, as the senders will read them."""
+        return [json.loads(message.body) for message in self.queue_contents(queue)]
 
     def idempotency_items(self) -> list[dict[str, Any]]:
         ddb = self.session.client("dynamodb", region_name=REGION)
@@ -103,7 +100,12 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         resources = create_resources(session, REGION)
-        for name, value in function_environment("EventApiFunction", resources).items():
+        # The API functions get the same variables from the template; check that, then use them.
+        environments = [
+            function_environment(f, resources) for f in ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction")
+        ]
+        assert all(environment == environments[0] for environment in environments)
+        for name, value in environments[0].items():
             monkeypatch.setenv(name, value)
         reset_container_state()
         workspaces = seed_demo_data(resources.tables["ApiKeysTable"], resources.tables["DefinitionsTable"])
@@ -144,12 +146,14 @@ class HttpResult:
         return json.loads(self.body)
 
 
-class EventApiClient:
-    """Calls the Event function with API Gateway HTTP API (payload 2.0) events built from events/."""
+class ApiClient:
+    """Calls one API function with API Gateway HTTP API (payload 2.0) events built from its sample in events/."""
 
-    def __init__(self, workspace: DemoWorkspace) -> None:
+    def __init__(self, workspace: DemoWorkspace, function: str, sample: str, route: str) -> None:
         self.workspace = workspace
-        self.module = load_function("event_api")
+        self.module = load_function(function)
+        self.sample = sample
+        self.route = route  # what follows /v1/{workspace}/{version}/
 
     def post(
         self,
@@ -161,13 +165,14 @@ class EventApiClient:
         workspace: str | None = None,
         api_key: str | None = "default",
         raw_body: str | None = None,
+        route: str | None = None,
         context: FakeLambdaContext | None = None,
     ) -> HttpResult:
-        event = copy.deepcopy(sample_event("event_api/post_event.json"))
+        event = copy.deepcopy(sample_event(self.sample))
         workspace = workspace or self.workspace.workspace
-        path = f"/v1/{workspace}/{version}/event"
+        path = f"/v1/{workspace}/{version}/{route or self.route}"
         event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["pathParameters"] = {"workspace": workspace, "version": version}
+        event["pathParameters"] = {**event.get("pathParameters", {}), "workspace": workspace, "version": version}
         sent_headers = {"content-type": "application/json"}
         if api_key == "default":
             api_key = self.workspace.api_key
@@ -187,6 +192,23 @@ class EventApiClient:
         )
 
 
+class EventApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        super().__init__(workspace, "event_api", "event_api/post_event.json", "event")
+
+
+class BulkApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        super().__init__(workspace, "bulk_api", "bulk_api/post_bulk.json", "event/bulk")
+
+
+class AutomationApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace, automation_id: str = "onboarding") -> None:
+        super().__init__(
+            workspace, "automation_api", "automation_api/trigger.json", f"automation/{automation_id}/trigger"
+        )
+
+
 def welcome(email: str = "rahul@example.com", name: str = "Rahul") -> dict[str, Any]:
     return {"event": "Welcome_Email", "to": {"email": email}, "data": {"name": name}}
 
@@ -199,3 +221,13 @@ def client(stack: Stack) -> EventApiClient:
 @pytest.fixture
 def other_client(stack: Stack) -> EventApiClient:
     return EventApiClient(stack.workspaces[1])
+
+
+@pytest.fixture
+def bulk_client(stack: Stack) -> BulkApiClient:
+    return BulkApiClient(stack.workspaces[0])
+
+
+@pytest.fixture
+def automation_client(stack: Stack) -> AutomationApiClient:
+    return AutomationApiClient(stack.workspaces[0])

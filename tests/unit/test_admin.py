@@ -78,7 +78,7 @@ def test_load_definitions_from_yaml_makes_the_event_usable(
     )
     code = admin.run(["--stack-name", stack_with_outputs, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
     assert code == 0
-    assert "loaded 1 event definition(s) into WSLOCAL0001: PasswordReset" in capsys.readouterr().out
+    assert "loaded 1 event definition(s) and 0 automation(s) into WSLOCAL0001: PasswordReset" in capsys.readouterr().out
     response = client.post({"event": "PasswordReset", "to": {"sms": "+14155550100"}, "data": {"link": "x"}})
     assert response.status == 202
 

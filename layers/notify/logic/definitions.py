@@ -1,43 +1,57 @@
-"""Event definitions as the request path sees them: looked up once a minute per container at most."""
+"""Definitions as the request path sees them: looked up at most once a minute per container."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.definitions import get_event_definition
-from notify.errors import ServiceUnavailable, UnknownEvent
-from notify.models.definitions import EventDefinition
+from notify.dal.definitions import get_automation, get_event_definition
+from notify.errors import ServiceUnavailable, UnknownAutomation, UnknownEvent
+from notify.models.definitions import AutomationDefinition, EventDefinition
 from notify.observability import logger
 from notify.settings import get_settings
 
-_cache: dict[tuple[str, str], tuple[float, EventDefinition | None]] = {}
+_cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
 _lock = threading.Lock()
 _CACHE_MAX_ENTRIES = 1024
 
 
-def require_event_definition(workspace: str, name: str) -> EventDefinition:
-    """The workspace's definition of `name`, or UnknownEvent (a 400 that stores nothing, R5)."""
+def _cached(kind: str, workspace: str, name: str, load: Callable[[str, str], Any]) -> Any:
     now = time.monotonic()
     with _lock:
-        hit = _cache.get((workspace, name))
+        hit = _cache.get((kind, workspace, name))
     if hit is not None and now - hit[0] < get_settings().definitions_cache_seconds:
-        definition = hit[1]
-    else:
-        try:
-            definition = get_event_definition(workspace, name)
-        except (BotoCoreError, ClientError) as exc:
-            logger.error("definition lookup failed", extra={"error": str(exc)})
-            raise ServiceUnavailable() from exc
-        with _lock:
-            if len(_cache) >= _CACHE_MAX_ENTRIES:
-                _cache.clear()
-            _cache[(workspace, name)] = (now, definition)
+        return hit[1]
+    try:
+        value = load(workspace, name)
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("definition lookup failed", extra={"kind": kind, "error": str(exc)})
+        raise ServiceUnavailable() from exc
+    with _lock:
+        if len(_cache) >= _CACHE_MAX_ENTRIES:
+            _cache.clear()
+        _cache[(kind, workspace, name)] = (now, value)
+    return value
+
+
+def require_event_definition(workspace: str, name: str) -> EventDefinition:
+    """The workspace's definition of `name`, or UnknownEvent (a 400 that stores nothing, R5)."""
+    definition: EventDefinition | None = _cached("event", workspace, name, get_event_definition)
     if definition is None:
         raise UnknownEvent(name)
     return definition
+
+
+def require_automation(workspace: str, automation_id: str) -> AutomationDefinition:
+    """The workspace's automation `automation_id`, or UnknownAutomation (a 400 that stores nothing, R5)."""
+    automation: AutomationDefinition | None = _cached("automation", workspace, automation_id, get_automation)
+    if automation is None:
+        raise UnknownAutomation(automation_id)
+    return automation
 
 
 def forget_cached_definitions() -> None:

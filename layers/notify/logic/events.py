@@ -1,8 +1,9 @@
-"""Event API: one event to one recipient, one queued notification per channel."""
+"""Event API, and what every API shares: which channels to send, one queued notification per channel."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -13,22 +14,74 @@ from notify.logic.responses import StoredResponse, stored_response
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
-from notify.models.requests import EventRequest
+from notify.models.requests import Delivery, EventRequest, Recipient
 from notify.observability import logger, metrics
 
 
-def channels_to_send(request: EventRequest, definition: EventDefinition) -> dict[Channel, str]:
+class NoChannelToSend(ValueError):
+    """The recipient has no destination on any channel the event defines."""
+
+
+def channels_to_send(to: Recipient, definition: EventDefinition) -> dict[Channel, str]:
     """The requested channels the event defines. A destination for a channel the event lacks is
-    skipped, as Fyno does; a request that leaves nothing to send is a 400 (before execution)."""
-    requested = request.to.destinations()
-    sendable = {channel: dest for channel, dest in requested.items() if channel in definition.channels}
+    skipped, as Fyno does; a recipient left with nothing to send is refused before execution."""
+    sendable = {channel: dest for channel, dest in to.destinations().items() if channel in definition.channels}
     if not sendable:
         defined = ", ".join(sorted(c.value for c in definition.channels))
-        raise RequestValidationError(
-            f"The event '{definition.name}' has no channel for the destinations in 'to' (it defines: {defined})",
-            errors=[{"field": "to", "message": f"must include one of: {defined}"}],
-        )
+        raise NoChannelToSend(f"must include one of: {defined}")
     return sendable
+
+
+def build_notifications(
+    scope: RequestScope,
+    request_id: str,
+    recipient_index: int,
+    event: str,
+    delivery: Delivery,
+    channels: dict[Channel, str],
+    dedupe_until: int,
+) -> list[NotificationMessage]:
+    return [
+        NotificationMessage(
+            msg_id=derive_msg_id(request_id, recipient_index, channel.value),
+            request_id=request_id,
+            workspace=scope.workspace,
+            version=scope.version,
+            event=event,
+            channel=channel,
+            destination=destination,
+            data=delivery.data,
+            distinct_id=delivery.distinct_id,
+            callback=delivery.callback,
+            dedupe_until=dedupe_until,
+        )
+        for channel, destination in channels.items()
+    ]
+
+
+def receipts(messages: list[NotificationMessage], failed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """`{channel: {"destination", "msg_id", "status"}}` as the APIs answer it."""
+    answer: dict[str, Any] = {}
+    for message in messages:
+        receipt: dict[str, Any] = {"destination": message.destination, "msg_id": message.msg_id, "status": "ok"}
+        if message.msg_id in failed:
+            receipt.update(status="error", _message="The notification could not be queued")
+        answer[message.channel.value] = receipt
+    return answer
+
+
+def iso_utc(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def event_channels(request: EventRequest, definition: EventDefinition) -> dict[Channel, str]:
+    try:
+        return channels_to_send(request.to, definition)
+    except NoChannelToSend as exc:
+        raise RequestValidationError(
+            f"The event '{definition.name}' has no channel for the destinations in 'to' ({exc})",
+            errors=[{"field": "to", "message": str(exc)}],
+        ) from exc
 
 
 def accept_event(
@@ -40,22 +93,7 @@ def accept_event(
     """Queue the notifications and answer 202; a queue failure is answered (and stored) as a 500 (R3)."""
     received = datetime.now(UTC)
     request_id = scope.request_id()
-    messages = [
-        NotificationMessage(
-            msg_id=derive_msg_id(request_id, 0, channel.value),
-            request_id=request_id,
-            workspace=scope.workspace,
-            version=scope.version,
-            event=request.event,
-            channel=channel,
-            destination=destination,
-            data=request.data,
-            distinct_id=request.distinct_id,
-            callback=request.callback,
-            dedupe_until=dedupe_until,
-        )
-        for channel, destination in channels.items()
-    ]
+    messages = build_notifications(scope, request_id, 0, request.event, request, channels, dedupe_until)
     try:
         enqueue_notifications(messages)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
@@ -71,10 +109,8 @@ def accept_event(
         202,
         {
             "event": request.event,
-            "received_time": received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "received_time": iso_utc(received),
             "request_id": request_id,
-            "response": {
-                m.channel.value: {"destination": m.destination, "msg_id": m.msg_id, "status": "ok"} for m in messages
-            },
+            "response": receipts(messages),
         },
     )

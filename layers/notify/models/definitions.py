@@ -1,8 +1,12 @@
-"""Per-workspace configuration items: event definitions (and, later, automations)."""
+"""Per-workspace configuration items: event definitions, automations, and API keys."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notify.models.channels import Channel
 
@@ -30,3 +34,37 @@ class ApiKeyRecord(BaseModel):
     workspace: str
     created_at: str
     revoked_at: str | None = None
+
+
+MAX_STEP_DELAY_SECONDS = 365 * 24 * 60 * 60
+
+
+class AutomationStep(BaseModel):
+    """One step: an event sent to a recipient taken from the trigger payload, after a delay.
+
+    `to` maps each channel to a JMESPath expression over the payload (e.g. {"email": "user.email"});
+    `data` is a JMESPath expression producing the template data (default: the whole payload).
+    """
+
+    event: str = Field(min_length=1, max_length=256)
+    to: dict[Channel, str] = Field(min_length=1)
+    data: str | None = None
+    delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY_SECONDS)
+
+    @field_validator("to", "data")
+    @classmethod
+    def _compiles(cls, value: Any) -> Any:
+        expressions = value.values() if isinstance(value, dict) else [value] if value else []
+        for expression in expressions:
+            try:
+                jmespath.compile(expression)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise ValueError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
+        return value
+
+
+class AutomationDefinition(BaseModel):
+    """A configured automation: ordered steps started by the Automations API."""
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
+    steps: list[AutomationStep] = Field(min_length=1, max_length=50)

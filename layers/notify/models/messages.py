@@ -24,3 +24,6 @@ class NotificationMessage(BaseModel):
     callback: dict[str, Any] | None = None
     # Epoch seconds until which a redelivery of this msg_id must not send again (the key's expiry).
     dedupe_until: int
+    # Epoch seconds before which it must not be sent: delays beyond SQS's 15 minutes are chained by
+    # re-enqueueing until this time is near (SPEC section 4).
+    not_before: int | None = None

@@ -41,10 +41,9 @@ class Recipient(BaseModel):
         return {Channel(name): value for name, value in self.model_dump(exclude_none=True).items()}
 
 
-class EventRequest(BaseModel):
-    """Body of `POST /v1/{workspace}/{version}/event`. Unknown top-level fields are ignored, as Fyno does."""
+class Delivery(BaseModel):
+    """One recipient and what fills the templates for them. Unknown fields are ignored, as Fyno does."""
 
-    event: str = Field(min_length=1, max_length=256)
     to: Recipient
     distinct_id: str | None = Field(default=None, max_length=512)
     data: dict[str, Any] = Field(default_factory=dict)
@@ -56,3 +55,19 @@ class EventRequest(BaseModel):
         if isinstance(value, dict) and value.get("data", {}) is None:
             return {**value, "data": {}}
         return value
+
+
+class EventRequest(Delivery):
+    """Body of `POST /v1/{workspace}/{version}/event`: one event to one recipient."""
+
+    event: str = Field(min_length=1, max_length=256)
+
+
+MAX_BULK_ITEMS = 1000
+
+
+class BulkRequest(BaseModel):
+    """Body of `POST /v1/{workspace}/{version}/event/bulk`: one event, 1 to 1000 recipients."""
+
+    event: str = Field(min_length=1, max_length=256)
+    batch: list[Delivery] = Field(min_length=1, max_length=MAX_BULK_ITEMS)

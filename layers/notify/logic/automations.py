@@ -1,0 +1,117 @@
+"""Automations API: a configured list of steps, each an event sent to a recipient from the payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jmespath
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
+from notify.errors import RequestValidationError
+from notify.logic.definitions import require_event_definition
+from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, iso_utc, receipts
+from notify.logic.idempotency import RequestScope
+from notify.logic.responses import StoredResponse, stored_response
+from notify.models.channels import Channel
+from notify.models.definitions import AutomationDefinition, AutomationStep
+from notify.models.requests import Delivery, Recipient
+from notify.observability import logger, metrics
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    number: int
+    step: AutomationStep
+    delivery: Delivery
+    channels: dict[Channel, str]
+
+
+def plan_automation(workspace: str, automation: AutomationDefinition, payload: Any) -> list[PlannedStep]:
+    """Resolve every step against the payload before anything runs; one 400 names every step that fails."""
+    planned: list[PlannedStep] = []
+    errors: list[dict[str, Any]] = []
+    for number, step in enumerate(automation.steps, start=1):
+        definition = require_event_definition(workspace, step.event)
+        found = {channel: jmespath.search(expression, payload) for channel, expression in step.to.items()}
+        destinations = {channel: value for channel, value in found.items() if value not in (None, "")}
+        if not destinations:
+            wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items())
+            errors.append({"step": number, "field": "to", "message": f"the payload yields no recipient ({wanted})"})
+            continue
+        data = jmespath.search(step.data, payload) if step.data else payload
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            errors.append({"step": number, "field": "data", "message": "the data expression must yield an object"})
+            continue
+        try:
+            recipient = Recipient.model_validate(destinations)
+            channels = channels_to_send(recipient, definition)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                field = ".".join(["to", *(str(part) for part in error["loc"])])
+                errors.append({"step": number, "field": field, "message": error["msg"]})
+            continue
+        except NoChannelToSend as exc:
+            errors.append({"step": number, "field": "to", "message": str(exc)})
+            continue
+        planned.append(PlannedStep(number, step, Delivery(to=recipient, data=data), channels))
+    if errors:
+        first = errors[0]
+        raise RequestValidationError(
+            f"The payload does not fit automation '{automation.id}': step {first['step']}: "
+            f"{first['field']}: {first['message']}",
+            errors=errors,
+        )
+    return planned
+
+
+def accept_automation(
+    scope: RequestScope, automation: AutomationDefinition, steps: list[PlannedStep], dedupe_until: int
+) -> StoredResponse:
+    """Queue every step's notifications with its delay (chained past SQS's 15 minutes); 500 if SQS fails."""
+    received = datetime.now(UTC)
+    request_id = scope.request_id()
+    outgoing: list[Outgoing] = []
+    answered: list[dict[str, Any]] = []
+    for planned in steps:
+        delay = planned.step.delay_seconds
+        messages = build_notifications(
+            scope, request_id, planned.number, planned.step.event, planned.delivery, planned.channels, dedupe_until
+        )
+        for message in messages:
+            if delay > SQS_MAX_DELAY_SECONDS:
+                # Senders put it back on the queue until its time is within one SQS delay.
+                message.not_before = int(received.timestamp()) + delay
+            outgoing.append(Outgoing(message, delay_seconds=delay))
+        answered.append(
+            {
+                "step": planned.number,
+                "event": planned.step.event,
+                "delay_seconds": delay,
+                "response": receipts(messages),
+            }
+        )
+    try:
+        enqueue_notifications(outgoing)
+    except (EnqueueFailed, BotoCoreError, ClientError) as exc:
+        logger.error("automation enqueue failed", extra={"request_id": request_id, "error": str(exc)})
+        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+        return stored_response(
+            500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}
+        )
+    metrics.add_metric(name="AutomationTriggered", unit="Count", value=1)
+    logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
+    return stored_response(
+        202,
+        {
+            "automation_id": automation.id,
+            "received_time": iso_utc(received),
+            "request_id": request_id,
+            "steps": answered,
+        },
+    )

@@ -1,0 +1,81 @@
+"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from notify.dal.queue import EnqueueFailed, enqueue_notifications
+from notify.errors import RequestValidationError
+from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, receipts
+from notify.logic.idempotency import RequestScope
+from notify.logic.responses import StoredResponse, stored_response
+from notify.models.channels import Channel
+from notify.models.definitions import EventDefinition
+from notify.models.messages import NotificationMessage
+from notify.models.requests import BulkRequest
+from notify.observability import logger, metrics
+
+
+def item_request_id(bulk_request_id: str, seq: int) -> str:
+    """Each item's own request id, deterministic from the bulk request's (and so from its key, R8)."""
+    return str(uuid.uuid5(uuid.UUID(bulk_request_id), f"item:{seq}"))
+
+
+def bulk_channels(request: BulkRequest, definition: EventDefinition) -> list[dict[Channel, str]]:
+    """Channels per item, or one 400 naming every item (by seq) that leaves nothing to send."""
+    channels: list[dict[Channel, str]] = []
+    errors: list[dict[str, Any]] = []
+    for seq, item in enumerate(request.batch, start=1):
+        try:
+            channels.append(channels_to_send(item.to, definition))
+        except NoChannelToSend as exc:
+            errors.append({"seq": seq, "field": "to", "message": str(exc)})
+    if errors:
+        first = errors[0]
+        raise RequestValidationError(
+            f"Invalid request body: batch item seq {first['seq']}: to: {first['message']}", errors=errors
+        )
+    return channels
+
+
+def accept_bulk(
+    scope: RequestScope,
+    request: BulkRequest,
+    channels: list[dict[Channel, str]],
+    dedupe_until: int,
+) -> StoredResponse:
+    """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
+    received = datetime.now(UTC)
+    request_id = scope.request_id()
+    items: list[tuple[int, str, list[NotificationMessage]]] = []
+    for seq, (item, item_channels) in enumerate(zip(request.batch, channels, strict=True), start=1):
+        item_id = item_request_id(request_id, seq)
+        messages = build_notifications(scope, item_id, 0, request.event, item, item_channels, dedupe_until)
+        items.append((seq, item_id, messages))
+    every_message = [message for _, _, messages in items for message in messages]
+    failed: set[str] = set()
+    try:
+        enqueue_notifications(every_message)
+    except EnqueueFailed as exc:
+        failed = set(exc.failed)
+        logger.error("bulk enqueue partly failed", extra={"request_id": request_id, "failed": len(failed)})
+        metrics.add_metric(name="EnqueueFailed", unit="Count", value=len(failed))
+    if len(failed) == len(every_message):
+        return stored_response(
+            500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
+        )
+    metrics.add_metric(name="BulkAccepted", unit="Count", value=1)
+    logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
+    return stored_response(
+        202,
+        {
+            "event": request.event,
+            "received_time": int(received.timestamp() * 1000),
+            "request_id": request_id,
+            "response": [
+                {"seq": seq, "request_id": item_id, **receipts(messages, failed)} for seq, item_id, messages in items
+            ],
+        },
+    )
