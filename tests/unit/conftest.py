@@ -85,6 +85,15 @@ class Stack:
         backend = get_backend("sqs")[self.resources.account][REGION]
         return list(backend.queues[self.resources.queues[queue]["name"]]._messages)
 
+    def queued_delays(self, queue: str = "NotificationQueue") -> dict[str, int]:
+        """msg_id -> the SQS DelaySeconds it was sent with."""
+        return {
+            json.loads(message.body)["msg_id"]: round((message.delayed_until - message.sent_timestamp) / 1000)
+            if message.delayed_until
+            else 0
+            for message in self.queue_contents(queue)
+        }
+
     def queued_messages(self, queue: str = "NotificationQueue") -> list[dict[str, Any]]:
         """The notification messages on the queue, as the senders will read them."""
         return [json.loads(message.body) for message in self.queue_contents(queue)]
