@@ -1,4 +1,4 @@
-"""Definitions table: per-workspace event definitions, keyed by (workspace, "event#<name>")."""
+"""Definitions table: per-workspace event definitions (workspace, "event#<name>") and provider settings."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 from notify.dal.clients import client
 from notify.models.definitions import EventDefinition
+from notify.models.delivery import ProviderSettings
 from notify.settings import get_settings
 
 
@@ -31,5 +32,32 @@ def put_event_definition(workspace: str, definition: EventDefinition, table: str
             "workspace": {"S": workspace},
             "definition_id": {"S": _event_id(definition.name)},
             "body": {"S": json.dumps(definition.model_dump(mode="json", exclude_none=True))},
+        },
+    )
+
+
+PROVIDER_SETTINGS_ID = "settings#providers"
+
+
+def get_provider_settings(workspace: str, table: str | None = None) -> ProviderSettings:
+    """The workspace's provider settings (e.g. its Slack bot token); empty settings when none are stored."""
+    response = client("dynamodb").get_item(
+        TableName=table or get_settings().definitions_table,
+        Key={"workspace": {"S": workspace}, "definition_id": {"S": PROVIDER_SETTINGS_ID}},
+    )
+    item = response.get("Item")
+    if not item:
+        return ProviderSettings()
+    return ProviderSettings.model_validate_json(item["body"]["S"])
+
+
+def put_provider_settings(workspace: str, settings: ProviderSettings, table: str | None = None) -> None:
+    body = {"slack_bot_token": settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None}
+    client("dynamodb").put_item(
+        TableName=table or get_settings().definitions_table,
+        Item={
+            "workspace": {"S": workspace},
+            "definition_id": {"S": PROVIDER_SETTINGS_ID},
+            "body": {"S": json.dumps({k: v for k, v in body.items() if v is not None})},
         },
     )

@@ -1,0 +1,125 @@
+"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from notify.dal.clients import client
+from notify.models.delivery import DeliveryRecord, DeliveryState, RequestManifest
+from notify.settings import get_settings
+
+MANIFEST_SK = "#request"  # sorts before every msg_id (a uuid), and can never be one
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _table(table: str | None) -> str:
+    return table or get_settings().delivery_log_table
+
+
+def put_request_manifest(manifest: RequestManifest, table: str | None = None) -> None:
+    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest."""
+    ddb = client("dynamodb")
+    item = {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(
+            TableName=_table(table),
+            Item={name: _serializer.serialize(value) for name, value in item.items()},
+            ConditionExpression="attribute_not_exists(request_id)",
+        )
+
+
+def get_request(request_id: str, table: str | None = None) -> tuple[RequestManifest | None, list[DeliveryRecord]]:
+    """The request's manifest (None when unknown) and every notification item the senders wrote."""
+    ddb = client("dynamodb")
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {
+        "TableName": _table(table),
+        "KeyConditionExpression": "request_id = :id",
+        "ExpressionAttributeValues": {":id": {"S": request_id}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = ddb.query(**arguments)
+        items.extend({name: _deserializer.deserialize(value) for name, value in raw.items()} for raw in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    manifest = next((RequestManifest.model_validate(i) for i in items if i["msg_id"] == MANIFEST_SK), None)
+    records = [DeliveryRecord.model_validate(i) for i in items if i["msg_id"] != MANIFEST_SK]
+    return manifest, records
+
+
+def record_attempt(
+    request_id: str,
+    msg_id: str,
+    *,
+    channel: str,
+    destination: str,
+    now: str,
+    expires_at: int,
+    table: str | None = None,
+) -> int:
+    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number."""
+    response = client("dynamodb").update_item(
+        TableName=_table(table),
+        Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        UpdateExpression=(
+            "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
+            "#state = if_not_exists(#state, :queued) ADD attempts :one"
+        ),
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={
+            ":channel": {"S": channel},
+            ":destination": {"S": destination},
+            ":now": {"S": now},
+            ":expires_at": {"N": str(expires_at)},
+            ":queued": {"S": DeliveryState.queued.value},
+            ":one": {"N": "1"},
+        },
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["attempts"]["N"])
+
+
+def record_outcome(
+    request_id: str,
+    msg_id: str,
+    *,
+    state: DeliveryState,
+    updated_at: str,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+    reason: str | None = None,
+    table: str | None = None,
+) -> bool:
+    """Set a notification's state; never moves a `sent` notification to another state. False when it was sent."""
+    ddb = client("dynamodb")
+    values: dict[str, Any] = {":state": state.value, ":now": updated_at, ":sent": DeliveryState.sent.value}
+    assignments = ["#state = :state", "updated_at = :now"]
+    removals = []
+    for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
+        if value is None:
+            removals.append(name)
+        else:
+            assignments.append(f"{name} = :{name}")
+            values[f":{name}"] = value
+    if state is DeliveryState.sent:
+        assignments.append("sent_at = :now")
+    expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
+    try:
+        ddb.update_item(
+            TableName=_table(table),
+            Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_not_exists(#state) OR #state <> :sent",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
