@@ -10,6 +10,7 @@ from notify.dal.queue import EnqueueFailed, enqueue_notifications
 from notify.errors import RequestValidationError
 from notify.logic.idempotency import RequestScope, StoredResponse, derive_msg_id
 from notify.logic.responses import stored_response
+from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -57,6 +58,8 @@ def accept_event(
         for channel, destination in channels.items()
     ]
     try:
+        # Recorded before enqueueing, so the status route never misses a notification a sender handles.
+        record_request(messages, event=request.event, received=received)
         enqueue_notifications(messages)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
         logger.error("enqueue failed", extra={"request_id": request_id, "error": str(exc)})
