@@ -1,0 +1,151 @@
+"""Outbound webhook rules (SPEC section 4): https only, the providers' own hosts, never a private address,
+no redirects. Tested on the guard itself with an injected resolver and opener: nothing leaves the process."""
+
+from __future__ import annotations
+
+import pytest
+
+from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError
+from notify.logic.providers.webhooks import (
+    SLACK_API,
+    WEBHOOK_RULES,
+    CheckedUrl,
+    HostRule,
+    HttpClient,
+    HttpResponse,
+    Resolver,
+    WebhookRefused,
+    check_url,
+    raise_for_status,
+)
+from notify.models.channels import Channel
+
+SLACK = WEBHOOK_RULES[Channel.slack]
+DISCORD = WEBHOOK_RULES[Channel.discord]
+TEAMS = WEBHOOK_RULES[Channel.teams]
+PUBLIC = "34.223.112.74"
+
+
+def resolves_to(*addresses: str) -> Resolver:
+    return lambda host, port: list(addresses)
+
+
+class Opener:
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+        self.calls: list[CheckedUrl] = []
+
+    def __call__(
+        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> HttpResponse:
+        self.calls.append(url)
+        return self.response
+
+
+@pytest.mark.parametrize(
+    ("url", "rules"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/x", SLACK),
+        ("https://discord.com/api/webhooks/1/abc", DISCORD),
+        ("https://discordapp.com/api/webhooks/1/abc", DISCORD),
+        ("https://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d", TEAMS),
+        ("https://outlook.office.com/webhook/a@b/IncomingWebhook/c/d", TEAMS),
+        ("https://slack.com/api/chat.postMessage", SLACK_API),
+    ],
+)
+def test_provider_urls_on_their_own_hosts_pass(url: str, rules: tuple[HostRule, ...]) -> None:
+    checked = check_url(url, rules, resolves_to(PUBLIC))
+    assert checked.addresses == (PUBLIC,)
+
+
+@pytest.mark.parametrize(
+    ("url", "rules", "reason"),
+    [
+        ("http://hooks.slack.com/services/T0/B0/x", SLACK, "only https URLs are allowed"),
+        ("ftp://hooks.slack.com/services/T0/B0/x", SLACK, "only https URLs are allowed"),
+        ("https://hooks.slack.com.evil.example/services/x", SLACK, "not an allowed host"),
+        ("https://evilhooks.slack.com/services/x", SLACK, "not an allowed host"),
+        ("https://hooks.slack.com/api/other", SLACK, "not an allowed host"),
+        ("https://discord.com/api/webhooks/1/x", SLACK, "not an allowed host"),  # another provider's host
+        ("https://webhook.office.com.evil.example/webhookb2/x", TEAMS, "not an allowed host"),
+        ("https://evil.example/api/webhooks/1/x", DISCORD, "not an allowed host"),
+        ("https://162.159.135.232/api/webhooks/1/x", DISCORD, "IP address hosts are not allowed"),
+        ("https://[::1]/api/webhooks/1/x", DISCORD, "IP address hosts are not allowed"),
+        ("https://user:pw@discord.com/api/webhooks/1/x", DISCORD, "credentials in the URL"),
+        ("https://discord.com:8443/api/webhooks/1/x", DISCORD, "only the default https port"),
+        ("https://discord.com:99999/api/webhooks/1/x", DISCORD, "malformed URL"),
+    ],
+)
+def test_urls_breaking_a_rule_are_refused(url: str, rules: tuple[HostRule, ...], reason: str) -> None:
+    with pytest.raises(WebhookRefused, match=reason):
+        check_url(url, rules, resolves_to(PUBLIC))
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["10.0.0.5"],  # private
+        ["192.168.1.1"],
+        ["172.16.0.1"],
+        ["127.0.0.1"],  # loopback
+        ["::1"],
+        ["169.254.169.254"],  # link-local: the instance metadata service
+        ["fe80::1"],
+        ["100.64.0.1"],  # carrier-grade NAT, not global
+        ["0.0.0.0"],  # noqa: S104 - "this host": an address to refuse, not one to bind
+        ["::ffff:10.0.0.5"],  # IPv4-mapped private address
+        ["fd00::1"],  # unique local
+        ["224.0.0.1"],  # multicast
+        [PUBLIC, "10.0.0.5"],  # one bad answer is enough
+    ],
+)
+def test_hosts_resolving_to_non_public_addresses_are_refused(addresses: list[str]) -> None:
+    with pytest.raises(WebhookRefused, match="resolves to a non-public address"):
+        check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(*addresses))
+
+
+def test_nothing_is_sent_when_the_guard_refuses() -> None:
+    opener = Opener(HttpResponse(200, b"ok"))
+    client = HttpClient(opener=opener, resolver=resolves_to("127.0.0.1"))
+
+    with pytest.raises(WebhookRefused):
+        client.post_json("https://hooks.slack.com/services/T0/B0/x", {"text": "hi"}, SLACK)
+
+    assert opener.calls == []
+
+
+def test_connection_goes_to_the_checked_address() -> None:
+    opener = Opener(HttpResponse(200, b"ok"))
+    client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
+
+    client.post_json("https://hooks.slack.com/services/T0/B0/x?a=1", {"text": "hi"}, SLACK)
+
+    [sent] = opener.calls
+    assert (sent.host, sent.target, sent.addresses) == ("hooks.slack.com", "/services/T0/B0/x?a=1", (PUBLIC,))
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_refused_not_followed(status: int) -> None:
+    # The redirect points at a private address; following it would reach the internal network.
+    opener = Opener(HttpResponse(status, b"", {"location": "http://127.0.0.1:8080/admin"}))
+    client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
+
+    with pytest.raises(WebhookRefused, match=f"answered with a redirect \\({status}\\)"):
+        client.post_json("https://discord.com/api/webhooks/1/x", {"content": "hi"}, DISCORD)
+
+    assert len(opener.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [
+        (429, TransientDeliveryError),
+        (500, TransientDeliveryError),
+        (503, TransientDeliveryError),
+        (400, PermanentDeliveryError),
+        (404, PermanentDeliveryError),
+    ],
+)
+def test_provider_status_decides_retry_or_failure(status: int, failure: type[Exception]) -> None:
+    with pytest.raises(failure):
+        raise_for_status(HttpResponse(status, b""), "discord-webhook")
