@@ -17,6 +17,7 @@ from notify.dal.queue import enqueue_notifications
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
+from notify.settings import get_settings
 from tests.unit.conftest import (
     EventApiClient,
     FakeLambdaContext,
@@ -365,3 +366,19 @@ def test_R8_sender_killed_mid_delivery_never_sends_again(
     shown = notifications(status, accepted["request_id"])["email"]
     assert shown["state"] == "failed"
     assert "outcome is unknown" in shown["reason"]
+
+
+def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMAIL_FROM", "unverified@example.com")
+    get_settings.cache_clear()
+    accepted = client.post(welcome(), key="rejected-1").json()
+
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert (shown["state"], shown["attempts"]) == ("failed", 1)
+    assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
+    assert sent_emails() == []
+    assert sender.dead_letters() == []

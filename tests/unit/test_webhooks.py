@@ -95,6 +95,8 @@ def test_urls_breaking_a_rule_are_refused(url: str, rules: tuple[HostRule, ...],
         ["0.0.0.0"],  # noqa: S104 - "this host": an address to refuse, not one to bind
         ["::ffff:10.0.0.5"],  # IPv4-mapped private address
         ["fd00::1"],  # unique local
+        ["2002:a00:1::"],  # 6to4 wrapping 10.0.0.1
+        ["64:ff9b::a9fe:a9fe"],  # NAT64 wrapping 169.254.169.254
         ["224.0.0.1"],  # multicast
         [PUBLIC, "10.0.0.5"],  # one bad answer is enough
     ],
@@ -102,6 +104,11 @@ def test_urls_breaking_a_rule_are_refused(url: str, rules: tuple[HostRule, ...],
 def test_hosts_resolving_to_non_public_addresses_are_refused(addresses: list[str]) -> None:
     with pytest.raises(WebhookRefused, match="resolves to a non-public address"):
         check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(*addresses))
+
+
+@pytest.mark.parametrize("address", ["2606:4700::6810:84e5", "64:ff9b::808:808", PUBLIC])
+def test_public_ipv6_and_nat64_of_public_ipv4_pass(address: str) -> None:
+    assert check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(address)).addresses == (address,)
 
 
 def test_nothing_is_sent_when_the_guard_refuses() -> None:

@@ -5,6 +5,7 @@ Every provider either returns a Delivery or raises PermanentDeliveryError / Tran
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from notify.logic.providers.webhooks import (
 from notify.logic.templates import RenderedMessage
 from notify.models.channels import Channel
 from notify.models.messages import NotificationMessage
+from notify.observability import mask_destination
 from notify.settings import get_settings
 
 __all__ = ["Delivery", "PermanentDeliveryError", "Providers", "TransientDeliveryError"]
@@ -45,6 +47,9 @@ _TRANSIENT_AWS_CODES = {
     "ServiceUnavailableException",
     "KMSThrottlingException",
 }
+# Provider messages can quote the recipient (SES: "...failed the check: rahul@example.com"); reasons are
+# logged and shown, so addresses in them are masked like everywhere else.
+_ADDRESSES = re.compile(r"[^\s@:,;'\"]+@[^\s@:,;'\"]+|\+\d{6,15}")
 _SLACK_TRANSIENT_ERRORS = {"ratelimited", "service_unavailable", "internal_error", "fatal_error", "request_timeout"}
 
 
@@ -60,7 +65,9 @@ def _aws_failure(exc: Exception, provider: str) -> Exception:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        message = exc.response.get("Error", {}).get("Message", "")
+        message = _ADDRESSES.sub(
+            lambda m: mask_destination(m.group()), exc.response.get("Error", {}).get("Message", "")
+        )
         reason = f"{provider} rejected the message: {code}: {message}".rstrip(": ")
         if code in _TRANSIENT_AWS_CODES or status >= 500 or status == 429:
             return TransientDeliveryError(reason, provider=provider)

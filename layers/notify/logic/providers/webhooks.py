@@ -87,12 +87,22 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public_address(address: str) -> bool:
-    """True only for a global unicast address (IPv4-mapped IPv6 judged by its IPv4 address)."""
+    """True only for a global unicast address. IPv6 forms that carry an IPv4 address (mapped, 6to4,
+    NAT64) are judged by that address too, since a gateway may deliver them to it."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            candidates.append(ip.ipv4_mapped)
+        if ip.sixtofour is not None:
+            candidates.append(ip.sixtofour)
+        if ip in _NAT64:
+            candidates.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(c.is_global and not c.is_multicast for c in candidates)
 
 
 def check_url(url: str, rules: tuple[HostRule, ...], resolver: Resolver = system_resolver) -> CheckedUrl:
