@@ -268,6 +268,9 @@ def test_R8_duplicate_sqs_delivery_sends_once(
 
     assert len(sent_emails()) == 1
     assert notifications(status, accepted["request_id"])["email"]["attempts"] == 1
+    # The sender's claim on the msg_id lives exactly as long as the request's idempotency key.
+    [claim] = [item for item in stack.idempotency_items() if item["id"]["S"].startswith("send#")]
+    assert int(claim["expiration"]["N"]) == queued["dedupe_until"]
 
 
 def test_R8_client_retry_after_api_crash_delivers_once(

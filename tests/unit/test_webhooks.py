@@ -3,7 +3,19 @@ no redirects. Tested on the guard itself with an injected resolver and opener: n
 
 from __future__ import annotations
 
+import ssl
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError
 from notify.logic.providers.webhooks import (
@@ -13,6 +25,7 @@ from notify.logic.providers.webhooks import (
     HostRule,
     HttpClient,
     HttpResponse,
+    PinnedHttpsOpener,
     Resolver,
     WebhookRefused,
     check_url,
@@ -156,3 +169,87 @@ def test_redirects_are_refused_not_followed(status: int) -> None:
 def test_provider_status_decides_retry_or_failure(status: int, failure: type[Exception]) -> None:
     with pytest.raises(failure):
         raise_for_status(HttpResponse(status, b""), "discord-webhook")
+
+
+# The real opener, against an HTTPS server on loopback. The guard would refuse 127.0.0.1, so the test
+# hands the opener a CheckedUrl directly: what is under test is where it connects and what it follows.
+
+
+def _self_signed(host: str, directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append((self.headers["Host"], self.path))
+        self.send_response(302)
+        self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_https(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on 127.0.0.1 presenting a certificate for hooks.slack.com; yields (port, cert)."""
+    cert, key = _self_signed("hooks.slack.com", tmp_path)
+    server = HTTPServer(("127.0.0.1", 0), _Redirecting)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Redirecting.seen = []
+    yield server.server_address[1], cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_opener_connects_to_the_checked_address_and_does_not_follow_redirects(
+    loopback_https: tuple[int, Path],
+) -> None:
+    port, cert = loopback_https
+    opener = PinnedHttpsOpener(ssl.create_default_context(cafile=str(cert)))
+    # hooks.slack.com is never resolved: the connection goes to the address the guard checked.
+    checked = CheckedUrl(host="hooks.slack.com", target="/services/T0/B0/x", addresses=("127.0.0.1",), port=port)
+
+    response = opener(checked, "POST", b'{"text": "hi"}', {"Content-Type": "application/json"}, 2.0)
+
+    assert response.status == 302
+    assert _Redirecting.seen == [(f"hooks.slack.com:{port}", "/services/T0/B0/x")]
+
+
+def test_opener_verifies_the_certificate_for_the_host_name(loopback_https: tuple[int, Path]) -> None:
+    port, cert = loopback_https
+    opener = PinnedHttpsOpener(ssl.create_default_context(cafile=str(cert)))
+    checked = CheckedUrl(host="discord.com", target="/api/webhooks/1/x", addresses=("127.0.0.1",), port=port)
+
+    with pytest.raises(TransientDeliveryError, match=r"discord\.com unreachable: SSLCertVerificationError"):
+        opener(checked, "POST", b"{}", {}, 2.0)
+
+    assert _Redirecting.seen == []

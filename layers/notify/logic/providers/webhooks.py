@@ -58,6 +58,7 @@ class CheckedUrl:
     host: str
     target: str  # path and query
     addresses: tuple[str, ...]
+    port: int = 443
 
 
 @dataclass
@@ -141,40 +142,46 @@ def check_url(url: str, rules: tuple[HostRule, ...], resolver: Resolver = system
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to one checked address, with the certificate and SNI still verified for the host name."""
 
-    def __init__(self, host: str, address: str, timeout: float, tls: ssl.SSLContext) -> None:
-        super().__init__(host, 443, timeout=timeout, context=tls)
-        self._pinned_address = address
+    def __init__(self, url: CheckedUrl, timeout: float, tls: ssl.SSLContext) -> None:
+        super().__init__(url.host, url.port, timeout=timeout, context=tls)
+        self._pinned_address = url.addresses[0]
         self._tls = tls
 
     def connect(self) -> None:
-        sock = socket.create_connection((self._pinned_address, 443), self.timeout)
+        sock = socket.create_connection((self._pinned_address, self.port), self.timeout)
         self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
 
 
-def pinned_https_opener(
-    url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
-) -> HttpResponse:
-    """Send over HTTPS to the first checked address; http.client never follows redirects."""
-    connection = _PinnedHTTPSConnection(url.host, url.addresses[0], timeout, ssl.create_default_context())
-    try:
-        connection.request(method, url.target, body=body, headers=headers)
-        response = connection.getresponse()
-        return HttpResponse(
-            status=response.status,
-            body=response.read(MAX_RESPONSE_BYTES),
-            headers={name.lower(): value for name, value in response.getheaders()},
-        )
-    except (OSError, http.client.HTTPException) as exc:
-        raise TransientDeliveryError(f"{url.host} unreachable: {type(exc).__name__}") from exc
-    finally:
-        connection.close()
+class PinnedHttpsOpener:
+    """The real opener: one request to the first checked address; http.client never follows redirects."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls or ssl.create_default_context()
+
+    def __call__(
+        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> HttpResponse:
+        connection = _PinnedHTTPSConnection(url, timeout, self.tls)
+        try:
+            connection.request(method, url.target, body=body, headers=headers)
+            response = connection.getresponse()
+            return HttpResponse(
+                status=response.status,
+                body=response.read(MAX_RESPONSE_BYTES),
+                headers={name.lower(): value for name, value in response.getheaders()},
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            # Includes certificate failures (ssl.SSLError is an OSError): retried, then recorded failed.
+            raise TransientDeliveryError(f"{url.host} unreachable: {type(exc).__name__}") from exc
+        finally:
+            connection.close()
 
 
 @dataclass
 class HttpClient:
     """Guarded HTTPS: every call checks the URL, then sends through the opener."""
 
-    opener: Opener = pinned_https_opener
+    opener: Opener = field(default_factory=PinnedHttpsOpener)
     resolver: Resolver = system_resolver
     timeout: float = 5.0
 
