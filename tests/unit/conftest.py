@@ -211,10 +211,6 @@ def other_client(stack: Stack) -> EventApiClient:
 ACCOUNT = "123456789012"
 
 
-class LambdaKilled(BaseException):
-    """Stands for Lambda ending an invocation mid-way (timeout, crash): no `except Exception` sees it."""
-
-
 class SenderDriver:
     """Plays Lambda's SQS event source for the Sender function: receive a batch, invoke, delete what
     succeeded, report what failed. The visibility timeout of a failed message passes at once (no sleeps)."""

@@ -13,7 +13,6 @@ from moto.ses.models import SESBackend
 
 from notify.dal.definitions import put_event_definition, put_provider_settings
 from notify.dal.inbox import list_inbox
-from notify.dal.queue import enqueue_notifications
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
@@ -21,7 +20,6 @@ from notify.settings import get_settings
 from tests.unit.conftest import (
     EventApiClient,
     FakeLambdaContext,
-    LambdaKilled,
     SenderDriver,
     Stack,
     StatusApiClient,
@@ -29,6 +27,7 @@ from tests.unit.conftest import (
     sent_sms,
     welcome,
 )
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call
 
 PUBLIC_ADDRESS = "162.159.135.232"
 
@@ -55,6 +54,10 @@ class RecordingOpener:
 def no_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """botocore still retries a throttled call, without sleeping between attempts."""
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+def die(**_: Any) -> None:
+    raise SimulatedLambdaTimeout()
 
 
 def http_with(opener: RecordingOpener) -> HttpClient:
@@ -273,25 +276,19 @@ def test_R8_duplicate_sqs_delivery_sends_once(
     assert int(claim["expiration"]["N"]) == queued["dedupe_until"]
 
 
-def test_R8_client_retry_after_api_crash_delivers_once(
-    client: EventApiClient, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_R8_client_retry_after_api_crash_delivers_once(client: EventApiClient, sender: SenderDriver) -> None:
     """The Event function dies right after enqueueing; once its claim lapses the client retries, the request
     executes again with the same ids and enqueues the same notification again. One email goes out."""
-    from notify.logic import events
-
-    def enqueue_then_die(messages: Any) -> None:
-        enqueue_notifications(messages)
-        raise LambdaKilled()
-
     start = datetime.now(UTC)
     # Powertools' parser package builds pydantic models on first attribute access; freezegun's module scan
     # would build them around its fake datetime class. Nothing there reads the clock.
     lazy_models = ["aws_lambda_powertools.utilities.parser"]
-    with freeze_time(start, ignore=lazy_models), monkeypatch.context() as patch:
-        patch.setattr(events, "enqueue_notifications", enqueue_then_die)
-        with pytest.raises(LambdaKilled):
-            client.post(welcome(), key="crash-1", context=FakeLambdaContext(remaining_ms=3_000))
+    with (
+        freeze_time(start, ignore=lazy_models),
+        fail_call("sqs", "SendMessageBatch", action=die, after=True),
+        pytest.raises(SimulatedLambdaTimeout),
+    ):
+        client.post(welcome(), key="crash-1", context=FakeLambdaContext(remaining_ms=3_000))
     with freeze_time(start + timedelta(seconds=10), ignore=lazy_models):  # past the dead invocation's deadline
         retried = client.post(welcome(), key="crash-1")
     assert retried.status == 202
@@ -346,21 +343,13 @@ def test_R8_provider_recovering_after_retries_delivers_once(
 
 
 def test_R8_sender_killed_mid_delivery_never_sends_again(
-    client: EventApiClient, sender: SenderDriver, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
     """SES accepted the email but the sender died before recording it: a retry cannot know whether it went
     out, so it does not send; the last receive records the outcome as unknown."""
-    real_send = SESBackend.send_email
-
-    def send_then_die(self: SESBackend, *args: Any, **kwargs: Any) -> Any:
-        real_send(self, *args, **kwargs)
-        raise LambdaKilled()
-
-    monkeypatch.setattr(SESBackend, "send_email", send_then_die)
     accepted = client.post(welcome(), key="killed-1").json()
-    with pytest.raises(LambdaKilled):
+    with fail_call("sesv2", "SendEmail", action=die, after=True), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
-    monkeypatch.setattr(SESBackend, "send_email", real_send)
     sender.expire_in_flight()
 
     sender.drain()
