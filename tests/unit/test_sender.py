@@ -258,6 +258,23 @@ def test_test_version_delivers_only_to_the_sandbox(
     assert {n["state"] for n in shown.values()} == {"sent"}
 
 
+def test_test_version_fails_a_channel_without_provider_as_live_would(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Ping", {"push": {"body": "hi"}, "inapp": {"body": "hi"}})
+
+    accepted = client.post({"event": "Ping", "to": {"push": "device-1", "inapp": "user-1"}}, version="test").json()
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"], version="test")
+    assert (shown["push"]["state"], shown["push"]["reason"]) == (
+        "failed",
+        "no provider is configured for the push channel",
+    )
+    assert (shown["inapp"]["state"], shown["inapp"]["provider"]) == ("sent", "sandbox")
+    assert list_inbox(stack.workspaces[0].workspace, "user-1") == []  # the sandbox, not the inbox
+
+
 def test_R8_duplicate_sqs_delivery_sends_once(
     client: EventApiClient, sender: SenderDriver, stack: Stack, status: StatusApiClient
 ) -> None:

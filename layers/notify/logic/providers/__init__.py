@@ -87,19 +87,13 @@ class Providers:
 
     def check_configured(self, message: NotificationMessage) -> None:
         """Raise PermanentDeliveryError when no provider serves this channel and destination (live or test)."""
-        channel = message.channel
-        if channel is Channel.email and not get_settings().email_from:
-            raise PermanentDeliveryError("no email provider configured: the sender address (EMAIL_FROM) is not set")
-        if channel in (Channel.push, Channel.whatsapp, Channel.voice):
-            raise PermanentDeliveryError(f"no provider is configured for the {channel.value} channel")
-        if channel is Channel.slack and not _is_webhook(message.destination) and self._slack_token(message) is None:
-            raise PermanentDeliveryError(
-                "no slack provider configured: the destination is not a webhook URL and the workspace has no bot token"
-            )
+        _check_channel_has_provider(message)
+        if message.channel is Channel.slack and not _is_webhook(message.destination):
+            self._require_slack_token(message)
 
     def deliver(self, message: NotificationMessage, rendered: RenderedMessage) -> Delivery:
         """Hand the rendered notification to its channel's provider."""
-        self.check_configured(message)
+        _check_channel_has_provider(message)
         match message.channel:
             case Channel.email:
                 return self._email(message, rendered)
@@ -110,7 +104,7 @@ class Providers:
             case Channel.slack:
                 if _is_webhook(message.destination):
                     return self._webhook(message, {"text": rendered.body, **_pick(rendered.extras, "blocks")})
-                return self._slack_api(message, rendered)
+                return self._slack_api(message, rendered, self._require_slack_token(message))
             case Channel.discord:
                 return self._discord(message, rendered)
             case Channel.teams:
@@ -170,17 +164,19 @@ class Providers:
             url += ("&" if "?" in url else "?") + "wait=true"
         return self._webhook(message, {"content": rendered.body, **_pick(rendered.extras, "username", "embeds")}, url)
 
-    def _slack_token(self, message: NotificationMessage) -> str | None:
+    def _require_slack_token(self, message: NotificationMessage) -> str:
         try:
             token = get_provider_settings(message.workspace).slack_bot_token
         except (ClientError, BotoCoreError) as exc:
             raise _aws_failure(exc, "settings") from exc
-        return token.get_secret_value() if token is not None else None
+        if token is None:
+            raise PermanentDeliveryError(
+                "no slack provider configured: the destination is not a webhook URL and the workspace has no bot token"
+            )
+        return token.get_secret_value()
 
-    def _slack_api(self, message: NotificationMessage, rendered: RenderedMessage) -> Delivery:
+    def _slack_api(self, message: NotificationMessage, rendered: RenderedMessage, token: str) -> Delivery:
         """A user email, user id or channel, through chat.postMessage with the workspace's bot token."""
-        token = self._slack_token(message)
-        assert token is not None  # check_configured refused the message otherwise
         headers = {"Authorization": f"Bearer {token}"}
         channel = message.destination
         if "@" in channel:
@@ -203,6 +199,13 @@ class Providers:
             failure = TransientDeliveryError if error in _SLACK_TRANSIENT_ERRORS else PermanentDeliveryError
             raise failure(f"slack-api refused {method.split('?')[0]}: {error}", provider="slack-api")
         return body
+
+
+def _check_channel_has_provider(message: NotificationMessage) -> None:
+    if message.channel is Channel.email and not get_settings().email_from:
+        raise PermanentDeliveryError("no email provider configured: the sender address (EMAIL_FROM) is not set")
+    if message.channel in (Channel.push, Channel.whatsapp, Channel.voice):
+        raise PermanentDeliveryError(f"no provider is configured for the {message.channel.value} channel")
 
 
 def _pick(extras: dict[str, Any], *names: str) -> dict[str, Any]:
