@@ -68,3 +68,12 @@ class ServiceUnavailable(NotifyError):
     status_code = 503
     message = "Service temporarily unavailable; retry later"
     retry_after_seconds = 2
+
+
+class RequestNotFound(NotifyError):
+    """No request with this id in this workspace and version (another workspace's is just as unknown)."""
+
+    status_code = 404
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"The request '{request_id}' does not exist")

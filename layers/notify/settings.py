@@ -17,9 +17,18 @@ class Settings(BaseModel):
     definitions_table: str = ""
     idempotency_table: str = ""
     notification_queue_url: str = ""
+    delivery_log_table: str = ""
+    inbox_table: str = ""
     idempotency_expiry_seconds: int = Field(default=DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS, ge=1)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     definitions_cache_seconds: int = Field(default=60, ge=0, le=300)
+    # Sender: the verified SES identity mail comes from, and the queue's redrive limit (its last attempt).
+    email_from: str = ""
+    max_receive_count: int = Field(default=5, ge=1)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=15)
+    # Status and inbox items outlive the idempotency key, so a request can be looked up for a while.
+    delivery_log_retention_days: int = Field(default=30, ge=1)
+    inbox_retention_days: int = Field(default=90, ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from moto import mock_aws
 from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
@@ -24,8 +25,10 @@ from local.template import LocalResources, create_resources, function_environmen
 from notify.dal.clients import reset_clients
 from notify.dal.idempotency_store import idempotency_store
 from notify.logic import idempotency
+from notify.logic import sender as sender_logic
 from notify.logic.auth import forget_cached_keys
 from notify.logic.definitions import forget_cached_definitions
+from notify.logic.providers.webhooks import HttpClient
 from notify.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +43,7 @@ def reset_container_state() -> None:
     idempotency._config.cache_clear()
     forget_cached_keys()
     forget_cached_definitions()
+    sender_logic._config.cache_clear()
 
 
 @cache
@@ -240,3 +244,156 @@ def bulk_client(stack: Stack) -> BulkApiClient:
 @pytest.fixture
 def automation_client(stack: Stack) -> AutomationApiClient:
     return AutomationApiClient(stack.workspaces[0])
+
+
+# Senders and the status route ------------------------------------------------------------------
+
+ACCOUNT = "123456789012"
+
+
+class SenderDriver:
+    """Plays Lambda's SQS event source for the Sender function: receive a batch, invoke, delete what
+    succeeded, report what failed. The visibility timeout of a failed message passes at once (no sleeps)."""
+
+    def __init__(self, stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.stack = stack
+        self.monkeypatch = monkeypatch
+        self.module = load_function("sender")
+        self.module.providers.cache_clear()
+        self.sqs = stack.session.client("sqs", region_name=REGION)
+        self.in_flight: list[str] = []
+        self.invocations = 0
+
+    def use_http(self, http: HttpClient) -> None:
+        """Chat webhooks and the Slack API go through `http` (an injected opener: no network)."""
+        from notify.logic.providers import Providers
+
+        self.monkeypatch.setattr(self.module, "providers", lambda: Providers(http=http))
+
+    def run_once(self) -> int:
+        """One invocation with up to 10 messages; returns how many were received."""
+        received = self.sqs.receive_message(
+            QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not received:
+            return 0
+        self.in_flight = [m["ReceiptHandle"] for m in received]
+        envelope = sample_event("sender/sqs_batch.json")["Records"][0]
+        event = {
+            "Records": [
+                {
+                    **envelope,
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "md5OfBody": m["MD5OfBody"],
+                    "attributes": m["Attributes"],
+                    "eventSourceARN": self.stack.resources.queues["NotificationQueue"]["arn"],
+                }
+                for m in received
+            ]
+        }
+        self.invocations += 1
+        context = FakeLambdaContext(remaining_ms=30_000)
+        context.function_name = "SenderFunction"
+        try:
+            response = self.module.lambda_handler(event, context)
+            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+        except BatchProcessingError:
+            # Powertools fails the invocation when every record failed; SQS then returns them all.
+            failed = {m["MessageId"] for m in received}
+        for m in received:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        self.in_flight = []
+        return len(received)
+
+    def expire_in_flight(self) -> None:
+        """The visibility timeout of an invocation that died passes: its messages come back."""
+        for handle in self.in_flight:
+            self.sqs.change_message_visibility(QueueUrl=self.stack.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        self.in_flight = []
+
+    def drain(self, max_invocations: int = 50) -> int:
+        """Invoke until the queue is empty (failed messages come back until they reach the DLQ)."""
+        for invocations in range(max_invocations):
+            if self.run_once() == 0:
+                return invocations
+        raise AssertionError("the queue did not drain")
+
+    def requeue(self, body: dict[str, Any]) -> None:
+        """Put a message on the queue again, as SQS does when it delivers one twice."""
+        self.sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=json.dumps(body))
+
+    def queue_depth(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        url = self.stack.resources.queues["NotificationDLQ"]["url"]
+        messages = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+
+def sent_emails() -> list[Any]:
+    """What moto's SES accepted (SES v2 shares the v1 backend)."""
+    return list(get_backend("ses")[ACCOUNT][REGION].sent_messages)
+
+
+def sent_sms() -> list[tuple[str, str]]:
+    """(phone number, text) of every SMS moto's SNS accepted."""
+    return list(get_backend("sns")[ACCOUNT][REGION].sms_messages.values())
+
+
+@pytest.fixture
+def sender(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> SenderDriver:
+    """The Sender function's environment (on top of the Event function's) and a verified SES sender."""
+    environment = function_environment("SenderFunction", stack.resources)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    stack.session.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=environment["EMAIL_FROM"])
+    return SenderDriver(stack, monkeypatch)
+
+
+class StatusApiClient:
+    """Calls the Status function with GET events built from events/status_api/get_request.json."""
+
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        self.workspace = workspace
+        self.module = load_function("status_api")
+
+    def get(
+        self, request_id: str, *, version: str = "live", workspace: str | None = None, api_key: str | None = "default"
+    ) -> HttpResult:
+        event = copy.deepcopy(sample_event("status_api/get_request.json"))
+        workspace = workspace or self.workspace.workspace
+        path = f"/v1/{workspace}/{version}/request/{request_id}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["pathParameters"] = {"workspace": workspace, "version": version, "request_id": request_id}
+        headers = {name: value for name, value in event["headers"].items() if name != "authorization"}
+        if api_key == "default":
+            api_key = self.workspace.api_key
+        if api_key is not None:
+            headers["authorization"] = f"Bearer {api_key}"
+        event["headers"] = headers
+        response = self.module.lambda_handler(event, FakeLambdaContext())
+        return HttpResult(
+            status=response["statusCode"],
+            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
+            body=response.get("body", ""),
+        )
+
+
+@pytest.fixture
+def status(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> StatusApiClient:
+    for name, value in function_environment("StatusApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return StatusApiClient(stack.workspaces[0])

@@ -16,6 +16,7 @@ from notify.logic.definitions import require_event_definition
 from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, iso_utc, receipts
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep
 from notify.models.requests import Delivery, Recipient
@@ -97,6 +98,8 @@ def accept_automation(
             }
         )
     try:
+        # One request, many events: the status route lists every step's notifications under it.
+        record_request([item.message for item in outgoing], event=f"automation:{automation.id}", received=received)
         enqueue_notifications(outgoing)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
         logger.error("automation enqueue failed", extra={"request_id": request_id, "error": str(exc)})

@@ -11,6 +11,7 @@ from notify.errors import RequestValidationError
 from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, receipts
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.status import record_requests
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -56,6 +57,14 @@ def accept_bulk(
         items.append((seq, item_id, messages))
     every_message = [message for _, _, messages in items for message in messages]
     failed: set[str] = set()
+    try:
+        # Recorded before enqueueing, so the status route never misses a notification a sender handles.
+        record_requests([messages for _, _, messages in items], event=request.event, received=received)
+    except Exception as exc:
+        logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
+        return stored_response(
+            500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
+        )
     try:
         enqueue_notifications(every_message)
     except EnqueueFailed as exc:

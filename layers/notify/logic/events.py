@@ -11,6 +11,7 @@ from notify.dal.queue import EnqueueFailed, enqueue_notifications
 from notify.errors import RequestValidationError
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -95,6 +96,8 @@ def accept_event(
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, channels, dedupe_until)
     try:
+        # Recorded before enqueueing, so the status route never misses a notification a sender handles.
+        record_request(messages, event=request.event, received=received)
         enqueue_notifications(messages)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
         logger.error("enqueue failed", extra={"request_id": request_id, "error": str(exc)})

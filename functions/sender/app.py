@@ -1,0 +1,37 @@
+"""Sender: consumes the notification queue and delivers each notification at most once (SPEC section 4, R8)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from notify.logic.providers import Providers
+from notify.logic.sender import send_notification
+from notify.models.messages import NotificationMessage
+from notify.observability import logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@cache
+def providers() -> Providers:
+    """One set of providers per container (created on first use, after settings are readable)."""
+    return Providers()
+
+
+@tracer.capture_method
+def send_record(record: SQSRecord) -> None:
+    """One queue message; raising reports it as a batch item failure, so SQS redelivers only it."""
+    message = NotificationMessage.model_validate_json(record.body)
+    send_notification(message, int(record.attributes.approximate_receive_count), providers())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=send_record, processor=processor, context=context)

@@ -1,0 +1,163 @@
+"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from notify.dal.clients import client
+from notify.models.delivery import DeliveryRecord, DeliveryState, RequestManifest
+from notify.settings import get_settings
+
+BATCH_WRITE_LIMIT = 25
+BATCH_WRITE_ATTEMPTS = 5
+PARALLEL_CALLS = 16
+MANIFEST_SK = "#request"  # sorts before every msg_id (a uuid), and can never be one
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _table(table: str | None) -> str:
+    return table or get_settings().delivery_log_table
+
+
+def put_request_manifest(manifest: RequestManifest, table: str | None = None) -> None:
+    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest."""
+    ddb = client("dynamodb")
+    item = {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}
+    with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
+        ddb.put_item(
+            TableName=_table(table),
+            Item={name: _serializer.serialize(value) for name, value in item.items()},
+            ConditionExpression="attribute_not_exists(request_id)",
+        )
+
+
+def put_request_manifests(manifests: list[RequestManifest], table: str | None = None) -> None:
+    """Record many requests at once (a bulk request's items): BatchWriteItem, 25 a call, calls in parallel.
+
+    Unlike put_request_manifest this overwrites, so a re-executed bulk request refreshes received_time.
+    """
+    requests = [
+        {
+            "PutRequest": {
+                "Item": {
+                    name: _serializer.serialize(value)
+                    for name, value in {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}.items()
+                }
+            }
+        }
+        for manifest in manifests
+    ]
+    chunks = [requests[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(requests), BATCH_WRITE_LIMIT)]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(chunks) or 1)) as pool:
+        list(pool.map(lambda chunk: _batch_write(_table(table), chunk), chunks))
+
+
+def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:
+    ddb = client("dynamodb")
+    pending = chunk
+    for attempt in range(BATCH_WRITE_ATTEMPTS):
+        unprocessed = ddb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {})
+        pending = unprocessed.get(table, [])
+        if not pending:
+            return
+        time.sleep(0.05 * 2**attempt)
+    raise RuntimeError(f"{len(pending)} request manifest(s) were not written")
+
+
+def get_request(request_id: str, table: str | None = None) -> tuple[RequestManifest | None, list[DeliveryRecord]]:
+    """The request's manifest (None when unknown) and every notification item the senders wrote."""
+    ddb = client("dynamodb")
+    items: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {
+        "TableName": _table(table),
+        "KeyConditionExpression": "request_id = :id",
+        "ExpressionAttributeValues": {":id": {"S": request_id}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = ddb.query(**arguments)
+        items.extend({name: _deserializer.deserialize(value) for name, value in raw.items()} for raw in page["Items"])
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    manifest = next((RequestManifest.model_validate(i) for i in items if i["msg_id"] == MANIFEST_SK), None)
+    records = [DeliveryRecord.model_validate(i) for i in items if i["msg_id"] != MANIFEST_SK]
+    return manifest, records
+
+
+def record_attempt(
+    request_id: str,
+    msg_id: str,
+    *,
+    channel: str,
+    destination: str,
+    now: str,
+    expires_at: int,
+    table: str | None = None,
+) -> int:
+    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number."""
+    response = client("dynamodb").update_item(
+        TableName=_table(table),
+        Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        UpdateExpression=(
+            "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
+            "#state = if_not_exists(#state, :queued) ADD attempts :one"
+        ),
+        ExpressionAttributeNames={"#state": "state"},
+        ExpressionAttributeValues={
+            ":channel": {"S": channel},
+            ":destination": {"S": destination},
+            ":now": {"S": now},
+            ":expires_at": {"N": str(expires_at)},
+            ":queued": {"S": DeliveryState.queued.value},
+            ":one": {"N": "1"},
+        },
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["attempts"]["N"])
+
+
+def record_outcome(
+    request_id: str,
+    msg_id: str,
+    *,
+    state: DeliveryState,
+    updated_at: str,
+    provider: str | None = None,
+    provider_message_id: str | None = None,
+    reason: str | None = None,
+    table: str | None = None,
+) -> bool:
+    """Set a notification's state; never moves a `sent` notification to another state. False when it was sent."""
+    ddb = client("dynamodb")
+    values: dict[str, Any] = {":state": state.value, ":now": updated_at, ":sent": DeliveryState.sent.value}
+    assignments = ["#state = :state", "updated_at = :now"]
+    removals = []
+    for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
+        if value is None:
+            removals.append(name)
+        else:
+            assignments.append(f"{name} = :{name}")
+            values[f":{name}"] = value
+    if state is DeliveryState.sent:
+        assignments.append("sent_at = :now")
+    expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
+    try:
+        ddb.update_item(
+            TableName=_table(table),
+            Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_not_exists(#state) OR #state <> :sent",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True

@@ -1,0 +1,213 @@
+"""The sender's contract (R8): each msg_id is delivered at most once, whatever SQS or the API redelivers.
+
+Powertools idempotency keyed on msg_id (prefix "send", in the API's idempotency table) wraps the
+delivery. Its record lives as long as the request's idempotency key (`dedupe_until`), so a message
+SQS delivers twice, or one the API queued again after a crash and a client retry, finds it.
+
+- Delivered, or failed for good (template error, no provider, refused destination): the outcome is
+  stored, and every later copy of the message ends there.
+- A provider error that may pass (throttling, 5xx, timeout) raises: Powertools deletes the claim and
+  SQS redelivers after the visibility timeout. The last receive the queue allows records it failed.
+- A claim is not released when a sender dies mid-delivery (no Lambda context is registered): the
+  provider may have sent it, and sending again would break R8. Such a message is retried until the
+  last receive and then recorded failed with "outcome unknown".
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
+)
+from botocore.exceptions import BotoCoreError, ClientError
+
+from notify.dal.definitions import get_event_definition
+from notify.dal.delivery_log import record_attempt, record_outcome
+from notify.dal.idempotency_store import idempotency_store
+from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing, enqueue_notifications
+from notify.logic.providers import Delivery, PermanentDeliveryError, Providers, TransientDeliveryError
+from notify.logic.templates import TemplateRenderError, render_channel_template
+from notify.models.delivery import DeliveryState
+from notify.models.messages import NotificationMessage
+from notify.observability import logger, mask_destination, metrics
+from notify.settings import get_settings
+
+SEND_KEY_PREFIX = "send"
+SANDBOX_PROVIDER = "sandbox"
+# A claim that expires before it is written protects nothing (a message redriven after its key expired).
+MIN_CLAIM_SECONDS = 60 * 60
+
+# Deliberate (see the module docstring): Powertools warns when no Lambda context bounds a claim.
+warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
+
+
+class RetryLater(Exception):
+    """The message must come back through the visibility timeout (the batch reports it failed)."""
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    state: DeliveryState
+    provider: str | None = None
+    provider_message_id: str | None = None
+    reason: str | None = None
+
+
+def _defer(message: NotificationMessage) -> SendOutcome:
+    """Put a message whose time has not come back on the queue, at most 15 minutes later (SQS's limit).
+
+    A duplicate of the deferred copy is harmless: whichever arrives second finds the msg_id delivered.
+    """
+    remaining = int(message.not_before or 0) - int(time.time())
+    enqueue_notifications([Outgoing(message, delay_seconds=max(1, min(remaining, SQS_MAX_DELAY_SECONDS)))])
+    logger.info("delivery deferred", extra={**_log_context(message), "remaining_seconds": remaining})
+    return SendOutcome(DeliveryState.queued, reason="scheduled")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@cache
+def _config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="msg_id",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=get_settings().idempotency_expiry_seconds,
+        hash_function="sha256",
+    )
+
+
+def _log_context(message: NotificationMessage) -> dict[str, Any]:
+    return {
+        "request_id": message.request_id,
+        "msg_id": message.msg_id,
+        "channel": message.channel.value,
+        "destination": mask_destination(message.destination),
+        "version": message.version,
+    }
+
+
+def _record(message: NotificationMessage, outcome: SendOutcome) -> None:
+    """Write the outcome to the delivery log. After a provider accepted, a failed write must not raise:
+    raising would release the claim and send again (R8)."""
+    try:
+        record_outcome(
+            message.request_id,
+            message.msg_id,
+            state=outcome.state,
+            updated_at=_now(),
+            provider=outcome.provider,
+            provider_message_id=outcome.provider_message_id,
+            reason=outcome.reason,
+        )
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+
+
+def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
+    """One delivery attempt; runs under the msg_id claim."""
+    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
+    try:
+        attempt = record_attempt(
+            message.request_id,
+            message.msg_id,
+            channel=message.channel.value,
+            destination=mask_destination(message.destination),
+            now=_now(),
+            expires_at=max(expires_at, message.dedupe_until),
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
+    try:
+        definition = get_event_definition(message.workspace, message.event)
+    except (ClientError, BotoCoreError) as exc:
+        raise TransientDeliveryError(f"event definition unavailable: {type(exc).__name__}") from exc
+    try:
+        if definition is None or message.channel not in definition.channels:
+            raise PermanentDeliveryError(f"the event '{message.event}' no longer defines the {message.channel} channel")
+        rendered = render_channel_template(definition.channels[message.channel], message.data)
+        if message.version == "test":
+            # Nothing leaves the system on `test`: the delivery log is the sandbox. A channel without a
+            # provider still fails, so `test` shows what `live` would do.
+            providers.check_configured(message)
+            delivery = Delivery(SANDBOX_PROVIDER, f"sandbox-{message.msg_id}")
+        else:
+            delivery = providers.deliver(message, rendered)
+    except TemplateRenderError as exc:
+        outcome = SendOutcome(DeliveryState.failed, reason=str(exc))
+    except PermanentDeliveryError as exc:
+        outcome = SendOutcome(DeliveryState.failed, provider=exc.provider, reason=exc.reason)
+    else:
+        outcome = SendOutcome(DeliveryState.sent, delivery.provider, delivery.provider_message_id)
+    _record(message, outcome)
+    logger.info(
+        "notification delivered" if outcome.state is DeliveryState.sent else "notification failed",
+        extra={**_log_context(message), "attempt": attempt, "provider": outcome.provider, "reason": outcome.reason},
+    )
+    metrics.add_metric(name=f"Notification{outcome.state.value.capitalize()}", unit="Count", value=1)
+    return outcome
+
+
+def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
+    """Deliver `message` at most once per msg_id (R8); RetryLater when SQS should redeliver it."""
+    if message.not_before is not None and message.not_before > time.time():
+        return _defer(message)
+    final_attempt = receive_count >= get_settings().max_receive_count
+    delivered: dict[str, SendOutcome] = {}
+
+    def deliver_once(notification: dict[str, Any]) -> dict[str, Any]:
+        delivered["outcome"] = _deliver(message, providers)
+        return {**asdict(delivered["outcome"]), "state": delivered["outcome"].state.value}
+
+    idempotent = idempotent_function(
+        data_keyword_argument="notification",
+        persistence_store=idempotency_store(SEND_KEY_PREFIX),
+        config=_config(),
+        key_prefix=SEND_KEY_PREFIX,
+    )(deliver_once)
+    claim = {"msg_id": message.msg_id, "expires_at": max(message.dedupe_until, int(time.time()) + MIN_CLAIM_SECONDS)}
+    try:
+        stored = idempotent(notification=claim)
+    except TransientDeliveryError as exc:
+        reason = f"{exc.reason} (attempt {receive_count} of {get_settings().max_receive_count})"
+        state = DeliveryState.failed if final_attempt else DeliveryState.queued
+        _record(message, SendOutcome(state, provider=exc.provider, reason=reason))
+        logger.warning(
+            "delivery will be retried" if not final_attempt else "delivery abandoned",
+            extra={**_log_context(message), "reason": reason},
+        )
+        # Raised on the final attempt too, so the message lands in the dead-letter queue for inspection.
+        raise RetryLater(reason) from exc
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+        if not final_attempt:
+            # Another sender may hold the claim right now; by the next receive it will have finished.
+            raise RetryLater("another delivery of this msg_id is in progress") from exc
+        outcome = SendOutcome(
+            DeliveryState.failed,
+            reason="delivery was interrupted and its outcome is unknown; not retried so it is never sent twice",
+        )
+        _record(message, outcome)
+        logger.error("delivery outcome unknown", extra=_log_context(message))
+        return outcome
+    except IdempotencyPersistenceLayerError as exc:
+        if "outcome" in delivered:
+            # Delivered, but the claim could not be completed: it stays held, so no copy sends again (R8).
+            logger.error("send claim completion failed", extra={**_log_context(message), "error": str(exc)})
+            return delivered["outcome"]
+        raise RetryLater("idempotency store unavailable") from exc
+    if "outcome" not in delivered:
+        logger.info("duplicate notification skipped", extra=_log_context(message))
+        metrics.add_metric(name="NotificationDuplicate", unit="Count", value=1)
+    return SendOutcome(
+        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
+    )

@@ -1,0 +1,86 @@
+"""Request status: every notification of a request and its delivery state (SPEC section 4)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from notify.dal.delivery_log import get_request, put_request_manifest, put_request_manifests
+from notify.errors import RequestNotFound, ServiceUnavailable
+from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
+from notify.models.messages import NotificationMessage
+from notify.observability import logger, mask_destination
+from notify.settings import get_settings
+
+
+def _manifest(messages: Sequence[NotificationMessage], event: str, received: datetime) -> RequestManifest:
+    first = messages[0]
+    retention = received + timedelta(days=get_settings().delivery_log_retention_days)
+    return RequestManifest(
+        request_id=first.request_id,
+        workspace=first.workspace,
+        version=first.version,
+        event=event,
+        received_time=received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        notifications=[
+            ManifestEntry(msg_id=m.msg_id, channel=m.channel, destination=mask_destination(m.destination))
+            for m in messages
+        ],
+        expires_at=max(int(retention.timestamp()), first.dedupe_until),
+    )
+
+
+def record_request(messages: Sequence[NotificationMessage], *, event: str, received: datetime) -> None:
+    """One write of what a request queues (all `messages` share its request_id), so its notifications show
+    `queued` before any sender runs. Kept at least as long as the key, so a retry finds the same request."""
+    put_request_manifest(_manifest(messages, event, received))
+
+
+def record_requests(requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime) -> None:
+    """record_request for many requests at once (each bulk item is a request of its own)."""
+    put_request_manifests([_manifest(messages, event, received) for messages in requests])
+
+
+def request_status(workspace: str, version: str, request_id: str) -> RequestStatus:
+    """The request's notifications, `queued` until a sender records more; RequestNotFound unless it is
+    this workspace's and this version's."""
+    try:
+        uuid.UUID(request_id)
+    except ValueError as exc:
+        raise RequestNotFound(request_id) from exc
+    try:
+        manifest, records = get_request(request_id)
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("delivery log read failed", extra={"request_id": request_id, "error": str(exc)})
+        raise ServiceUnavailable() from exc
+    if manifest is None or manifest.workspace != workspace or manifest.version != version:
+        raise RequestNotFound(request_id)
+    by_msg_id = {record.msg_id: record for record in records}
+    notifications = []
+    for entry in manifest.notifications:
+        record = by_msg_id.get(entry.msg_id)
+        notifications.append(
+            NotificationStatus(
+                msg_id=entry.msg_id,
+                channel=entry.channel,
+                destination=entry.destination,
+                state=record.state if record else DeliveryState.queued,
+                attempts=record.attempts if record else 0,
+                provider=record.provider if record else None,
+                provider_message_id=record.provider_message_id if record else None,
+                reason=record.reason if record else None,
+                queued_at=manifest.received_time,
+                updated_at=record.updated_at if record else None,
+                sent_at=record.sent_at if record else None,
+            )
+        )
+    return RequestStatus(
+        request_id=manifest.request_id,
+        event=manifest.event,
+        version=manifest.version,
+        received_time=manifest.received_time,
+        notifications=notifications,
+    )

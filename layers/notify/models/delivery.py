@@ -1,0 +1,83 @@
+"""Delivery log items (one request manifest plus one item per notification) and provider settings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, SecretStr
+
+from notify.models.channels import Channel
+
+
+class DeliveryState(StrEnum):
+    queued = "queued"
+    sent = "sent"
+    failed = "failed"
+
+
+class ManifestEntry(BaseModel):
+    """One notification of a request as the Event API queued it; the destination is already masked."""
+
+    msg_id: str
+    channel: Channel
+    destination: str
+
+
+class RequestManifest(BaseModel):
+    """Written by the Event API before it enqueues, so a request shows `queued` before any sender runs."""
+
+    request_id: str
+    workspace: str
+    version: str
+    event: str
+    received_time: str
+    notifications: list[ManifestEntry]
+    expires_at: int  # epoch seconds, the table's TTL
+
+
+class DeliveryRecord(BaseModel):
+    """The sender's view of one notification: its latest state and how it got there."""
+
+    request_id: str
+    msg_id: str
+    channel: Channel
+    destination: str  # masked
+    state: DeliveryState = DeliveryState.queued
+    attempts: int = 0
+    provider: str | None = None
+    provider_message_id: str | None = None
+    reason: str | None = None
+    updated_at: str | None = None
+    sent_at: str | None = None
+
+
+class ProviderSettings(BaseModel):
+    """Per-workspace provider configuration (DefinitionsTable item `settings#providers`)."""
+
+    slack_bot_token: SecretStr | None = Field(default=None)
+
+
+class NotificationStatus(BaseModel):
+    """One notification as the status route shows it."""
+
+    msg_id: str
+    channel: Channel
+    destination: str  # masked
+    state: DeliveryState
+    attempts: int
+    provider: str | None
+    provider_message_id: str | None
+    reason: str | None
+    queued_at: str
+    updated_at: str | None
+    sent_at: str | None
+
+
+class RequestStatus(BaseModel):
+    """Body of `GET /v1/{workspace}/{version}/request/{request_id}`."""
+
+    request_id: str
+    event: str
+    version: str
+    received_time: str
+    notifications: list[NotificationStatus]

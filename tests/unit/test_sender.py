@@ -1,0 +1,393 @@
+"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (SPEC 4, R8)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.retries.standard import ExponentialBackoff
+from freezegun import freeze_time
+from moto.core.exceptions import ServiceException
+from moto.ses.models import SESBackend
+
+from notify.dal.definitions import put_event_definition, put_provider_settings
+from notify.dal.inbox import list_inbox
+from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
+from notify.models.definitions import EventDefinition
+from notify.models.delivery import ProviderSettings
+from notify.settings import get_settings
+from tests.unit.conftest import (
+    EventApiClient,
+    FakeLambdaContext,
+    SenderDriver,
+    Stack,
+    StatusApiClient,
+    sent_emails,
+    sent_sms,
+    welcome,
+)
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+
+PUBLIC_ADDRESS = "162.159.135.232"
+
+
+class TooManyRequests(ServiceException):
+    code = "TooManyRequestsException"
+
+
+class RecordingOpener:
+    """Answers HTTPS calls from a script and remembers them; nothing leaves the process."""
+
+    def __init__(self, *answers: HttpResponse) -> None:
+        self.answers = list(answers) or [HttpResponse(200, b"ok")]
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(
+        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> HttpResponse:
+        self.calls.append({"host": url.host, "target": url.target, "body": body, "headers": headers})
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@pytest.fixture
+def no_retry_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore still retries a throttled call, without sleeping between attempts."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+
+
+def die(**_: Any) -> None:
+    raise SimulatedLambdaTimeout()
+
+
+def http_with(opener: RecordingOpener) -> HttpClient:
+    return HttpClient(opener=opener, resolver=lambda host, port: [PUBLIC_ADDRESS], timeout=1.0)
+
+
+def define(stack: Stack, name: str, channels: dict[str, Any]) -> None:
+    definition = EventDefinition.model_validate({"name": name, "channels": channels})
+    for workspace in stack.workspaces:
+        put_event_definition(workspace.workspace, definition)
+
+
+def notifications(status: StatusApiClient, request_id: str, version: str = "live") -> dict[str, dict[str, Any]]:
+    answer = status.get(request_id, version=version)
+    assert answer.status == 200, answer.body
+    return {n["channel"]: n for n in answer.json()["notifications"]}
+
+
+def test_email_is_sent_through_ses_with_the_rendered_template(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    accepted = client.post(welcome(), key="welcome-1").json()
+
+    sender.drain()
+
+    [email] = sent_emails()
+    assert email.source == "notifications@example.com"
+    assert email.destinations == {"ToAddresses": ["rahul@example.com"]}
+    assert email.subject == "Welcome Rahul"
+    assert email.body == "Hi Rahul, welcome aboard."
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert shown["state"] == "sent"
+    assert shown["provider"] == "ses"
+    assert shown["provider_message_id"] == email.id
+    assert shown["attempts"] == 1
+    assert shown["msg_id"] == accepted["response"]["email"]["msg_id"]
+
+
+def test_sms_is_published_through_sns(client: EventApiClient, sender: SenderDriver, status: StatusApiClient) -> None:
+    body = {
+        "event": "OrderConfirmed",
+        "to": {"email": "rahul@example.com", "sms": "+14155550123"},
+        "data": {"name": "Rahul", "order_id": "A-17", "amount": "$12"},
+    }
+    accepted = client.post(body).json()
+
+    sender.drain()
+
+    assert sent_sms() == [("+14155550123", "Order A-17 confirmed: $12")]
+    assert [e.subject for e in sent_emails()] == ["Order A-17 confirmed"]
+    shown = notifications(status, accepted["request_id"])
+    assert shown["sms"]["state"] == "sent"
+    assert shown["sms"]["provider"] == "sns"
+    assert shown["sms"]["destination"] == "+1***23"
+
+
+def test_inapp_goes_to_the_recipient_inbox(stack: Stack, client: EventApiClient, sender: SenderDriver) -> None:
+    define(stack, "Mention", {"inapp": {"subject": "{{ who }} mentioned you", "body": "in {{ where }}"}})
+
+    client.post({"event": "Mention", "to": {"inapp": "user-42"}, "data": {"who": "Ana", "where": "#general"}})
+    sender.drain()
+
+    [item] = list_inbox(stack.workspaces[0].workspace, "user-42")
+    assert (item["subject"], item["body"], item["read"]) == ("Ana mentioned you", "in #general", False)
+    assert list_inbox(stack.workspaces[1].workspace, "user-42") == []
+
+
+def test_channels_without_a_provider_are_recorded_failed_not_dropped(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Everything", {c: {"body": "hi"} for c in ("push", "whatsapp", "voice", "slack")})
+    to = {"push": "device-token-1", "whatsapp": "+14155550123", "voice": "+14155550124", "slack": "U024BE7LH"}
+
+    accepted = client.post({"event": "Everything", "to": to}).json()
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"])
+    assert set(shown) == set(to)
+    assert all(n["state"] == "failed" for n in shown.values())
+    assert shown["push"]["reason"] == "no provider is configured for the push channel"
+    assert shown["whatsapp"]["reason"] == "no provider is configured for the whatsapp channel"
+    assert "no bot token" in shown["slack"]["reason"]
+    assert sender.dead_letters() == []  # failed for good: not retried
+
+
+def test_chat_webhooks_are_posted_to_the_checked_provider_hosts(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Deploy", {c: {"body": "Deployed {{ app }}"} for c in ("slack", "discord", "teams")})
+    opener = RecordingOpener(HttpResponse(200, b'{"id": "1180000000000000000"}'))
+    sender.use_http(http_with(opener))
+    to = {
+        "slack": "https://hooks.slack.com/services/T000/B000/XXXX",
+        "discord": "https://discord.com/api/webhooks/123/abc",
+        "teams": "https://contoso.webhook.office.com/webhookb2/abc@def/IncomingWebhook/123/456",
+    }
+
+    accepted = client.post({"event": "Deploy", "to": to, "data": {"app": "api"}}).json()
+    sender.drain()
+
+    calls = {call["host"]: call for call in opener.calls}
+    assert set(calls) == {"hooks.slack.com", "discord.com", "contoso.webhook.office.com"}
+    assert calls["discord.com"]["target"] == "/api/webhooks/123/abc?wait=true"
+    assert all(b"Deployed api" in call["body"] for call in opener.calls)
+    shown = notifications(status, accepted["request_id"])
+    assert {c: n["state"] for c, n in shown.items()} == {"slack": "sent", "discord": "sent", "teams": "sent"}
+    assert shown["discord"]["provider_message_id"] == "1180000000000000000"
+    assert shown["slack"]["destination"] == "ht***XX"  # a webhook URL is a secret: masked like any address
+
+
+def test_refused_webhook_is_recorded_failed_and_never_contacted(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Deploy", {"discord": {"body": "hi"}})
+    opener = RecordingOpener()
+    sender.use_http(http_with(opener))
+
+    accepted = client.post({"event": "Deploy", "to": {"discord": "https://169.254.169.254/api/webhooks/1/x"}}).json()
+    sender.drain()
+
+    assert opener.calls == []
+    shown = notifications(status, accepted["request_id"])["discord"]
+    assert shown["state"] == "failed"
+    assert shown["reason"] == "webhook refused: IP address hosts are not allowed"
+    assert shown["attempts"] == 1
+    assert sender.dead_letters() == []
+
+
+def test_slack_user_goes_through_the_web_api_with_the_workspace_bot_token(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Deploy", {"slack": {"body": "Deployed {{ app }}"}})
+    put_provider_settings(stack.workspaces[0].workspace, ProviderSettings.model_validate({"slack_bot_token": "xoxb-1"}))
+    opener = RecordingOpener(
+        HttpResponse(200, b'{"ok": true, "user": {"id": "U024BE7LH"}}'),
+        HttpResponse(200, b'{"ok": true, "channel": "D024BE91L", "ts": "1503435956.000247"}'),
+    )
+    sender.use_http(http_with(opener))
+
+    accepted = client.post({"event": "Deploy", "to": {"slack": "ana@example.com"}, "data": {"app": "api"}}).json()
+    sender.drain()
+
+    lookup, post = opener.calls
+    assert lookup["target"] == "/api/users.lookupByEmail?email=ana%40example.com"
+    assert post["target"] == "/api/chat.postMessage"
+    assert post["headers"]["Authorization"] == "Bearer xoxb-1"
+    assert b'"channel": "U024BE7LH"' in post["body"]
+    shown = notifications(status, accepted["request_id"])["slack"]
+    assert (shown["state"], shown["provider"]) == ("sent", "slack-api")
+    assert shown["provider_message_id"] == "D024BE91L:1503435956.000247"
+
+
+def test_template_error_fails_that_notification_only(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Broken", {"email": {"subject": "Hi {{ name }}", "body": "{{ name.__class__.__mro__ }}"}})
+
+    broken = client.post({"event": "Broken", "to": {"email": "a@example.com"}, "data": {"name": "A"}}).json()
+    good = client.post(welcome()).json()
+    assert sender.run_once() == 2  # one batch: the template error did not fail it
+    assert sender.drain() == 0
+
+    shown = notifications(status, broken["request_id"])["email"]
+    assert shown["state"] == "failed"
+    assert shown["reason"].startswith("template error: SecurityError")
+    assert notifications(status, good["request_id"])["email"]["state"] == "sent"
+    assert [e.destinations["ToAddresses"] for e in sent_emails()] == [["rahul@example.com"]]
+
+
+def test_missing_template_variable_is_a_template_error(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    accepted = client.post({"event": "Welcome_Email", "to": {"email": "a@example.com"}}).json()
+
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert shown["reason"] == "template error: UndefinedError: 'name' is undefined"
+    assert sent_emails() == []
+
+
+def test_test_version_delivers_only_to_the_sandbox(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    body = {
+        "event": "OrderConfirmed",
+        "to": {"email": "rahul@example.com", "sms": "+14155550123"},
+        "data": {"name": "R", "order_id": "1", "amount": "2"},
+    }
+    accepted = client.post(body, version="test").json()
+
+    sender.drain()
+
+    assert sent_emails() == []
+    assert sent_sms() == []
+    shown = notifications(status, accepted["request_id"], version="test")
+    assert {n["provider"] for n in shown.values()} == {"sandbox"}
+    assert {n["state"] for n in shown.values()} == {"sent"}
+
+
+def test_test_version_fails_a_channel_without_provider_as_live_would(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    define(stack, "Ping", {"push": {"body": "hi"}, "inapp": {"body": "hi"}})
+
+    accepted = client.post({"event": "Ping", "to": {"push": "device-1", "inapp": "user-1"}}, version="test").json()
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"], version="test")
+    assert (shown["push"]["state"], shown["push"]["reason"]) == (
+        "failed",
+        "no provider is configured for the push channel",
+    )
+    assert (shown["inapp"]["state"], shown["inapp"]["provider"]) == ("sent", "sandbox")
+    assert list_inbox(stack.workspaces[0].workspace, "user-1") == []  # the sandbox, not the inbox
+
+
+def test_R8_duplicate_sqs_delivery_sends_once(
+    client: EventApiClient, sender: SenderDriver, stack: Stack, status: StatusApiClient
+) -> None:
+    accepted = client.post(welcome(), key="dup-1").json()
+    [queued] = stack.queued_messages()
+    sender.requeue(queued)  # SQS is at-least-once: the same message arrives twice
+
+    sender.drain()
+    sender.requeue(queued)  # and once more, after the first copies were done
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    assert notifications(status, accepted["request_id"])["email"]["attempts"] == 1
+    # The sender's claim on the msg_id lives exactly as long as the request's idempotency key.
+    [claim] = [item for item in stack.idempotency_items() if item["id"]["S"].startswith("send#")]
+    assert int(claim["expiration"]["N"]) == queued["dedupe_until"]
+
+
+def test_R8_client_retry_after_api_crash_delivers_once(client: EventApiClient, sender: SenderDriver) -> None:
+    """The Event function dies right after enqueueing; once its claim lapses the client retries, the request
+    executes again with the same ids and enqueues the same notification again. One email goes out."""
+    start = datetime.now(UTC)
+    # Powertools' parser package builds pydantic models on first attribute access; freezegun's module scan
+    # would build them around its fake datetime class. Nothing there reads the clock.
+    lazy_models = ["aws_lambda_powertools.utilities.parser"]
+    with (
+        freeze_time(start, ignore=lazy_models),
+        fail_call("sqs", "SendMessageBatch", action=die, after=True),
+        pytest.raises(SimulatedLambdaTimeout),
+    ):
+        client.post(welcome(), key="crash-1", context=FakeLambdaContext(remaining_ms=3_000))
+    with freeze_time(start + timedelta(seconds=10), ignore=lazy_models):  # past the dead invocation's deadline
+        retried = client.post(welcome(), key="crash-1")
+    assert retried.status == 202
+    assert sender.queue_depth() == 2  # the same msg_id queued twice
+
+    sender.drain()
+
+    [email] = sent_emails()
+    assert email.destinations == {"ToAddresses": ["rahul@example.com"]}
+
+
+@pytest.mark.usefixtures("no_retry_backoff")
+def test_R8_provider_failure_is_retried_and_marked_failed_at_max_receive_count(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(*args: Any, **kwargs: Any) -> Any:
+        raise TooManyRequests("Maximum sending rate exceeded.")
+
+    monkeypatch.setattr(SESBackend, "send_email", throttled)
+    accepted = client.post(welcome(), key="throttled-1").json()
+
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert shown["state"] == "failed"
+    assert shown["attempts"] == 5
+    assert shown["reason"] == (
+        "ses rejected the message: TooManyRequestsException: Maximum sending rate exceeded. (attempt 5 of 5)"
+    )
+    assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]
+
+
+@pytest.mark.usefixtures("no_retry_backoff")
+def test_R8_provider_recovering_after_retries_delivers_once(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_send = SESBackend.send_email
+
+    def flaky(self: SESBackend, *args: Any, **kwargs: Any) -> Any:
+        if sender.invocations < 3:  # SES throttles during the first two deliveries of the message
+            raise TooManyRequests("Maximum sending rate exceeded.")
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(SESBackend, "send_email", flaky)
+    accepted = client.post(welcome(), key="flaky-1").json()
+
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert (shown["state"], shown["attempts"], shown["reason"]) == ("sent", 3, None)
+
+
+def test_R8_sender_killed_mid_delivery_never_sends_again(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """SES accepted the email but the sender died before recording it: a retry cannot know whether it went
+    out, so it does not send; the last receive records the outcome as unknown."""
+    accepted = client.post(welcome(), key="killed-1").json()
+    with fail_call("sesv2", "SendEmail", action=die, after=True), pytest.raises(SimulatedLambdaTimeout):
+        sender.run_once()
+    sender.expire_in_flight()
+
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert shown["state"] == "failed"
+    assert "outcome is unknown" in shown["reason"]
+
+
+def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMAIL_FROM", "unverified@example.com")
+    get_settings.cache_clear()
+    accepted = client.post(welcome(), key="rejected-1").json()
+
+    sender.drain()
+
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert (shown["state"], shown["attempts"]) == ("failed", 1)
+    assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
+    assert sent_emails() == []
+    assert sender.dead_letters() == []

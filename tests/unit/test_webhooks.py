@@ -1,0 +1,255 @@
+"""Outbound webhook rules (SPEC section 4): https only, the providers' own hosts, never a private address,
+no redirects. Tested on the guard itself with an injected resolver and opener: nothing leaves the process."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError
+from notify.logic.providers.webhooks import (
+    SLACK_API,
+    WEBHOOK_RULES,
+    CheckedUrl,
+    HostRule,
+    HttpClient,
+    HttpResponse,
+    PinnedHttpsOpener,
+    Resolver,
+    WebhookRefused,
+    check_url,
+    raise_for_status,
+)
+from notify.models.channels import Channel
+
+SLACK = WEBHOOK_RULES[Channel.slack]
+DISCORD = WEBHOOK_RULES[Channel.discord]
+TEAMS = WEBHOOK_RULES[Channel.teams]
+PUBLIC = "34.223.112.74"
+
+
+def resolves_to(*addresses: str) -> Resolver:
+    return lambda host, port: list(addresses)
+
+
+class Opener:
+    def __init__(self, response: HttpResponse) -> None:
+        self.response = response
+        self.calls: list[CheckedUrl] = []
+
+    def __call__(
+        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> HttpResponse:
+        self.calls.append(url)
+        return self.response
+
+
+@pytest.mark.parametrize(
+    ("url", "rules"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/x", SLACK),
+        ("https://discord.com/api/webhooks/1/abc", DISCORD),
+        ("https://discordapp.com/api/webhooks/1/abc", DISCORD),
+        ("https://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d", TEAMS),
+        ("https://outlook.office.com/webhook/a@b/IncomingWebhook/c/d", TEAMS),
+        ("https://slack.com/api/chat.postMessage", SLACK_API),
+    ],
+)
+def test_provider_urls_on_their_own_hosts_pass(url: str, rules: tuple[HostRule, ...]) -> None:
+    checked = check_url(url, rules, resolves_to(PUBLIC))
+    assert checked.addresses == (PUBLIC,)
+
+
+@pytest.mark.parametrize(
+    ("url", "rules", "reason"),
+    [
+        ("http://hooks.slack.com/services/T0/B0/x", SLACK, "only https URLs are allowed"),
+        ("ftp://hooks.slack.com/services/T0/B0/x", SLACK, "only https URLs are allowed"),
+        ("https://hooks.slack.com.evil.example/services/x", SLACK, "not an allowed host"),
+        ("https://evilhooks.slack.com/services/x", SLACK, "not an allowed host"),
+        ("https://hooks.slack.com/api/other", SLACK, "not an allowed host"),
+        ("https://discord.com/api/webhooks/1/x", SLACK, "not an allowed host"),  # another provider's host
+        ("https://webhook.office.com.evil.example/webhookb2/x", TEAMS, "not an allowed host"),
+        ("https://evil.example/api/webhooks/1/x", DISCORD, "not an allowed host"),
+        ("https://162.159.135.232/api/webhooks/1/x", DISCORD, "IP address hosts are not allowed"),
+        ("https://[::1]/api/webhooks/1/x", DISCORD, "IP address hosts are not allowed"),
+        ("https://user:pw@discord.com/api/webhooks/1/x", DISCORD, "credentials in the URL"),
+        ("https://discord.com:8443/api/webhooks/1/x", DISCORD, "only the default https port"),
+        ("https://discord.com:99999/api/webhooks/1/x", DISCORD, "malformed URL"),
+    ],
+)
+def test_urls_breaking_a_rule_are_refused(url: str, rules: tuple[HostRule, ...], reason: str) -> None:
+    with pytest.raises(WebhookRefused, match=reason):
+        check_url(url, rules, resolves_to(PUBLIC))
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        ["10.0.0.5"],  # private
+        ["192.168.1.1"],
+        ["172.16.0.1"],
+        ["127.0.0.1"],  # loopback
+        ["::1"],
+        ["169.254.169.254"],  # link-local: the instance metadata service
+        ["fe80::1"],
+        ["100.64.0.1"],  # carrier-grade NAT, not global
+        ["0.0.0.0"],  # noqa: S104 - "this host": an address to refuse, not one to bind
+        ["::ffff:10.0.0.5"],  # IPv4-mapped private address
+        ["fd00::1"],  # unique local
+        ["2002:a00:1::"],  # 6to4 wrapping 10.0.0.1
+        ["64:ff9b::a9fe:a9fe"],  # NAT64 wrapping 169.254.169.254
+        ["224.0.0.1"],  # multicast
+        [PUBLIC, "10.0.0.5"],  # one bad answer is enough
+    ],
+)
+def test_hosts_resolving_to_non_public_addresses_are_refused(addresses: list[str]) -> None:
+    with pytest.raises(WebhookRefused, match="resolves to a non-public address"):
+        check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(*addresses))
+
+
+@pytest.mark.parametrize("address", ["2606:4700::6810:84e5", "64:ff9b::808:808", PUBLIC])
+def test_public_ipv6_and_nat64_of_public_ipv4_pass(address: str) -> None:
+    assert check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(address)).addresses == (address,)
+
+
+def test_nothing_is_sent_when_the_guard_refuses() -> None:
+    opener = Opener(HttpResponse(200, b"ok"))
+    client = HttpClient(opener=opener, resolver=resolves_to("127.0.0.1"))
+
+    with pytest.raises(WebhookRefused):
+        client.post_json("https://hooks.slack.com/services/T0/B0/x", {"text": "hi"}, SLACK)
+
+    assert opener.calls == []
+
+
+def test_connection_goes_to_the_checked_address() -> None:
+    opener = Opener(HttpResponse(200, b"ok"))
+    client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
+
+    client.post_json("https://hooks.slack.com/services/T0/B0/x?a=1", {"text": "hi"}, SLACK)
+
+    [sent] = opener.calls
+    assert (sent.host, sent.target, sent.addresses) == ("hooks.slack.com", "/services/T0/B0/x?a=1", (PUBLIC,))
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_redirects_are_refused_not_followed(status: int) -> None:
+    # The redirect points at a private address; following it would reach the internal network.
+    opener = Opener(HttpResponse(status, b"", {"location": "http://127.0.0.1:8080/admin"}))
+    client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
+
+    with pytest.raises(WebhookRefused, match=f"answered with a redirect \\({status}\\)"):
+        client.post_json("https://discord.com/api/webhooks/1/x", {"content": "hi"}, DISCORD)
+
+    assert len(opener.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "failure"),
+    [
+        (429, TransientDeliveryError),
+        (500, TransientDeliveryError),
+        (503, TransientDeliveryError),
+        (400, PermanentDeliveryError),
+        (404, PermanentDeliveryError),
+    ],
+)
+def test_provider_status_decides_retry_or_failure(status: int, failure: type[Exception]) -> None:
+    with pytest.raises(failure):
+        raise_for_status(HttpResponse(status, b""), "discord-webhook")
+
+
+# The real opener, against an HTTPS server on loopback. The guard would refuse 127.0.0.1, so the test
+# hands the opener a CheckedUrl directly: what is under test is where it connects and what it follows.
+
+
+def _self_signed(host: str, directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+class _Redirecting(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, str]]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.seen.append((self.headers["Host"], self.path))
+        self.send_response(302)
+        self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_https(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on 127.0.0.1 presenting a certificate for hooks.slack.com; yields (port, cert)."""
+    cert, key = _self_signed("hooks.slack.com", tmp_path)
+    server = HTTPServer(("127.0.0.1", 0), _Redirecting)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Redirecting.seen = []
+    yield server.server_address[1], cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_opener_connects_to_the_checked_address_and_does_not_follow_redirects(
+    loopback_https: tuple[int, Path],
+) -> None:
+    port, cert = loopback_https
+    opener = PinnedHttpsOpener(ssl.create_default_context(cafile=str(cert)))
+    # hooks.slack.com is never resolved: the connection goes to the address the guard checked.
+    checked = CheckedUrl(host="hooks.slack.com", target="/services/T0/B0/x", addresses=("127.0.0.1",), port=port)
+
+    response = opener(checked, "POST", b'{"text": "hi"}', {"Content-Type": "application/json"}, 2.0)
+
+    assert response.status == 302
+    assert _Redirecting.seen == [(f"hooks.slack.com:{port}", "/services/T0/B0/x")]
+
+
+def test_opener_verifies_the_certificate_for_the_host_name(loopback_https: tuple[int, Path]) -> None:
+    port, cert = loopback_https
+    opener = PinnedHttpsOpener(ssl.create_default_context(cafile=str(cert)))
+    checked = CheckedUrl(host="discord.com", target="/api/webhooks/1/x", addresses=("127.0.0.1",), port=port)
+
+    with pytest.raises(TransientDeliveryError, match=r"discord\.com unreachable: SSLCertVerificationError"):
+        opener(checked, "POST", b"{}", {}, 2.0)
+
+    assert _Redirecting.seen == []
