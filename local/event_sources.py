@@ -113,16 +113,18 @@ class SqsPoller:
 
     def _collect_batch(self) -> list[dict[str, Any]]:
         """Up to BatchSize messages, waiting at most MaximumBatchingWindowInSeconds for a batch to fill."""
-        batch = self._receive(self.source.batch_size, LONG_POLL_SECONDS)
+        batch = {m["MessageId"]: m for m in self._receive(self.source.batch_size, LONG_POLL_SECONDS)}
         if not batch or self.source.batching_window_seconds == 0:
-            return batch
+            return list(batch.values())
         window_ends = time.monotonic() + self.source.batching_window_seconds
         while len(batch) < self.source.batch_size and not self._stopping.is_set():
             remaining = window_ends - time.monotonic()
             if remaining <= 0:
                 break
-            batch += self._receive(self.source.batch_size - len(batch), min(int(remaining), LONG_POLL_SECONDS))
-        return batch
+            more = self._receive(self.source.batch_size - len(batch), min(int(remaining), LONG_POLL_SECONDS))
+            # A message seen again (visibility shorter than the window) counts once, with its newest receipt.
+            batch.update((m["MessageId"], m) for m in more)
+        return list(batch.values())
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         records = [lambda_sqs_record(message, self.queue["arn"], self.region) for message in batch]

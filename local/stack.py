@@ -167,6 +167,8 @@ class LocalStack:
         self._write_sam_env_vars(environments)
 
         self.api.start([route for spec in specs for route in spec.http_routes], self.pools)
+        if os.environ.get("LOCAL_SQS_EVENT_SOURCES", "on") == "off":
+            return
         sqs = session.client("sqs")
         for spec in specs:
             for source in spec.sqs_event_sources:

@@ -153,7 +153,7 @@ def create_resources(session: Any, region: str, template: dict[str, Any] | None 
             ("DelaySeconds", "DelaySeconds"),
         ):
             if prop in props:
-                attributes[attribute] = str(props[prop])
+                attributes[attribute] = str(local.resolve(props[prop]))
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(local.resolve(props["RedrivePolicy"]))
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
