@@ -241,6 +241,8 @@ def http_answer_from_result(result: Any) -> HttpAnswer:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets a burst of concurrent clients; API Gateway takes them all.
+    request_queue_size = 128
     api: LocalHttpApi
 
 
