@@ -92,7 +92,7 @@ class ArmedFaults:
     def arm(self, faults: list[dict[str, str]]) -> None:
         self.faults = [Fault(**fault) for fault in faults]
 
-    def before_send(self, request: Any, event_name: str, **_: Any) -> None:
+    def before_send(self, request: Any, event_name: str, **kwargs: Any) -> None:
         """botocore `before-send` handler: event_name is before-send.<service>.<Operation>."""
         if not self.faults:
             return
@@ -106,8 +106,8 @@ class ArmedFaults:
 def _request_params(request: Any) -> dict[str, Any]:
     """TableName/QueueUrl of a JSON-protocol request (DynamoDB and SQS both speak JSON)."""
     try:
-        body = request.body.decode() if isinstance(request.body, bytes) else request.body or "{}"
-        params = json.loads(body)
+        text = request.body.decode() if isinstance(request.body, bytes) else request.body or "{}"
+        params: Any = json.loads(text)
     except (ValueError, AttributeError):
         return {}
     return params if isinstance(params, dict) else {}

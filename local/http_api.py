@@ -221,8 +221,8 @@ def payload_v2_event(
 def http_answer_from_result(result: Any) -> HttpAnswer:
     """Map a payload 2.0 response back to HTTP; without statusCode, the whole result is a 200 JSON body."""
     if not (isinstance(result, dict) and "statusCode" in result):
-        body = result if isinstance(result, str) else json.dumps(result)
-        return HttpAnswer(200, [("Content-Type", "application/json")], body.encode())
+        text = result if isinstance(result, str) else json.dumps(result)
+        return HttpAnswer(200, [("Content-Type", "application/json")], text.encode())
     status = result["statusCode"]
     response_headers = result.get("headers") or {}
     if not isinstance(status, int) or not 100 <= status <= 599 or not isinstance(response_headers, dict):

@@ -90,7 +90,7 @@ class MotoSession:
 
     def client(self, service: str, region_name: str | None = None) -> Any:
         return boto3.session.Session(**FAKE_CREDENTIALS).client(
-            service,  # type: ignore[call-overload]
+            service,
             region_name=region_name or self.region,
             endpoint_url=self.endpoint_url,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=30),

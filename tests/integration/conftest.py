@@ -129,7 +129,7 @@ class LocalStackProcess:
             connection.close()
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION)  # type: ignore[call-overload]
+        return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION)
 
     def queue_url(self, name: str) -> str:
         return str(self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"])
