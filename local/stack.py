@@ -212,8 +212,9 @@ class LocalStack:
         """An --env-vars file for `sam local invoke/start-api` against this moto server (see docs/local-stack.md)."""
         docker_endpoint = f"http://host.docker.internal:{self.settings.moto_port}"
         env_vars = {name: {**env, "AWS_ENDPOINT_URL": docker_endpoint} for name, env in environments.items()}
-        path = self.settings.template_path.parent / ".aws-sam" / "local-env.json"
-        path.parent.mkdir(exist_ok=True)
+        default_path = self.settings.template_path.parent / ".aws-sam" / "local-env.json"
+        path = Path(os.environ.get("LOCAL_SAM_ENV_FILE", str(default_path)))
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(env_vars, indent=2) + "\n")
         self.sam_env_vars_path = path
 

@@ -71,6 +71,7 @@ class LocalStackProcess:
         self.log_path = log_path
         self.stdout_lines: queue.Queue[str | None] = queue.Queue()
         self.banner: list[str] = []
+        self.sam_env_file: Path | None = None
         self._log = log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "local"],
@@ -167,8 +168,11 @@ def local_stack_environment(**overrides: str) -> dict[str, str]:
 
 
 def start_local_stack(**overrides: str) -> LocalStackProcess:
-    log_path = Path(tempfile.mkdtemp(prefix="local-stack-")) / "stack.log"
-    stack = LocalStackProcess(local_stack_environment(**overrides), log_path)
+    workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
+    # The sam --env-vars file goes to a temporary place, so tests never overwrite a developer's.
+    environment = local_stack_environment(LOCAL_SAM_ENV_FILE=str(workdir / "local-env.json"), **overrides)
+    stack = LocalStackProcess(environment, workdir / "stack.log")
+    stack.sam_env_file = workdir / "local-env.json"
     stack.wait_until_ready()
     return stack
 
