@@ -210,7 +210,10 @@ class LocalStack:
 
     def _write_sam_env_vars(self, environments: dict[str, dict[str, str]]) -> None:
         """An --env-vars file for `sam local invoke/start-api` against this moto server (see docs/local-stack.md)."""
-        docker_endpoint = f"http://host.docker.internal:{self.settings.moto_port}"
+        # Docker Desktop routes host.docker.internal to the host's loopback; on Linux, see the docs.
+        docker_endpoint = os.environ.get(
+            "LOCAL_SAM_ENDPOINT_URL", f"http://host.docker.internal:{self.settings.moto_port}"
+        )
         env_vars = {name: {**env, "AWS_ENDPOINT_URL": docker_endpoint} for name, env in environments.items()}
         default_path = self.settings.template_path.parent / ".aws-sam" / "local-env.json"
         path = Path(os.environ.get("LOCAL_SAM_ENV_FILE", str(default_path)))
