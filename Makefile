@@ -22,6 +22,8 @@ sam-deps: $(SAM_VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt layers/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	# The shared package lives in the layer; make it importable in the venv, as the layer is on Lambda.
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'notify-layer.pth').write_text(str(pathlib.Path('layers').resolve()) + '\n')"
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

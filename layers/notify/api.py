@@ -18,8 +18,7 @@ from notify.errors import (
     ServiceUnavailable,
 )
 from notify.logic.auth import authenticate
-from notify.logic.idempotency import StoredResponse
-from notify.logic.responses import JSON, error_body
+from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import logger
 
 VERSIONS = ("live", "test")

@@ -8,8 +8,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.queue import EnqueueFailed, enqueue_notifications
 from notify.errors import RequestValidationError
-from notify.logic.idempotency import RequestScope, StoredResponse, derive_msg_id
-from notify.logic.responses import stored_response
+from notify.logic.idempotency import RequestScope, derive_msg_id
+from notify.logic.responses import StoredResponse, stored_response
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage

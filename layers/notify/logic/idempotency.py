@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from notify.dal.idempotency_store import idempotency_store
 from notify.errors import IdempotencyKeyInUse, RequestValidationError, ServiceUnavailable
+from notify.logic.responses import StoredResponse, stored_response
 from notify.observability import logger, metrics
 from notify.settings import get_settings
 
 Api = Literal["event", "bulk", "automation"]
-StoredResponse = dict[str, Any]  # {"statusCode": int, "headers": {...}, "body": str}
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 EXPIRATION_HEADER = "x-idempotency-expiration"
@@ -178,7 +178,12 @@ def run_idempotently(
     outcome: dict[str, StoredResponse] = {}
 
     def execute_and_remember(claim: dict[str, Any]) -> StoredResponse:
-        outcome["response"] = execute()
+        try:
+            outcome["response"] = execute()
+        except Exception:
+            # Raising would make Powertools delete the claim; R3 stores every outcome once execution started.
+            logger.exception("execution failed", extra={"api": scope.api})
+            outcome["response"] = stored_response(500, {"_message": "Internal server error", "status": "error"})
         return outcome["response"]
 
     config = _config(scope.api)

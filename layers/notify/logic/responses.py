@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from notify.errors import NotifyError
-from notify.logic.idempotency import StoredResponse
 
 JSON = "application/json"
+# What is stored and replayed (R3): {"statusCode": int, "headers": {"Content-Type": ...}, "body": str}
+StoredResponse = dict[str, Any]
 
 
 def stored_response(status_code: int, body: dict[str, Any]) -> StoredResponse:

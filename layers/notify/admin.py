@@ -1,0 +1,177 @@
+"""Admin command: API keys and event definitions of a deployed stack or of the local stack.
+
+    python -m notify.admin --stack-name idempotent-notify create-key --workspace ACME000001
+    python -m notify.admin --stack-name idempotent-notify revoke-key --key <api key>
+    python -m notify.admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
+    python -m notify.admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
+
+Table names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
+--definitions-table. With --endpoint-url and no stack, the local stack's names (the template's logical ids).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
+from notify.dal.clients import client, reset_clients
+from notify.dal.definitions import put_event_definition
+from notify.models.definitions import ApiKeyRecord, EventDefinition
+
+WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
+LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
+
+
+class AdminError(Exception):
+    """A problem the operator can fix; printed without a stack trace."""
+
+
+@dataclass(frozen=True)
+class Tables:
+    api_keys: str
+    definitions: str
+
+
+def stack_outputs(stack_name: str) -> dict[str, str]:
+    try:
+        stacks = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        raise AdminError(f"cannot read stack {stack_name!r}: {exc.response['Error'].get('Message', exc)}") from exc
+    return {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+
+
+def resolve_tables(args: argparse.Namespace) -> Tables:
+    outputs: dict[str, str] = {}
+    if args.stack_name:
+        outputs = stack_outputs(args.stack_name)
+    elif args.endpoint_url:
+        outputs = dict(LOCAL_TABLES)
+    api_keys = args.api_keys_table or outputs.get("ApiKeysTableName")
+    definitions = args.definitions_table or outputs.get("DefinitionsTableName")
+    if not api_keys or not definitions:
+        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or both tables")
+    return Tables(api_keys=api_keys, definitions=definitions)
+
+
+def require_workspace(workspace: str) -> str:
+    if not WORKSPACE_ID.match(workspace):
+        raise AdminError(f"workspace id must be 10-20 letters or digits, got {workspace!r}")
+    return workspace
+
+
+def create_key(tables: Tables, workspace: str) -> tuple[str, str]:
+    """Create a key for `workspace`; returns (key, its hash). The key itself is never stored."""
+    api_key = secrets.token_urlsafe(32)
+    key_hash = hash_api_key(api_key)
+    record = ApiKeyRecord(key_hash=key_hash, workspace=workspace, created_at=datetime.now(UTC).isoformat())
+    put_api_key(record, table=tables.api_keys)
+    return api_key, key_hash
+
+
+def read_definitions(path: Path) -> list[EventDefinition]:
+    """Event definitions from a JSON or YAML file: a list, or {"events": [...]}."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise AdminError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            import yaml  # only the operator's machine needs PyYAML
+
+            document: Any = yaml.safe_load(text)
+        else:
+            document = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError and yaml.YAMLError's parse errors
+        raise AdminError(f"{path} is not valid {path.suffix.lstrip('.').upper() or 'JSON'}: {exc}") from exc
+    except Exception as exc:
+        raise AdminError(f"{path} could not be parsed: {exc}") from exc
+    events = document.get("events") if isinstance(document, dict) else document
+    if not isinstance(events, list) or not events:
+        raise AdminError(f'{path} must hold a non-empty list of events, or {{"events": [...]}}')
+    definitions = []
+    for index, event in enumerate(events):
+        try:
+            definitions.append(EventDefinition.model_validate(event))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in (index, *first["loc"]) if part != "[key]")
+            raise AdminError(f"{path}: invalid event definition at {where}: {first['msg']}") from exc
+    return definitions
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m notify.admin", description=__doc__.split("\n")[0])
+    parser.add_argument("--stack-name", help="stack whose outputs name the tables")
+    parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
+    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument("--api-keys-table")
+    parser.add_argument("--definitions-table")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    create = commands.add_parser("create-key", help="create an API key for a workspace (printed once)")
+    create.add_argument("--workspace", required=True)
+
+    revoke = commands.add_parser("revoke-key", help="revoke an API key (stops working within 60 s)")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key", help="the API key itself")
+    which.add_argument("--key-hash", help="the key's SHA-256, as printed by create-key")
+
+    load = commands.add_parser("load-definitions", help="load event definitions from a JSON or YAML file")
+    load.add_argument("file", type=Path)
+    load.add_argument("--workspace", required=True)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
+        # The local stack accepts any credentials; do not make the operator invent some.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = args.region or "us-east-1"
+    reset_clients()
+    try:
+        tables = resolve_tables(args)
+        if args.command == "create-key":
+            api_key, key_hash = create_key(tables, require_workspace(args.workspace))
+            print(f"workspace: {args.workspace}")
+            print(f"api key:   {api_key}")
+            print(f"key hash:  {key_hash}")
+            print("The key is shown only now; store it in your secrets manager.")
+        elif args.command == "revoke-key":
+            key_hash = args.key_hash or hash_api_key(args.key)
+            if not revoke_api_key(key_hash, table=tables.api_keys):
+                raise AdminError("no such API key")
+            print(f"revoked {key_hash} (cached copies expire within 60 s)")
+        else:
+            workspace = require_workspace(args.workspace)
+            definitions = read_definitions(args.file)
+            for definition in definitions:
+                put_event_definition(workspace, definition, table=tables.definitions)
+            names = ", ".join(definition.name for definition in definitions)
+            print(f"loaded {len(definitions)} event definition(s) into {workspace}: {names}")
+    except AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: AWS call failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

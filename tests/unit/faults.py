@@ -1,0 +1,52 @@
+"""Fault injection through botocore's event hooks on the product's own clients (its code is not mocked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import EndpointConnectionError
+
+from notify.dal.clients import client
+
+
+class SimulatedLambdaTimeout(BaseException):
+    """Stands for the runtime killing the invocation: not an Exception, so nothing in the handler catches it."""
+
+
+def unreachable(**_: Any) -> None:
+    raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+
+@contextmanager
+def fail_call(
+    service: str,
+    operation: str,
+    *,
+    table: str | None = None,
+    action: Callable[..., Any] = unreachable,
+    after: bool = False,
+) -> Iterator[list[dict[str, Any]]]:
+    """Make `service.operation` (optionally on one table) run `action`, before the call or after it succeeded.
+
+    Yields the list of calls it intercepted.
+    """
+    intercepted: list[dict[str, Any]] = []
+    # before-parameter-build sees the API parameters (TableName...); after-call runs once the call succeeded.
+    assert not (after and table), "after-call hooks cannot tell tables apart"
+    event = f"{'after-call' if after else 'before-parameter-build'}.{service}.{operation}"
+
+    def hook(**kwargs: Any) -> None:
+        params = kwargs.get("params", {})
+        if table is not None and params.get("TableName") != table:
+            return
+        intercepted.append(params)
+        action(**kwargs)
+
+    events = client(service).meta.events
+    events.register(event, hook, unique_id=f"fault-{event}")
+    try:
+        yield intercepted
+    finally:
+        events.unregister(event, unique_id=f"fault-{event}")

@@ -1,0 +1,127 @@
+"""The admin command: create and revoke API keys, load event definitions, against stack outputs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from local.seed import DEMO_EVENTS, DemoWorkspace
+from notify import admin
+from notify.dal.api_keys import hash_api_key
+from notify.dal.definitions import put_event_definition
+from tests.unit.conftest import EventApiClient, Stack, reset_container_state, welcome
+
+
+@pytest.fixture
+def stack_with_outputs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A CloudFormation stack in moto whose outputs name the tables, as `sam deploy` leaves them."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    outputs = {
+        "ApiKeysTableName": stack.resources.tables["ApiKeysTable"],
+        "DefinitionsTableName": stack.resources.tables["DefinitionsTable"],
+    }
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    cfn = stack.session.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack(StackName="idempotent-notify-test", TemplateBody=json.dumps(template))
+    return "idempotent-notify-test"
+
+
+def created_key(output: str) -> str:
+    match = re.search(r"^api key:\s+(\S+)$", output, re.MULTILINE)
+    assert match, output
+    return match[1]
+
+
+def test_created_key_works_for_its_workspace_only(
+    stack_with_outputs: str, stack: Stack, capsys: pytest.CaptureFixture
+) -> None:
+    code = admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+    assert code == 0
+    api_key = created_key(capsys.readouterr().out)
+
+    for definition in DEMO_EVENTS:
+        put_event_definition("ACME000001", definition)
+    acme = EventApiClient(DemoWorkspace("ACME000001", api_key))
+    assert acme.post(welcome()).status == 202
+    assert acme.post(welcome(), workspace="WSLOCAL0001").status == 401
+
+
+def test_revoke_key_by_key_and_by_hash(stack_with_outputs: str, stack: Stack, capsys: pytest.CaptureFixture) -> None:
+    admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+    api_key = created_key(capsys.readouterr().out)
+    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", api_key]) == 0
+    demo = stack.workspaces[1]
+    by_hash = ["--stack-name", stack_with_outputs, "revoke-key", "--key-hash", hash_api_key(demo.api_key)]
+    assert admin.run(by_hash) == 0
+    reset_container_state()
+    assert EventApiClient(demo).post(welcome()).status == 401
+    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", "never-issued"]) == 2
+    assert "no such API key" in capsys.readouterr().err
+
+
+def test_load_definitions_from_yaml_makes_the_event_usable(
+    stack_with_outputs: str, client: EventApiClient, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    file = tmp_path / "events.yaml"
+    file.write_text(
+        "events:\n"
+        "  - name: PasswordReset\n"
+        "    channels:\n"
+        "      email: {subject: 'Reset your password', body: 'Use {{ link }}'}\n"
+        "      sms: {body: 'Reset: {{ link }}'}\n"
+    )
+    code = admin.run(["--stack-name", stack_with_outputs, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
+    assert code == 0
+    assert "loaded 1 event definition(s) into WSLOCAL0001: PasswordReset" in capsys.readouterr().out
+    response = client.post({"event": "PasswordReset", "to": {"sms": "+14155550100"}, "data": {"link": "x"}})
+    assert response.status == 202
+
+
+def test_load_definitions_from_json_with_explicit_tables(stack: Stack, tmp_path: Path) -> None:
+    file = tmp_path / "events.json"
+    file.write_text(json.dumps([{"name": "Ping", "channels": {"inapp": {"body": "ping"}}}]))
+    args = [
+        "--api-keys-table",
+        stack.resources.tables["ApiKeysTable"],
+        "--definitions-table",
+        stack.resources.tables["DefinitionsTable"],
+        "load-definitions",
+        str(file),
+        "--workspace",
+        "WSLOCAL0001",
+    ]
+    assert admin.run(args) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "suffix", "message"),
+    [
+        ("{not json", ".json", "is not valid JSON"),
+        ("[]", ".json", "must hold a non-empty list of events"),
+        ('[{"name": "X", "channels": {"fax": {"body": "x"}}}]', ".json", "invalid event definition at 0.channels.fax"),
+        ("events: [", ".yaml", "could not be parsed"),
+    ],
+)
+def test_bad_definition_files_are_clear_errors(
+    stack_with_outputs: str, tmp_path: Path, capsys: pytest.CaptureFixture, content: str, suffix: str, message: str
+) -> None:
+    file = tmp_path / f"events{suffix}"
+    file.write_text(content)
+    code = admin.run(["--stack-name", stack_with_outputs, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_bad_workspace_and_missing_stack_are_clear_errors(
+    stack_with_outputs: str, capsys: pytest.CaptureFixture
+) -> None:
+    assert admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "short"]) == 2
+    assert "workspace id must be 10-20 letters or digits" in capsys.readouterr().err
+    assert admin.run(["--stack-name", "no-such-stack", "create-key", "--workspace", "ACME000001"]) == 2
+    assert "cannot read stack 'no-such-stack'" in capsys.readouterr().err
