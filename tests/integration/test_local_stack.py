@@ -93,3 +93,30 @@ def test_taken_port_is_reported_in_one_line_with_nonzero_exit() -> None:
         f"local stack: port {taken} (MOTO_PORT) is in use; stop what holds it or set MOTO_PORT"
     ]
     assert "ready" not in finished.stdout
+
+
+def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack: LocalStackProcess) -> None:
+    """`notify.admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
+    admin = [sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url]
+    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [*admin, "--stack-name", "idempotent-notify-local", "create-key", "--workspace", "WSLOCAL0002"],
+        cwd=ROOT,
+        env=local_stack_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 0, finished.stderr
+    api_key = next(
+        line.split(":", 1)[1].strip() for line in finished.stdout.splitlines() if line.startswith("api key:")
+    )
+
+    result = local_stack.request(
+        "POST",
+        "/v1/WSLOCAL0002/test/event",
+        json.dumps({"event": "Welcome_Email", "to": {"email": "rahul@example.com"}, "data": {"name": "Rahul"}}),
+        {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+
+    assert result.status == 202, result.text
+    local_stack.drain_queue("NotificationQueue")
