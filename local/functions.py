@@ -129,8 +129,15 @@ class FunctionPool:
         self._available = threading.Condition()
 
     def warm(self) -> None:
-        """Start one worker ahead of the first request, so the first call is not a cold start."""
-        worker = self._acquire()
+        """Start one worker ahead of the first request, so the first call is not a cold start.
+
+        A handler that cannot be imported does not stop the stack: as on Lambda, its invocations fail.
+        """
+        try:
+            worker = self._acquire()
+        except WorkerStartFailed as exc:
+            print("function", self.spec.logical_id, "failed to initialise:", exc, file=sys.stderr)
+            return
         self._release(worker)
 
     def invoke(self, event: dict[str, Any], faults: list[dict[str, str]] | None = None) -> Invocation:
