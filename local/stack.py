@@ -243,6 +243,8 @@ class LocalStack:
         _print(*lines)
 
     def close(self) -> None:
+        # Stop taking requests first, then stop what serves them (pollers, workers), then moto.
+        self.api.close()
         self.cleanup.close()
 
 
