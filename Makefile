@@ -44,7 +44,7 @@ unit: deps
 	$(PY) -m pytest tests/unit
 
 test: lint template-check
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/integration
 
 run: deps
 	$(PY) -m local

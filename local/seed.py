@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from notify.dal.api_keys import hash_api_key, put_api_key
 from notify.dal.definitions import put_automation, put_event_definition
@@ -88,3 +89,9 @@ def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWork
         for automation in DEMO_AUTOMATIONS:
             put_automation(demo.workspace, automation, table=definitions_table)
     return workspaces
+
+
+def seed_handler(event: dict[str, str], context: Any) -> list[dict[str, str]]:
+    """Entry point of `python -m local`'s seeding worker, which has the shared layer on its path."""
+    workspaces = seed_demo_data(event["api_keys_table"], event["definitions_table"])
+    return [asdict(workspace) for workspace in workspaces]

@@ -30,7 +30,7 @@ def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) ->
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
 
@@ -58,6 +58,7 @@ class LocalResources:
 
     region: str
     account: str = "123456789012"
+    template: dict[str, Any] = field(default_factory=load_template)
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {url, arn, name}
 
@@ -66,7 +67,7 @@ class LocalResources:
             return self.tables[logical_id]
         if logical_id in self.queues:
             return self.queues[logical_id]["url"]
-        parameter = load_template().get("Parameters", {}).get(logical_id)
+        parameter = self.template.get("Parameters", {}).get(logical_id)
         if parameter is not None:
             return str(parameter.get("Default", ""))
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": "local"}
@@ -113,11 +114,12 @@ def _placeholders(text: str) -> list[str]:
     return found
 
 
-def create_resources(session: Any, region: str) -> LocalResources:
+def create_resources(session: Any, region: str, template: dict[str, Any] | None = None) -> LocalResources:
     """Create every DynamoDB table and SQS queue of the template (TTL and redrive included)."""
-    local = LocalResources(region=region)
+    template = template or load_template()
+    local = LocalResources(region=region, template=template)
     dynamodb = session.client("dynamodb", region_name=region)
-    for logical_id, resource in resources_of_type("AWS::DynamoDB::Table").items():
+    for logical_id, resource in resources_of_type("AWS::DynamoDB::Table", template).items():
         props = resource["Properties"]
         name = props.get("TableName") or logical_id
         arguments: dict[str, Any] = {
@@ -138,7 +140,7 @@ def create_resources(session: Any, region: str) -> LocalResources:
         local.tables[logical_id] = name
 
     sqs = session.client("sqs", region_name=region)
-    queues = resources_of_type("AWS::SQS::Queue")
+    queues = resources_of_type("AWS::SQS::Queue", template)
     # Dead-letter queues first: a redrive policy names its target's ARN.
     ordered = sorted(queues.items(), key=lambda item: "RedrivePolicy" in item[1].get("Properties", {}))
     for logical_id, resource in ordered:
@@ -151,7 +153,7 @@ def create_resources(session: Any, region: str) -> LocalResources:
             ("DelaySeconds", "DelaySeconds"),
         ):
             if prop in props:
-                attributes[attribute] = str(props[prop])
+                attributes[attribute] = str(local.resolve(props[prop]))
         if "RedrivePolicy" in props:
             attributes["RedrivePolicy"] = json.dumps(local.resolve(props["RedrivePolicy"]))
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
@@ -162,10 +164,128 @@ def create_resources(session: Any, region: str) -> LocalResources:
 
 def function_environment(function_logical_id: str, local: LocalResources) -> dict[str, str]:
     """The environment the template gives one function: Globals merged with its own, references resolved."""
-    template = load_template()
+    template = local.template
     merged: dict[str, Any] = dict(
         template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )
     function = template["Resources"][function_logical_id]
     merged.update(function["Properties"].get("Environment", {}).get("Variables", {}))
     return {name: str(local.resolve(value)) for name, value in merged.items()}
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """One `HttpApi` event of a function: `method` is upper case or ANY, `path` may hold {param} and {proxy+}."""
+
+    function: str
+    method: str
+    path: str
+
+    @property
+    def route_key(self) -> str:
+        return "$default" if self.path == "$default" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class SqsEventSource:
+    """One `SQS` event of a function, with Lambda's defaults for what the template leaves out."""
+
+    function: str
+    queue: str  # logical id of the queue
+    batch_size: int = 10
+    batching_window_seconds: int = 0
+    report_batch_item_failures: bool = False
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the Lambda runtime needs to run one function: code, handler, limits and layer directories."""
+
+    logical_id: str
+    code_uri: Path
+    handler: str
+    timeout_seconds: int
+    memory_size: int
+    layers: tuple[Path, ...]
+    http_routes: tuple[HttpRoute, ...]
+    sqs_event_sources: tuple[SqsEventSource, ...]
+
+
+# Lambda's own defaults for properties neither the function nor Globals set.
+_DEFAULT_TIMEOUT_SECONDS = 3
+_DEFAULT_MEMORY_SIZE = 128
+
+
+def function_specs(local: LocalResources, template_dir: Path = ROOT) -> list[FunctionSpec]:
+    """Every AWS::Serverless::Function, Globals applied, paths relative to the template's directory."""
+    template = local.template
+    defaults = template.get("Globals", {}).get("Function", {})
+    specs = []
+    for logical_id, resource in resources_of_type("AWS::Serverless::Function", template).items():
+        props = {**defaults, **resource.get("Properties", {})}
+        # SAM appends a function's own layers to the global ones.
+        layer_refs = [*defaults.get("Layers", []), *resource.get("Properties", {}).get("Layers", [])]
+        events = resource.get("Properties", {}).get("Events", {})
+        specs.append(
+            FunctionSpec(
+                logical_id=logical_id,
+                code_uri=template_dir / str(props.get("CodeUri", ".")),
+                handler=str(props["Handler"]),
+                timeout_seconds=int(local.resolve(props.get("Timeout", _DEFAULT_TIMEOUT_SECONDS))),
+                memory_size=int(local.resolve(props.get("MemorySize", _DEFAULT_MEMORY_SIZE))),
+                layers=tuple(_layer_directories(layer_refs, template, template_dir)),
+                http_routes=tuple(_http_routes(logical_id, events, local)),
+                sqs_event_sources=tuple(_sqs_event_sources(logical_id, events, local)),
+            )
+        )
+    return specs
+
+
+def _layer_directories(layer_refs: list[Any], template: dict[str, Any], template_dir: Path) -> list[Path]:
+    """The ContentUri of each layer defined in this template; layers given by ARN cannot run locally."""
+    directories = []
+    for layer in layer_refs:
+        if isinstance(layer, dict) and "Ref" in layer:
+            resource = template["Resources"].get(layer["Ref"], {})
+            if resource.get("Type") == "AWS::Serverless::LayerVersion":
+                directories.append(template_dir / str(resource["Properties"]["ContentUri"]))
+    return directories
+
+
+def _http_routes(function: str, events: dict[str, Any], local: LocalResources) -> list[HttpRoute]:
+    routes = []
+    for event in events.values():
+        if event.get("Type") != "HttpApi":
+            continue
+        props = event.get("Properties", {})
+        method = str(local.resolve(props.get("Method", "ANY"))).upper()
+        routes.append(
+            HttpRoute(function=function, method=method, path=str(local.resolve(props.get("Path", "$default"))))
+        )
+    return routes
+
+
+def _sqs_event_sources(function: str, events: dict[str, Any], local: LocalResources) -> list[SqsEventSource]:
+    sources = []
+    for event in events.values():
+        if event.get("Type") != "SQS":
+            continue
+        props = event["Properties"]
+        queue = props["Queue"]
+        # Queue is normally !GetAtt Queue.Arn; an ARN or a Ref names the queue by its last part.
+        if isinstance(queue, dict):
+            queue_id = queue["Fn::GetAtt"][0] if "Fn::GetAtt" in queue else queue.get("Ref", "")
+        else:
+            queue_id = str(queue).rsplit(":", 1)[-1]
+        sources.append(
+            SqsEventSource(
+                function=function,
+                queue=queue_id,
+                batch_size=int(local.resolve(props.get("BatchSize", 10))),
+                batching_window_seconds=int(local.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
+                report_batch_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                enabled=bool(local.resolve(props.get("Enabled", True))),
+            )
+        )
+    return sources

@@ -1,0 +1,122 @@
+"""moto server on 127.0.0.1, plus what the deployed stack has besides tables and queues:
+a verified SES sender and a CloudFormation stack whose Outputs name the local resources."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto.dynamodb.models import DynamoDBBackend
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+LOCAL_STACK_NAME = "idempotent-notify-local"
+# Credentials moto accepts; never a developer's real ones.
+FAKE_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+_WRITE_OPERATIONS = ("put_item", "update_item", "delete_item")
+
+
+def serialise_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes atomic, as DynamoDB's are.
+
+    moto server handles requests on threads and evaluates a ConditionExpression and the write in
+    separate steps, so two concurrent conditional puts on one key could both succeed; the
+    idempotency claim (Powertools' attribute_not_exists put) relies on exactly one winning.
+    """
+    lock = threading.RLock()
+
+    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(method)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        locked.__dict__["_serialised"] = True
+        return locked
+
+    for name in _WRITE_OPERATIONS:
+        method = getattr(DynamoDBBackend, name)
+        if not getattr(method, "_serialised", False):
+            setattr(DynamoDBBackend, name, serialised(method))
+
+
+class MotoServer:
+    """moto's server on a thread of this process; binding happens at construction, so a taken port fails here."""
+
+    def __init__(self, port: int) -> None:
+        # One line per request from werkzeug would drown the functions' own logs.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The stack registered in moto's CloudFormation holds one no-op resource moto creates without support.
+        warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
+        self.url = f"http://127.0.0.1:{port}"
+        # werkzeug reports a taken port by printing and exiting; check first so the caller can say it in one line.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+
+    def start(self) -> None:
+        serialise_dynamodb_writes()
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join()
+        self._server.server_close()
+
+
+class MotoSession:
+    """What local.template.create_resources needs of a boto3 session, pointed at moto."""
+
+    def __init__(self, endpoint_url: str, region: str) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+
+    def client(self, service: str, region_name: str | None = None) -> Any:
+        return boto3.session.Session(**FAKE_CREDENTIALS).client(
+            service,
+            region_name=region_name or self.region,
+            endpoint_url=self.endpoint_url,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=30),
+        )
+
+
+def verify_sender_identities(session: MotoSession, addresses: list[str]) -> None:
+    """Verify each sender in SES (v1 and v2), so sending from it is allowed as in a configured account."""
+    ses = session.client("ses")
+    sesv2 = session.client("sesv2")
+    for address in addresses:
+        ses.verify_email_identity(EmailAddress=address)
+        try:
+            sesv2.create_email_identity(EmailIdentity=address)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "AlreadyExistsException":
+                raise
+
+
+def register_stack(session: MotoSession, outputs: dict[str, str]) -> None:
+    """A CloudFormation stack with the local physical names as Outputs, for tools that read stack outputs."""
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "Local stack: its Outputs name the resources on the local moto server.",
+        # A stack needs a resource; this one creates nothing.
+        "Resources": {"LocalStackMarker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    session.client("cloudformation").create_stack(StackName=LOCAL_STACK_NAME, TemplateBody=json.dumps(template))

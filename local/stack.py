@@ -1,0 +1,312 @@
+"""`make run`: the whole stack on one machine, no Docker, no AWS account (SPEC section 5)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.event_sources import SqsPoller
+from local.faults import ArmedFaultList
+from local.functions import FunctionPool, Invocation
+from local.http_api import LocalHttpApi
+from local.moto_backend import (
+    FAKE_CREDENTIALS,
+    LOCAL_STACK_NAME,
+    MotoServer,
+    MotoSession,
+    register_stack,
+    verify_sender_identities,
+)
+from local.template import (
+    ROOT,
+    TEMPLATE_PATH,
+    FunctionSpec,
+    LocalResources,
+    create_resources,
+    function_environment,
+    function_specs,
+    load_template,
+)
+
+DEFAULT_SENDER = "notifications@example.com"
+DEMO_BODY = {"event": "Welcome_Email", "to": {"email": "rahul@example.com"}, "data": {"name": "Rahul"}}
+
+
+class StopRequested(BaseException):
+    """Ctrl-C or SIGTERM: unwinds whatever the main thread is doing into the orderly shutdown."""
+
+
+class PortInUse(Exception):
+    def __init__(self, variable: str, port: int) -> None:
+        super().__init__(f"local stack: port {port} ({variable}) is in use; stop what holds it or set {variable}")
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    api_port: int
+    moto_port: int
+    region: str
+    template_path: Path
+
+    @classmethod
+    def from_environment(cls) -> LocalSettings:
+        return cls(
+            api_port=int(os.environ.get("API_PORT", "3000")),
+            moto_port=int(os.environ.get("MOTO_PORT", "5000")),
+            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            # Tests of the emulator itself point this at a template of their own.
+            template_path=Path(os.environ.get("LOCAL_TEMPLATE", str(TEMPLATE_PATH))).resolve(),
+        )
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+
+def lambda_environment(
+    spec: FunctionSpec, variables: dict[str, str], settings: LocalSettings, runtime: str
+) -> dict[str, str]:
+    """Exactly what a Lambda environment holds: the template's variables plus the runtime's reserved ones."""
+    return {
+        **variables,
+        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.logical_id}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+        "LAMBDA_TASK_ROOT": str(spec.code_uri),
+        "_HANDLER": spec.handler,
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
+        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
+        "AWS_ENDPOINT_URL": settings.moto_url,
+        # No developer profile or config may leak into a function.
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        # As under `sam local`: Powertools then skips X-Ray, which has no daemon here.
+        "AWS_SAM_LOCAL": "true",
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "LANG": "en_US.UTF-8",
+        "TZ": "UTC",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise StopRequested()
+
+
+def _print(*lines: str) -> None:
+    for line in lines:
+        print(line)
+    sys.stdout.flush()
+
+
+class LocalStack:
+    """Everything `python -m local` runs; `stack.close()` undoes it in reverse order."""
+
+    def __init__(self, settings: LocalSettings) -> None:
+        self.settings = settings
+        self.cleanup = contextlib.ExitStack()
+        self.faults = ArmedFaultList()
+        # Bind both ports first: a taken port is reported before anything else starts.
+        try:
+            self.moto = MotoServer(settings.moto_port)
+        except OSError as exc:
+            raise PortInUse("MOTO_PORT", settings.moto_port) from exc
+        try:
+            self.api = LocalHttpApi(settings.api_port, self.faults)
+        except OSError as exc:
+            self.moto.close()
+            raise PortInUse("API_PORT", settings.api_port) from exc
+        self.cleanup.callback(self.api.close)
+        self.cleanup.callback(self.moto.close)
+        self.pools: dict[str, FunctionPool] = {}
+        self.workspaces: list[dict[str, str]] = []
+
+    def start(self) -> None:
+        self.moto.start()
+        template = load_template(self.settings.template_path)
+        session = MotoSession(self.settings.moto_url, self.settings.region)
+        resources = create_resources(session, self.settings.region, template)
+        specs = function_specs(resources, self.settings.template_path.parent)
+        runtime = str(template.get("Globals", {}).get("Function", {}).get("Runtime", "python3.13"))
+        environments = {spec.logical_id: function_environment(spec.logical_id, resources) for spec in specs}
+        for spec in specs:
+            environment = lambda_environment(spec, environments[spec.logical_id], self.settings, runtime)
+            self.pools[spec.logical_id] = FunctionPool(spec, environment)
+            self.cleanup.callback(self.pools[spec.logical_id].close)
+
+        # Seeding and warming one worker per function both spend their time importing: do them side by side.
+        with _in_parallel() as run:
+            run(lambda: self._seed(resources, specs))
+            for pool in self.pools.values():
+                run(pool.warm)
+
+        senders = sorted({env["EMAIL_FROM"] for env in environments.values() if "EMAIL_FROM" in env})
+        verify_sender_identities(session, senders or [DEFAULT_SENDER])
+        outputs = stack_outputs(resources, self.settings)
+        register_stack(session, outputs)
+        self._write_sam_env_vars(environments)
+
+        self.api.start([route for spec in specs for route in spec.http_routes], self.pools)
+        if os.environ.get("LOCAL_SQS_EVENT_SOURCES", "on") == "off":
+            return
+        sqs = session.client("sqs")
+        for spec in specs:
+            for source in spec.sqs_event_sources:
+                if source.enabled:
+                    poller = SqsPoller(
+                        source,
+                        resources.queues[source.queue],
+                        self.pools[spec.logical_id],
+                        self.faults,
+                        sqs,
+                        self.settings.region,
+                    )
+                    poller.start()
+                    self.cleanup.callback(poller.stop)
+
+    def _seed(self, resources: LocalResources, specs: list[FunctionSpec]) -> None:
+        """SPEC section 5 demo data, written by a worker with the shared layer on its path, like a custom resource."""
+        if not {"ApiKeysTable", "DefinitionsTable"} <= resources.tables.keys():
+            return
+        layers = tuple(dict.fromkeys(layer for spec in specs for layer in spec.layers))
+        spec = FunctionSpec("LocalSeed", ROOT, "local.seed.seed_handler", 60, 512, layers, (), ())
+        environment = lambda_environment(spec, {}, self.settings, "python3.13")
+        for name in ("LOCAL_WORKSPACE_1", "LOCAL_WORKSPACE_2", "LOCAL_API_KEY_1", "LOCAL_API_KEY_2"):
+            if name in os.environ:
+                environment[name] = os.environ[name]
+        pool = FunctionPool(spec, environment, max_workers=1)
+        try:
+            invocation: Invocation = pool.invoke(
+                {
+                    "api_keys_table": resources.tables["ApiKeysTable"],
+                    "definitions_table": resources.tables["DefinitionsTable"],
+                }
+            )
+        finally:
+            pool.close()
+        if invocation.outcome != "ok":
+            raise RuntimeError(f"seeding failed: {invocation.error.get('errorMessage', invocation.outcome)}")
+        self.workspaces = invocation.result
+
+    def _write_sam_env_vars(self, environments: dict[str, dict[str, str]]) -> None:
+        """An --env-vars file for `sam local invoke/start-api` against this moto server (see docs/local-stack.md)."""
+        # Docker Desktop routes host.docker.internal to the host's loopback; on Linux, see the docs.
+        docker_endpoint = os.environ.get(
+            "LOCAL_SAM_ENDPOINT_URL", f"http://host.docker.internal:{self.settings.moto_port}"
+        )
+        env_vars = {name: {**env, "AWS_ENDPOINT_URL": docker_endpoint} for name, env in environments.items()}
+        default_path = self.settings.template_path.parent / ".aws-sam" / "local-env.json"
+        path = Path(os.environ.get("LOCAL_SAM_ENV_FILE", str(default_path)))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(env_vars, indent=2) + "\n")
+        self.sam_env_vars_path = path
+
+    def announce(self) -> None:
+        lines = [
+            f"moto server: {self.settings.moto_url}   CloudFormation stack: {LOCAL_STACK_NAME}",
+            f"HTTP API:    {self.settings.api_url}   functions: {', '.join(self.pools) or '-'}",
+            f"sam --env-vars file: {self.sam_env_vars_path}",
+        ]
+        for workspace in self.workspaces:
+            lines.append(f"workspace {workspace['workspace']}   API key {workspace['api_key']}")
+        if self.workspaces:
+            first = self.workspaces[0]
+            curl = [
+                "curl", "-i", "-X", "POST", f"{self.settings.api_url}/v1/{first['workspace']}/live/event",
+                "-H", f"Authorization: Bearer {first['api_key']}",
+                "-H", "Content-Type: application/json",
+                "-H", f"Idempotency-Key: {uuid.uuid4()}",
+                "-d", json.dumps(DEMO_BODY, separators=(",", ":")),
+            ]  # fmt: skip
+            lines += ["try (send it twice to see the replay):", shlex.join(curl)]
+        lines.append(f"local stack ready on {self.settings.api_url} (Ctrl-C to stop)")
+        _print(*lines)
+
+    def close(self) -> None:
+        # Stop taking requests first, then stop what serves them (pollers, workers), then moto.
+        self.api.close()
+        self.cleanup.close()
+
+
+def stack_outputs(resources: LocalResources, settings: LocalSettings) -> dict[str, str]:
+    """The template's Outputs resolved to local values; ApiUrl is this machine's API."""
+    outputs = {}
+    for name, output in resources.template.get("Outputs", {}).items():
+        try:
+            value = resources.resolve(output["Value"])
+        except KeyError:
+            continue
+        if isinstance(value, str):
+            outputs[name] = value
+    outputs["ApiUrl"] = settings.api_url
+    return outputs
+
+
+@contextlib.contextmanager
+def _in_parallel() -> Iterator[Any]:
+    """Run callables on threads; wait for all, then re-raise the first failure."""
+    threads: list[threading.Thread] = []
+    errors: list[BaseException] = []
+
+    def run(target: Any) -> None:
+        def guarded() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=guarded, daemon=True)
+        thread.start()
+        threads.append(thread)
+
+    yield run
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        settings = LocalSettings.from_environment()
+        stack = LocalStack(settings)
+    except PortInUse as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except StopRequested:
+        return 0
+    try:
+        stack.start()
+        stack.announce()
+        while True:
+            signal.pause()
+    except StopRequested:
+        _print("local stack stopping")
+        return 0
+    finally:
+        # A second Ctrl-C must not cut the shutdown short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.close()
