@@ -140,7 +140,7 @@ class LocalStackProcess:
         sqs = self.client("sqs")
         url = self.queue_url(name)
         bodies: list[dict[str, Any]] = []
-        for _ in range(100):
+        for _ in range(500):
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
             if not messages:
                 return bodies

@@ -20,6 +20,7 @@ from moto import mock_aws
 from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
+from local.moto_backend import speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.template import LocalResources, create_resources, function_environment
 from notify.dal.clients import reset_clients
@@ -110,6 +111,7 @@ class Stack:
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto with the template's tables and queues, the demo workspaces, and the Event function's environment."""
+    speed_up_sqs_clock()
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         resources = create_resources(session, REGION)

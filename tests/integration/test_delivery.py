@@ -1,0 +1,133 @@
+"""From curl to inbox over `python -m local` with its SQS consumers on: senders deliver each msg_id once (R8),
+and the status route shows it (SPEC section 4)."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.integration.conftest import HttpResult, LocalStackProcess, start_local_stack, wait_for
+
+pytestmark = pytest.mark.integration
+
+WORKSPACE, API_KEY = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
+OTHER_WORKSPACE, OTHER_API_KEY = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
+
+
+@pytest.fixture(scope="module")
+def delivering_stack() -> Iterator[LocalStackProcess]:
+    """The product's template with every SQS event source running, as `make run` serves it."""
+    stack = start_local_stack()
+    yield stack
+    assert stack.stop() == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
+
+
+def headers(key: str | None = None, api_key: str = API_KEY) -> dict[str, str]:
+    sent = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    if key is not None:
+        sent["Idempotency-Key"] = key
+    return sent
+
+
+def emails_to(stack: LocalStackProcess, address: str) -> list[dict[str, Any]]:
+    """Emails moto's SES accepted for `address`."""
+    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+        data = json.load(response)
+    return [m for m in data["ses"].get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
+
+
+def status_of(
+    stack: LocalStackProcess, request_id: str, workspace: str = WORKSPACE, api_key: str = API_KEY
+) -> HttpResult:
+    return stack.request("GET", f"/v1/{workspace}/live/request/{request_id}", headers=headers(api_key=api_key))
+
+
+def notification_states(stack: LocalStackProcess, request_id: str) -> list[str]:
+    result = status_of(stack, request_id)
+    return [n["state"] for n in result.json()["notifications"]] if result.status == 200 else []
+
+
+def test_R8_demo_curl_sends_exactly_one_email_however_often_it_is_repeated(
+    delivering_stack: LocalStackProcess,
+) -> None:
+    address = f"rahul-{uuid.uuid4().hex[:8]}@example.com"
+    body = json.dumps({"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "Rahul"}})
+    key = str(uuid.uuid4())
+    answers = [delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers(key)) for _ in range(5)]
+    assert [a.status for a in answers] == [202] * 5
+    assert len({a.body for a in answers}) == 1
+    request_id = answers[0].json()["request_id"]
+
+    wait_for(lambda: notification_states(delivering_stack, request_id) == ["sent"], message="the email is sent")
+    (email,) = emails_to(delivering_stack, address)
+    assert email["subject"] == "Welcome Rahul"
+    assert email["source"] == "notifications@example.com"
+
+    status = status_of(delivering_stack, request_id).json()
+    (notification,) = status["notifications"]
+    assert notification["channel"] == "email"
+    assert notification["msg_id"] == answers[0].json()["response"]["email"]["msg_id"]
+    assert address not in json.dumps(status)  # the status route masks destinations
+    assert notification["provider_message_id"]
+
+    for _ in range(3):  # more retries, later: still one email
+        assert delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers(key)).status == 202
+    assert len(emails_to(delivering_stack, address)) == 1
+
+
+def test_R8_test_version_goes_to_the_sandbox_and_never_to_ses(delivering_stack: LocalStackProcess) -> None:
+    address = f"sandbox-{uuid.uuid4().hex[:8]}@example.com"
+    body = json.dumps({"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "T"}})
+    answer = delivering_stack.request("POST", f"/v1/{WORKSPACE}/test/event", body, headers())
+    assert answer.status == 202
+    request_id = answer.json()["request_id"]
+
+    def sandboxed() -> bool:
+        result = delivering_stack.request("GET", f"/v1/{WORKSPACE}/test/request/{request_id}", headers=headers())
+        return result.status == 200 and result.json()["notifications"][0]["state"] == "sent"
+
+    wait_for(sandboxed, message="the sandbox delivery is recorded")
+    assert emails_to(delivering_stack, address) == []
+
+
+def test_status_route_is_404_for_another_workspace(delivering_stack: LocalStackProcess) -> None:
+    body = json.dumps({"event": "Welcome_Email", "to": {"email": "iso@example.com"}, "data": {"name": "I"}})
+    request_id = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers()).json()["request_id"]
+    theirs = status_of(delivering_stack, request_id, workspace=OTHER_WORKSPACE, api_key=OTHER_API_KEY)
+    assert theirs.status == 404
+    assert theirs.json()["status"] == "error"
+    assert status_of(delivering_stack, str(uuid.uuid4())).status == 404
+
+
+def test_bulk_items_are_each_delivered_once_and_visible_per_item(delivering_stack: LocalStackProcess) -> None:
+    tag = uuid.uuid4().hex[:8]
+    batch = [{"to": {"email": f"bulk{i}-{tag}@example.com"}, "data": {"name": f"N{i}"}} for i in range(1, 4)]
+    body = json.dumps({"event": "Welcome_Email", "batch": batch})
+    key = str(uuid.uuid4())
+    first = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event/bulk", body, headers(key))
+    again = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event/bulk", body, headers(key))
+    assert first.status == 202 and again.body == first.body
+    for item in first.json()["response"]:
+        wait_for(lambda item=item: notification_states(delivering_stack, item["request_id"]) == ["sent"])
+    for i in range(1, 4):
+        assert len(emails_to(delivering_stack, f"bulk{i}-{tag}@example.com")) == 1
+
+
+def test_onboarding_automation_sends_its_first_step_at_once(delivering_stack: LocalStackProcess) -> None:
+    address = f"onboard-{uuid.uuid4().hex[:8]}@example.com"
+    payload = json.dumps({"email": address, "name": "Rahul", "order": {"id": "A-1", "amount": "9 EUR"}})
+    answer = delivering_stack.request(
+        "POST", f"/v1/{WORKSPACE}/live/automation/onboarding/trigger", payload, headers(str(uuid.uuid4()))
+    )
+    assert answer.status == 202
+    request_id = answer.json()["request_id"]
+    wait_for(lambda: emails_to(delivering_stack, address), message="step 1's welcome email")
+    states = notification_states(delivering_stack, request_id)
+    assert sorted(states) == ["queued", "sent"]  # step 2 waits for its 60 s delay
+    (email,) = emails_to(delivering_stack, address)
+    assert email["subject"] == "Welcome Rahul"
