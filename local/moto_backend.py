@@ -75,8 +75,8 @@ def speed_up_sqs_clock() -> None:
         return
     original_unix_time, original_unix_time_millis = sqs_models.unix_time, sqs_models.unix_time_millis
     unix_time.__dict__["_fast"] = True
-    sqs_models.unix_time = unix_time  # type: ignore[assignment]
-    sqs_models.unix_time_millis = unix_time_millis  # type: ignore[assignment]
+    sqs_models.unix_time = unix_time
+    sqs_models.unix_time_millis = unix_time_millis
 
 
 class MotoServer:
