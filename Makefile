@@ -14,7 +14,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps lint template-check test unit integration run bench build deploy stack-name clean
+.PHONY: deps sam-deps lint template-check test unit e2e run bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -45,6 +45,10 @@ unit: deps
 
 test: lint template-check
 	$(PY) -m pytest tests/unit tests/integration
+
+# Against a deployed stack: make e2e ENV=dev E2E_WORKSPACE=... E2E_API_KEY=...
+e2e: deps
+	E2E_ENV=$(ENV) $(PY) -m pytest tests/e2e
 
 run: deps
 	$(PY) -m local
