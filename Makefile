@@ -35,6 +35,7 @@ lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local -q
 
 template-check: deps sam-deps
 	$(VENV)/bin/cfn-lint template.yaml
