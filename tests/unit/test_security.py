@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local.template import function_environment, resources_of_type
 from notify import observability
 from notify.dal.definitions import put_event_definition, put_provider_settings
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
@@ -121,7 +122,13 @@ def test_status_route_never_shows_another_versions_request(api: Api, stack: Stac
         assert status.get(request_id, version="test").status == 200
 
 
-# Logs ---------------------------------------------------------------------------------------------
+# Logs and traces ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", sorted(resources_of_type("AWS::Serverless::Function")))
+def test_traces_never_capture_responses_that_echo_addresses(function: str, stack: Stack) -> None:
+    """Powertools Tracer records each handler's return value in X-Ray unless told not to."""
+    assert function_environment(function, stack.resources)["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
 
 
 class CapturedLogs(logging.Handler):
