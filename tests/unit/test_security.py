@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.exceptions import ClientError
 
 from local.template import function_environment, resources_of_type
@@ -25,9 +26,11 @@ from tests.unit.conftest import (
     AutomationApiClient,
     BulkApiClient,
     EventApiClient,
+    FakeLambdaContext,
     SenderDriver,
     Stack,
     StatusApiClient,
+    sample_event,
     sent_emails,
 )
 from tests.unit.faults import fail_call
@@ -326,3 +329,20 @@ def test_status_answers_show_destinations_masked(
         "ht***et",
     }
     assert_never_logged("\n".join(bodies), EMAIL, PHONE, WEBHOOK)
+
+
+def test_malformed_queue_message_fails_without_its_address_in_what_the_runtime_logs(
+    sender: SenderDriver, logs: Callable[[], str]
+) -> None:
+    """pydantic quotes the input it cannot read; Lambda logs the traceback of a batch whose every record failed."""
+    record = {
+        **sample_event("sender/sqs_batch.json")["Records"][0],
+        "messageId": "m-1",
+        "body": json.dumps({"channel": "email", "destination": "ana@example.com"}),
+    }
+
+    with pytest.raises(BatchProcessingError) as failed:
+        sender.module.lambda_handler({"Records": [record]}, FakeLambdaContext())
+
+    assert "queue message m-1 is not a notification" in str(failed.value)
+    assert_never_logged(logs() + str(failed.value), "ana@example.com")
