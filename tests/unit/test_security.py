@@ -80,6 +80,27 @@ def request_ids(api: str, body: dict[str, Any]) -> list[str]:
     return [body["request_id"]]
 
 
+def define(stack: Stack, name: str, channels: dict[str, Any]) -> None:
+    put_event_definition(
+        stack.workspaces[0].workspace, EventDefinition.model_validate({"name": name, "channels": channels})
+    )
+
+
+class ChatProviders:
+    """Answers chat-provider calls per path from a script (the last answer repeats); nothing leaves the process."""
+
+    def __init__(self, answers: dict[str, list[HttpResponse]]) -> None:
+        self.answers = answers
+        self.calls: list[CheckedUrl] = []
+
+    def __call__(
+        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
+    ) -> HttpResponse:
+        self.calls.append(url)
+        [script] = [answers for prefix, answers in self.answers.items() if url.target.startswith(prefix)]
+        return script.pop(0) if len(script) > 1 else script[0]
+
+
 @pytest.mark.parametrize("api", APIS, ids=lambda api: api.name)
 def test_R2_a_key_another_workspace_used_replays_nothing_of_theirs(api: Api, stack: Stack) -> None:
     mine, theirs = api.client(stack.workspaces[0]), api.client(stack.workspaces[1])
@@ -123,6 +144,39 @@ def test_status_route_never_shows_another_versions_request(api: Api, stack: Stac
     for request_id in request_ids(api.name, test):
         assert status.get(request_id, version="live").status == 404
         assert status.get(request_id, version="test").status == 200
+
+
+def test_another_workspaces_event_definitions_are_unknown_even_when_cached(stack: Stack) -> None:
+    define(stack, "OnlyMine", {"email": {"subject": "s", "body": "b"}})
+    mine, theirs = EventApiClient(stack.workspaces[0]), EventApiClient(stack.workspaces[1])
+    assert mine.post({"event": "OnlyMine", "to": {"email": EMAIL}}).status == 202  # now cached in this container
+
+    answer = theirs.post({"event": "OnlyMine", "to": {"email": OTHER_EMAIL}}, key="k-1")
+
+    assert answer.status == 400
+    assert answer.json()["_message"] == "The notification event name 'OnlyMine' is invalid or does not exist"
+    assert [message["workspace"] for message in stack.queued_messages()] == [stack.workspaces[0].workspace]
+
+
+def test_a_workspace_never_sends_with_another_workspaces_slack_bot_token(
+    stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    settings = ProviderSettings.model_validate({"slack_bot_token": BOT_TOKEN})
+    put_provider_settings(stack.workspaces[0].workspace, settings)
+    put_event_definition(
+        stack.workspaces[1].workspace,
+        EventDefinition.model_validate({"name": "Chat", "channels": {"slack": {"body": "hi"}}}),
+    )
+    opener = ChatProviders({"/": [HttpResponse(200, b'{"ok": true, "user": {"id": "U1"}, "ts": "1"}')]})
+    sender.use_http(HttpClient(opener=opener, resolver=lambda host, port: ["34.223.112.74"], timeout=1.0))
+
+    accepted = EventApiClient(stack.workspaces[1]).post({"event": "Chat", "to": {"slack": OTHER_EMAIL}}).json()
+    sender.drain()
+
+    assert opener.calls == []
+    [shown] = StatusApiClient(stack.workspaces[1]).get(accepted["request_id"]).json()["notifications"]
+    assert shown["state"] == "failed"
+    assert shown["reason"].startswith("no slack provider configured")
 
 
 # Logs and traces ----------------------------------------------------------------------------------
@@ -222,27 +276,6 @@ def test_api_flows_never_log_keys_or_addresses(stack: Stack, logs: Callable[[], 
     )
 
 
-def define(stack: Stack, name: str, channels: dict[str, Any]) -> None:
-    put_event_definition(
-        stack.workspaces[0].workspace, EventDefinition.model_validate({"name": name, "channels": channels})
-    )
-
-
-class ChatProviders:
-    """Answers chat-provider calls per path from a script (the last answer repeats); nothing leaves the process."""
-
-    def __init__(self, answers: dict[str, list[HttpResponse]]) -> None:
-        self.answers = answers
-        self.calls: list[CheckedUrl] = []
-
-    def __call__(
-        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
-    ) -> HttpResponse:
-        self.calls.append(url)
-        [script] = [answers for prefix, answers in self.answers.items() if url.target.startswith(prefix)]
-        return script.pop(0) if len(script) > 1 else script[0]
-
-
 def ses_rejects(**_: Any) -> None:
     message = f"Email address is not verified. The following identities failed the check in region US-EAST-1: {EMAIL}"
     raise ClientError({"Error": {"Code": "MessageRejected", "Message": message}}, "SendEmail")
@@ -295,24 +328,6 @@ def test_sender_flows_never_log_addresses_or_provider_secrets(
     assert_never_logged(output, EMAIL, OTHER_EMAIL, PHONE, WEBHOOK, "abcdefXYZsecret", BOT_TOKEN)
 
 
-def test_webhook_whose_name_resolves_to_a_private_address_is_never_contacted(
-    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
-) -> None:
-    """DNS, not the URL, points at the metadata service: refused, recorded failed, not retried."""
-    define(stack, "Chat", {"slack": {"body": "hi"}})
-    opener = ChatProviders({"/": [HttpResponse(200, b"ok")]})
-    sender.use_http(HttpClient(opener=opener, resolver=lambda host, port: ["169.254.169.254"], timeout=1.0))
-
-    accepted = client.post({"event": "Chat", "to": {"slack": WEBHOOK}}).json()
-    sender.drain()
-
-    assert opener.calls == []
-    [shown] = status.get(accepted["request_id"]).json()["notifications"]
-    assert (shown["state"], shown["attempts"]) == ("failed", 1)
-    assert shown["reason"] == "webhook refused: hooks.slack.com resolves to a non-public address"
-    assert sender.dead_letters() == []
-
-
 def test_status_answers_show_destinations_masked(
     stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
@@ -346,3 +361,24 @@ def test_malformed_queue_message_fails_without_its_address_in_what_the_runtime_l
 
     assert "queue message m-1 is not a notification" in str(failed.value)
     assert_never_logged(logs() + str(failed.value), "ana@example.com")
+
+
+# Webhooks, end to end (the guard's rules are in test_webhooks.py) --------------------------------
+
+
+def test_webhook_whose_name_resolves_to_a_private_address_is_never_contacted(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """DNS, not the URL, points at the metadata service: refused, recorded failed, not retried."""
+    define(stack, "Chat", {"slack": {"body": "hi"}})
+    opener = ChatProviders({"/": [HttpResponse(200, b"ok")]})
+    sender.use_http(HttpClient(opener=opener, resolver=lambda host, port: ["169.254.169.254"], timeout=1.0))
+
+    accepted = client.post({"event": "Chat", "to": {"slack": WEBHOOK}}).json()
+    sender.drain()
+
+    assert opener.calls == []
+    [shown] = status.get(accepted["request_id"]).json()["notifications"]
+    assert (shown["state"], shown["attempts"]) == ("failed", 1)
+    assert shown["reason"] == "webhook refused: hooks.slack.com resolves to a non-public address"
+    assert sender.dead_letters() == []
