@@ -1,10 +1,11 @@
-# One command per job. Everything installs itself on first use into .venv (app, tests, linters)
-# and .venv-sam (aws-sam-cli, whose pinned boto3/pydantic would clash with the app's).
+# One command per job. Everything installs itself on first use into .venv (app, tests, linters),
+# .venv-sam (aws-sam-cli) and .venv-checkov (checkov): both pin boto3/pydantic that would clash with the app's.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
 ENV ?= default
 REGION ?= us-east-1
 # sam build needs python3.13 on PATH; with pyenv, list it beside the default interpreter.
@@ -14,10 +15,11 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps lint template-check test unit e2e run bench build deploy stack-name clean
+.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e run bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
+checkov-deps: $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt layers/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +33,20 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
 	touch $@
 
-lint: deps
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
+	touch $@
+
+# Security checks: bandit on the code (settings in pyproject.toml), checkov on the template. checkov's
+# cloudformation framework reads SAM resources too; each skip is in the resource's Metadata with a reason.
+# --skip-download: checkov calls no Prisma Cloud API for guidelines.
+lint: deps checkov-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local -q
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 template-check: deps sam-deps
 	$(VENV)/bin/cfn-lint template.yaml
@@ -66,4 +78,4 @@ stack-name:
 	@echo $(STACK_NAME)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

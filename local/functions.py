@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-import subprocess
+import subprocess  # nosec B404  # starts only this interpreter's own worker module
 import sys
 import threading
 import time
@@ -51,7 +51,7 @@ class _Worker:
             "memory_size": spec.memory_size,
         }
         # A new session keeps the terminal's Ctrl-C away from workers: the stack stops them in order.
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and module, no shell
             [sys.executable, "-m", "local.worker", json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -21,12 +21,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 LOCAL_STACK_NAME = "idempotent-notify-local"
-# Credentials moto accepts; never a developer's real ones.
-FAKE_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "aws_session_token": "testing",
-}
+# Credentials moto accepts (any value does); never a developer's real ones, and no secret.
+FAKE_CREDENTIALS = dict.fromkeys(("aws_access_key_id", "aws_secret_access_key", "aws_session_token"), "testing")
 _WRITE_OPERATIONS = ("put_item", "update_item", "delete_item")
 
 

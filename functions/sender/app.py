@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from notify.logic.providers import Providers
 from notify.logic.sender import send_notification
@@ -23,11 +24,25 @@ def providers() -> Providers:
     return Providers()
 
 
+class MalformedMessage(Exception):
+    """A queue message that is not a notification: reported failed, so the queue moves it to the DLQ."""
+
+
+def read_message(record: SQSRecord) -> NotificationMessage:
+    """The record's notification. pydantic's own error quotes the body, recipient address included, and
+    Lambda logs the traceback of a batch whose every record failed: name only the fields that broke."""
+    try:
+        return NotificationMessage.model_validate_json(record.body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()})
+        reason = f"queue message {record.message_id} is not a notification: {', '.join(fields)}"
+        raise MalformedMessage(reason) from None
+
+
 @tracer.capture_method
 def send_record(record: SQSRecord) -> None:
     """One queue message; raising reports it as a batch item failure, so SQS redelivers only it."""
-    message = NotificationMessage.model_validate_json(record.body)
-    send_notification(message, int(record.attributes.approximate_receive_count), providers())
+    send_notification(read_message(record), int(record.attributes.approximate_receive_count), providers())
 
 
 @logger.inject_lambda_context

@@ -3,13 +3,14 @@ no redirects. Tested on the guard itself with an injected resolver and opener: n
 
 from __future__ import annotations
 
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from cryptography import x509
@@ -112,6 +113,18 @@ def test_urls_breaking_a_rule_are_refused(url: str, rules: tuple[HostRule, ...],
         ["64:ff9b::a9fe:a9fe"],  # NAT64 wrapping 169.254.169.254
         ["224.0.0.1"],  # multicast
         [PUBLIC, "10.0.0.5"],  # one bad answer is enough
+        ["::"],  # unspecified
+        ["fe80::1%eth0"],  # link-local with a zone, as getaddrinfo reports it
+        ["fd00:ec2::254"],  # the instance metadata service over IPv6
+        ["::ffff:127.0.0.1"],  # IPv4-mapped loopback
+        ["::ffff:169.254.169.254"],  # IPv4-mapped metadata service
+        # Ranges Python 3.11 calls global (and some 3.13 too): refused whatever the interpreter says.
+        ["::7f00:1"],  # IPv4-compatible ::127.0.0.1, delivered to 127.0.0.1 by older stacks
+        ["::a9fe:a9fe"],  # IPv4-compatible ::169.254.169.254
+        ["::ffff:0:a00:5"],  # IPv4-translated 10.0.0.5
+        ["64:ff9b:1::a00:5"],  # local-use NAT64
+        ["fec0::1"],  # deprecated site-local
+        ["192.0.0.8"],  # IETF protocol assignments
     ],
 )
 def test_hosts_resolving_to_non_public_addresses_are_refused(addresses: list[str]) -> None:
@@ -122,6 +135,63 @@ def test_hosts_resolving_to_non_public_addresses_are_refused(addresses: list[str
 @pytest.mark.parametrize("address", ["2606:4700::6810:84e5", "64:ff9b::808:808", PUBLIC])
 def test_public_ipv6_and_nat64_of_public_ipv4_pass(address: str) -> None:
     assert check_url("https://hooks.slack.com/services/T0/B0/x", SLACK, resolves_to(address)).addresses == (address,)
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "2130706433",  # 127.0.0.1 in decimal, which some resolvers accept
+        "0177.0.0.1",  # octal
+        "0x7f.0.0.1",  # hexadecimal
+        "127.1",  # shortened
+        "[::ffff:127.0.0.1]",
+        "[fe80::1%25eth0]",
+        "hooks.slack.com\u3002evil.example",  # an ideographic full stop is not a dot here
+    ],
+)
+def test_numeric_and_disguised_hosts_are_refused_before_any_lookup(host: str) -> None:
+    looked_up: list[str] = []
+
+    def resolver(name: str, port: int) -> list[str]:
+        looked_up.append(name)
+        return [PUBLIC]
+
+    with pytest.raises(WebhookRefused):
+        check_url(f"https://{host}/services/T0/B0/x", SLACK, resolver)
+
+    assert looked_up == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com@evil.example/services/T0/B0/x",
+        "https://evil.example\\@hooks.slack.com/services/T0/B0/x",
+        "https://evil.example#@hooks.slack.com/services/T0/B0/x",
+        "https://evil.example?@hooks.slack.com/services/T0/B0/x",
+    ],
+)
+def test_an_allowed_host_elsewhere_in_the_url_does_not_pass(url: str) -> None:
+    with pytest.raises(WebhookRefused):
+        check_url(url, SLACK, resolves_to(PUBLIC))
+
+
+def test_dns_rebinding_after_the_check_cannot_redirect_the_connection() -> None:
+    answers = [[PUBLIC], ["127.0.0.1"]]
+    looked_up: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        looked_up.append(host)
+        return answers.pop(0) if answers else ["127.0.0.1"]
+
+    opener = Opener(HttpResponse(200, b"ok"))
+    client = HttpClient(opener=opener, resolver=rebinding)
+
+    client.post_json("https://hooks.slack.com/services/T0/B0/x", {"text": "hi"}, SLACK)
+
+    assert looked_up == ["hooks.slack.com"]  # resolved once, by the guard
+    [sent] = opener.calls
+    assert sent.addresses == (PUBLIC,)
 
 
 def test_nothing_is_sent_when_the_guard_refuses() -> None:
@@ -253,3 +323,25 @@ def test_opener_verifies_the_certificate_for_the_host_name(loopback_https: tuple
         opener(checked, "POST", b"{}", {}, 2.0)
 
     assert _Redirecting.seen == []
+
+
+def test_opener_never_resolves_the_host_name_again(
+    loopback_https: tuple[int, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second DNS answer (rebinding) cannot matter: the opener connects to the checked address only."""
+    port, cert = loopback_https
+    looked_up: list[str] = []
+    real_getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        looked_up.append(host)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+    opener = PinnedHttpsOpener(ssl.create_default_context(cafile=str(cert)))
+    checked = CheckedUrl(host="hooks.slack.com", target="/services/T0/B0/x", addresses=("127.0.0.1",), port=port)
+
+    opener(checked, "POST", b"{}", {}, 2.0)
+
+    assert "hooks.slack.com" not in looked_up
+    assert _Redirecting.seen == [(f"hooks.slack.com:{port}", "/services/T0/B0/x")]

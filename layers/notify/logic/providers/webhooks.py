@@ -89,6 +89,13 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Never a webhook's address, though some Python versions call them global (3.11 does all five, 3.13
+# the first two): deprecated IPv4-compatible (::a.b.c.d, which older stacks deliver to a.b.c.d) and
+# site-local IPv6, IPv4-translated (::ffff:0:a.b.c.d), local-use NAT64, IETF protocol assignments.
+_NEVER_PUBLIC = tuple(
+    ipaddress.ip_network(network)
+    for network in ("::/96", "fec0::/10", "::ffff:0:0:0/96", "64:ff9b:1::/48", "192.0.0.0/24")
+)
 
 
 def is_public_address(address: str) -> bool:
@@ -103,7 +110,9 @@ def is_public_address(address: str) -> bool:
             candidates.append(ip.sixtofour)
         if ip in _NAT64:
             candidates.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
-    return all(c.is_global and not c.is_multicast for c in candidates)
+    return all(
+        c.is_global and not c.is_multicast and not any(c in network for network in _NEVER_PUBLIC) for c in candidates
+    )
 
 
 def check_url(url: str, rules: tuple[HostRule, ...], resolver: Resolver = system_resolver) -> CheckedUrl:
