@@ -14,7 +14,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps lint template-check test unit integration run bench build deploy stack-name clean
+.PHONY: deps sam-deps lint template-check test unit integration openapi run bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -45,6 +45,10 @@ unit: deps
 
 test: lint template-check
 	$(PY) -m pytest tests/unit tests/integration
+
+# The committed openapi.json; a unit test fails when it differs from what the models generate.
+openapi: deps
+	PYTHONPATH=layers $(PY) -m notify.openapi > openapi.json
 
 run: deps
 	$(PY) -m local

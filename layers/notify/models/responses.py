@@ -15,7 +15,7 @@ from pydantic.json_schema import SkipJsonSchema
 class Receipt(BaseModel):
     """One channel of one recipient: `destination` echoes the request; `msg_id` names the notification."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     destination: str
     msg_id: str
@@ -44,6 +44,8 @@ class ChannelReceipts(BaseModel):
 class EventAccepted(BaseModel):
     """202 of `POST /v1/{workspace}/{version}/event`."""
 
+    model_config = ConfigDict(extra="forbid")
+
     event: str
     received_time: str = Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-27T23:07:54.343Z")
     request_id: str = Field(description="A UUID; usable on the status route")
@@ -60,6 +62,8 @@ class BulkItemReceipt(ChannelReceipts):
 class BulkAccepted(BaseModel):
     """202 of `POST /v1/{workspace}/{version}/event/bulk`."""
 
+    model_config = ConfigDict(extra="forbid")
+
     event: str
     received_time: int = Field(description="Epoch milliseconds")
     request_id: str
@@ -68,6 +72,8 @@ class BulkAccepted(BaseModel):
 
 class AutomationStepReceipt(BaseModel):
     """One step of a triggered automation, queued with its delay."""
+
+    model_config = ConfigDict(extra="forbid")
 
     step: int = Field(ge=1)
     event: str
@@ -78,6 +84,8 @@ class AutomationStepReceipt(BaseModel):
 class AutomationAccepted(BaseModel):
     """202 of `POST /v1/{workspace}/{version}/automation/{automation_id}/trigger`."""
 
+    model_config = ConfigDict(extra="forbid")
+
     automation_id: str
     received_time: str = Field(description="ISO-8601 UTC with milliseconds")
     request_id: str
@@ -86,6 +94,8 @@ class AutomationAccepted(BaseModel):
 
 class FieldError(BaseModel):
     """One field that failed validation; bulk items are named by `seq`, automation steps by `step`."""
+
+    model_config = ConfigDict(extra="forbid")
 
     field: str
     message: str
@@ -96,7 +106,7 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """Every error: `{"_message", "status": "error"}`, plus `errors` when the body failed validation."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     message: str = Field(alias="_message")
     status: Literal["error"]
