@@ -63,10 +63,11 @@ def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMid
 
 def parse_json(app: APIGatewayHttpResolver, *, empty: Any = None) -> Any:
     """The body as JSON (any value); `empty` stands for a missing body."""
-    raw = app.current_event.decoded_body
-    if not raw:
-        return empty
     try:
+        # API Gateway base64-encodes a body that is not UTF-8; decoding it is part of parsing.
+        raw = app.current_event.decoded_body
+        if not raw:
+            return empty
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestValidationError("Malformed JSON in request body") from exc

@@ -105,6 +105,14 @@ def test_body_that_is_not_a_json_object_is_400(
     assert response.json() == {"_message": message, "status": "error"}
 
 
+def test_body_that_is_not_utf8_is_400_malformed_json(client: EventApiClient, stack: Stack) -> None:
+    """Was a 500: the base64 body API Gateway passes for non-UTF-8 bytes failed to decode outside the parser."""
+    response = client.post(binary_body=b'{"event": "\xff", "to": {"email": "a@example.com"}}', key="not-utf8")
+    assert response.status == 400
+    assert response.json() == {"_message": "Malformed JSON in request body", "status": "error"}
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+
 TO = {"email": "a@example.com"}
 INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("missing-event", {"to": {"email": "a@example.com"}}, "event"),
