@@ -68,7 +68,8 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
                 "content": _json(_ref(accepted)),
             },
             "400": _error(
-                "Malformed JSON, a body that fails validation (`errors` names each field), an unknown event or "
+                "Malformed JSON (or nested more than 64 levels), a body that fails validation (`errors` names each "
+                "field), an unknown event or "
                 "automation, a blank Idempotency-Key or a bad x-idempotency-expiration. Nothing is stored (R5)."
             ),
             "401": {"$ref": "#/components/responses/InvalidApiDetails"},
