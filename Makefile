@@ -44,7 +44,7 @@ unit: deps
 	$(PY) -m pytest tests/unit
 
 test: lint template-check
-	$(PY) -m pytest tests/unit tests/integration
+	$(PY) -m pytest tests/unit tests/integration tests/fuzz
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.
 openapi: deps
