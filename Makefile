@@ -15,7 +15,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e run bench build deploy stack-name clean
+.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e openapi run bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -56,7 +56,11 @@ unit: deps
 	$(PY) -m pytest tests/unit
 
 test: lint template-check
-	$(PY) -m pytest tests/unit tests/integration
+	$(PY) -m pytest tests/unit tests/integration tests/fuzz
+
+# The committed openapi.json; a unit test fails when it differs from what the models generate.
+openapi: deps
+	PYTHONPATH=layers $(PY) -m notify.openapi > openapi.json
 
 # Against a deployed stack: make e2e ENV=dev E2E_WORKSPACE=... E2E_API_KEY=...
 e2e: deps

@@ -61,15 +61,41 @@ def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMid
     return next_middleware(app)
 
 
+# Far deeper than any template data; shallow enough that the body still serialises into a queue message
+# (pydantic stops at 255 levels, and json.loads itself at about 1000).
+MAX_BODY_DEPTH = 64
+
+
+def _nesting_depth(value: Any) -> int:
+    """How many arrays and objects deep `value` goes; iterative, so any depth is measured safely."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def parse_json(app: APIGatewayHttpResolver, *, empty: Any = None) -> Any:
     """The body as JSON (any value); `empty` stands for a missing body."""
-    raw = app.current_event.decoded_body
-    if not raw:
-        return empty
     try:
-        return json.loads(raw)
+        # API Gateway base64-encodes a body that is not UTF-8; decoding it is part of parsing.
+        raw = app.current_event.decoded_body
+        if not raw:
+            return empty
+        payload = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestValidationError("Malformed JSON in request body") from exc
+    except RecursionError as exc:
+        raise _too_deep() from exc
+    if _nesting_depth(payload) > MAX_BODY_DEPTH:
+        raise _too_deep()
+    return payload
+
+
+def _too_deep() -> RequestValidationError:
+    return RequestValidationError(f"The request body nests arrays and objects more than {MAX_BODY_DEPTH} levels deep")
 
 
 def _field_error(loc: tuple[int | str, ...], message: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
 import json
@@ -180,6 +181,7 @@ class ApiClient:
         workspace: str | None = None,
         api_key: str | None = "default",
         raw_body: str | None = None,
+        binary_body: bytes | None = None,
         route: str | None = None,
         context: FakeLambdaContext | None = None,
     ) -> HttpResult:
@@ -199,6 +201,9 @@ class ApiClient:
         sent_headers.update({name.lower(): value for name, value in (headers or {}).items()})
         event["headers"] = sent_headers
         event["body"] = raw_body if raw_body is not None else json.dumps(body)
+        if binary_body is not None:
+            # As API Gateway passes a body that is not UTF-8 text.
+            event["body"], event["isBase64Encoded"] = base64.b64encode(binary_body).decode(), True
         response = self.module.lambda_handler(event, context or FakeLambdaContext())
         return HttpResult(
             status=response["statusCode"],

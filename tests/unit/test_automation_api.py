@@ -136,3 +136,16 @@ def test_empty_body_is_an_empty_payload(automation_client: AutomationApiClient, 
 def test_invalid_jmespath_in_a_definition_is_refused() -> None:
     with pytest.raises(ValueError, match="invalid JMESPath expression"):
         AutomationDefinition.model_validate({"id": "x", "steps": [{"event": "E", "to": {"email": "a[["}}]})
+
+
+def test_payload_nested_too_deep_is_400_and_nothing_is_stored(
+    automation_client: AutomationApiClient, stack: Stack
+) -> None:
+    """Was a stored 500: the default data expression copies the whole payload into the queue message."""
+    deep: Any = []
+    for _ in range(300):
+        deep = [deep]
+    response = automation_client.post({**PAYLOAD, "deep": deep}, key="too-deep")
+    assert response.status == 400
+    assert response.json()["_message"] == "The request body nests arrays and objects more than 64 levels deep"
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []

@@ -105,6 +105,36 @@ def test_body_that_is_not_a_json_object_is_400(
     assert response.json() == {"_message": message, "status": "error"}
 
 
+def event_with_nested_data(depth: int) -> str:
+    """A Welcome_Email body whose data holds arrays `depth` levels deep (as raw JSON: json.dumps would recurse)."""
+    nested = "[" * depth + "]" * depth
+    return '{"event": "Welcome_Email", "to": {"email": "a@example.com"}, "data": {"x": ' + nested + "}}"
+
+
+@pytest.mark.parametrize("depth", [300, 100_000], ids=["past-pydantic-serialiser", "past-json-parser"])
+def test_body_nested_too_deep_is_400_and_nothing_is_stored(client: EventApiClient, stack: Stack, depth: int) -> None:
+    """Was a 500: a stored 500 once the queue message failed to serialise, or json.loads' RecursionError."""
+    response = client.post(raw_body=event_with_nested_data(depth), key="too-deep")
+    assert response.status == 400
+    assert response.json() == {
+        "_message": "The request body nests arrays and objects more than 64 levels deep",
+        "status": "error",
+    }
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+
+def test_body_nested_64_levels_deep_is_accepted(client: EventApiClient, stack: Stack) -> None:
+    assert client.post(raw_body=event_with_nested_data(61)).status == 202  # with the body, data and x: 64
+
+
+def test_body_that_is_not_utf8_is_400_malformed_json(client: EventApiClient, stack: Stack) -> None:
+    """Was a 500: the base64 body API Gateway passes for non-UTF-8 bytes failed to decode outside the parser."""
+    response = client.post(binary_body=b'{"event": "\xff", "to": {"email": "a@example.com"}}', key="not-utf8")
+    assert response.status == 400
+    assert response.json() == {"_message": "Malformed JSON in request body", "status": "error"}
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+
 TO = {"email": "a@example.com"}
 INVALID_BODIES: list[tuple[str, dict[str, Any], str]] = [
     ("missing-event", {"to": {"email": "a@example.com"}}, "event"),

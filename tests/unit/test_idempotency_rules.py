@@ -280,8 +280,10 @@ def test_R6_expiration_header_sets_the_expiry(client: EventApiClient, stack: Sta
         str(int((time.time() - DAY) * 1000)),  # in the past
         "tomorrow",
         "2026-13-45T00:00:00Z",
+        "99999999999999999999",  # past datetime's range: was a 500
+        "\u00b2",  # a digit to str.isdigit, not to int(): was a 500
     ],
-    ids=["too-soon", "too-late", "past", "words", "bad-iso"],
+    ids=["too-soon", "too-late", "past", "words", "bad-iso", "beyond-datetime", "superscript-digit"],
 )
 def test_R6_bad_expiration_is_400_and_nothing_is_stored(client: EventApiClient, stack: Stack, value: str) -> None:
     response = client.post(welcome(), key="bad-expiry", headers={"X-Idempotency-Expiration": value})

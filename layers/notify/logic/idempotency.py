@@ -122,8 +122,12 @@ def _parse_expiration(raw: str, now: datetime) -> int:
     """Epoch milliseconds or ISO-8601, between 24 hours and one year ahead; epoch seconds out."""
     value = raw.strip()
     when: datetime | None = None
-    if value.isdigit():
-        when = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    if value.isascii() and value.isdigit():
+        try:
+            when = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            # Past the last year a datetime holds: far more than a year ahead, and no reason for a 500.
+            raise _expiration_error("must be at most one year in the future") from None
     else:
         try:
             when = datetime.fromisoformat(value)

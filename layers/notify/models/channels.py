@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, WithJsonSchema
 
 
 class Channel(StrEnum):
@@ -52,7 +52,28 @@ def _slack(value: str) -> str:
     return value
 
 
-Destination = Annotated[str, AfterValidator(_non_empty)]
-EmailDestination = Annotated[str, AfterValidator(_email)]
-PhoneDestination = Annotated[str, AfterValidator(_e164)]
-SlackDestination = Annotated[str, AfterValidator(_slack)]
+# The JSON schemas state the same rules for the OpenAPI document (notify.openapi); the validators decide.
+Destination = Annotated[
+    str, AfterValidator(_non_empty), WithJsonSchema({"type": "string", "minLength": 1, "pattern": r"\S"})
+]
+EmailDestination = Annotated[
+    str,
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "pattern": _EMAIL.pattern, "description": "An email address"}),
+]
+PhoneDestination = Annotated[
+    str,
+    AfterValidator(_e164),
+    WithJsonSchema({"type": "string", "pattern": _E164.pattern, "description": "E.164, such as +14155550123"}),
+]
+SlackDestination = Annotated[
+    str,
+    AfterValidator(_slack),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\S+$",
+            "description": "An https webhook URL, a user email, a user id or a channel",
+        }
+    ),
+]

@@ -18,7 +18,7 @@ from notify.models.channels import (
 class Recipient(BaseModel):
     """`to`: one destination per channel; at least one channel."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     email: EmailDestination | None = None
     sms: PhoneDestination | None = None
