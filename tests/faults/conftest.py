@@ -121,7 +121,7 @@ def assert_delivered_at_most_once(expected: int) -> None:
     assert sum(counts.values()) == expected
 
 
-def stored_response(record: dict[str, Any]) -> dict[str, Any]:
+def recorded_response(record: dict[str, Any]) -> dict[str, Any]:
     """The response an idempotency record holds (status code, headers, body)."""
     return dict(json.loads(record["data"]["S"]))
 

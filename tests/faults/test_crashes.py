@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, stored_response
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
 from tests.unit.conftest import BulkApiClient, FakeLambdaContext, SenderDriver, Stack
 from tests.unit.faults import SimulatedLambdaTimeout, fail_call
 
@@ -46,7 +46,7 @@ def test_R3_exception_after_enqueue_is_a_stored_500_and_what_was_queued_is_deliv
     assert first.json() == {"_message": "Internal server error", "status": "error"}
     [record] = api.records(stack)
     assert record["status"]["S"] == "COMPLETED"
-    assert stored_response(record)["body"] == first.body
+    assert recorded_response(record)["body"] == first.body
 
     clock.tick(PAST_DEADLINE)  # well after the invocation's deadline: the stored 500 still stands
     retried = api.client.post(api.body("a@example.com"), key="exploded")
@@ -73,7 +73,7 @@ def test_R8_timeout_after_enqueue_then_retry_after_the_claim_lapses_delivers_onc
     assert retried.status == 202 and "idempotency-replayed" not in retried.headers
     [completed] = api.records(stack)
     assert completed["status"]["S"] == "COMPLETED"
-    assert stored_response(completed)["body"] == retried.body
+    assert recorded_response(completed)["body"] == retried.body
     queued_ids = sorted(message["msg_id"] for message in stack.queued_messages())
     assert queued_ids == sorted(api.msg_ids(retried.json()) * 2)  # the dead run queued the very same ids
     replayed = api.client.post(api.body("a@example.com"), key="timed-out")
@@ -99,7 +99,7 @@ def test_R8_retry_after_the_first_copies_were_delivered_sends_nothing_more(
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
     [completed] = api.records(stack)
-    assert stored_response(completed)["body"] == retried.body
+    assert recorded_response(completed)["body"] == retried.body
 
 
 def test_R8_bulk_timeout_midway_through_its_batches_then_retry_delivers_each_recipient_once(

@@ -20,7 +20,7 @@ from tests.faults.aws_errors import (
     AwsError,
     aws_error,
 )
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, stored_response
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
 from tests.unit.conftest import FakeLambdaContext, SenderDriver, Stack
 
 # The first call and the clients' 3 retries (botocore's `max_attempts` counts retries; notify.dal.clients).
@@ -55,7 +55,7 @@ def test_R9_claim_throttled_or_5xx_is_503_nothing_is_stored_or_sent_and_the_key_
     assert (replayed.status, replayed.body, replayed.headers["idempotency-replayed"]) == (202, accepted.body, "true")
     [record] = api.records(stack)
     assert record["status"]["S"] == "COMPLETED"
-    assert stored_response(record)["body"] == accepted.body
+    assert recorded_response(record)["body"] == accepted.body
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
 
@@ -72,7 +72,7 @@ def test_R3_claim_throttled_once_is_retried_by_botocore_and_executes_once(
     assert accepted.status == 202
     [record] = api.records(stack)
     assert record["status"]["S"] == "COMPLETED"
-    assert stored_response(record)["body"] == accepted.body
+    assert recorded_response(record)["body"] == accepted.body
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
 
@@ -101,7 +101,7 @@ def test_R8_completion_throttled_or_5xx_answers_and_a_retry_after_the_claim_laps
     assert api.msg_ids(retried.json()) == api.msg_ids(first.json())
     [completed] = api.records(stack)
     assert completed["status"]["S"] == "COMPLETED"
-    assert stored_response(completed)["body"] == retried.body
+    assert recorded_response(completed)["body"] == retried.body
     assert len(stack.queued_messages()) == 2 * api.emails_per_request  # each notification queued twice
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.faults.aws_errors import SQS_SERVICE_UNAVAILABLE, aws_error
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, stored_response
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
 from tests.unit.conftest import SenderDriver, Stack
 from tests.unit.faults import fail_call, unreachable
 
@@ -23,7 +23,7 @@ def test_R3_queue_answering_5xx_is_a_stored_500_replayed_and_nothing_is_sent(
     assert "could not be queued" in first.json()["_message"]
     [record] = api.records(stack)
     assert record["status"]["S"] == "COMPLETED"
-    assert stored_response(record) == {
+    assert recorded_response(record) == {
         "statusCode": 500,
         "headers": {"Content-Type": "application/json"},
         "body": first.body,
@@ -47,7 +47,7 @@ def test_R3_queue_recovering_within_the_products_retries_is_a_202_delivered_once
     assert accepted.status == 202
     assert all(item == "ok" for item in statuses(accepted.json()))
     [record] = api.records(stack)
-    assert stored_response(record)["body"] == accepted.body
+    assert recorded_response(record)["body"] == accepted.body
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
 
@@ -62,7 +62,7 @@ def test_R8_enqueue_answer_lost_after_sqs_accepted_is_a_stored_500_and_sends_onc
 
     assert first.status == 500
     [record] = api.records(stack)
-    assert stored_response(record)["body"] == first.body
+    assert recorded_response(record)["body"] == first.body
     replayed = api.client.post(api.body("a@example.com"), key="answer-lost")
     assert (replayed.status, replayed.body) == (500, first.body)
     # The product resent each batch it believed failed: several copies, carrying the same msg_ids.

@@ -4,7 +4,7 @@ each msg_id is still delivered at most once (R8)."""
 from __future__ import annotations
 
 from tests.faults.aws_errors import PROVISIONED_THROUGHPUT_EXCEEDED, THROTTLING, aws_error
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, delivered, stored_response
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, delivered, recorded_response
 from tests.unit.conftest import SenderDriver, Stack, StatusApiClient
 from tests.unit.faults import SimulatedLambdaTimeout, fail_call
 
@@ -25,7 +25,7 @@ def test_R8_the_same_message_delivered_twice_at_once_sends_once(api: Api, stack:
     assert len(send_records(stack)) == api.emails_per_request
     assert {record["status"]["S"] for record in send_records(stack)} == {"COMPLETED"}
     [record] = api.records(stack)
-    assert stored_response(record)["body"] == accepted.body
+    assert recorded_response(record)["body"] == accepted.body
 
 
 def test_R8_the_same_message_delivered_again_after_it_was_sent_sends_nothing(
