@@ -131,12 +131,15 @@ def test_R8_fifty_keys_twenty_duplicates_each_with_expiry_mid_run_deliver_exactl
     started = time.monotonic()
 
     answers = wave(stack, 1, run)
+    first_wave_done = time.monotonic()
     wait_until_short_keys_expired(dynamodb_url)
+    second_wave_started = time.monotonic()
     answers += wave(stack, 2, run)
-    requests_done = time.monotonic()
+    second_wave_done = time.monotonic()
     wait_for(lambda: queue_drained(stack), timeout=DRAIN_TIMEOUT_SECONDS, message="the notification queue to drain")
     drained = time.monotonic()
     deliveries = ses_deliveries(stack)
+    sending_seconds = (first_wave_done - started) + (second_wave_done - second_wave_started)
 
     statuses = Counter(
         "202 replayed" if a.replayed else ("202 executed" if a.status == 202 else str(a.status)) for a in answers
@@ -145,8 +148,10 @@ def test_R8_fifty_keys_twenty_duplicates_each_with_expiry_mid_run_deliver_exactl
         print(
             f"\nstress: {len(answers)} requests ({KEYS} keys x {2 * DUPLICATES_PER_WAVE} duplicates, "
             f"{CLIENT_THREADS} client threads, DynamoDB Local); statuses {dict(sorted(statuses.items()))}; "
-            f"requests {requests_done - started:.1f} s (including the wait for expiry), "
-            f"queue drained after {drained - started:.1f} s; SES deliveries {deliveries}"
+            f"waves {first_wave_done - started:.1f} s + {second_wave_done - second_wave_started:.1f} s "
+            f"({len(answers) / sending_seconds:.0f} requests/s), "
+            f"expiry wait {second_wave_started - first_wave_done:.1f} s, "
+            f"queue drained {drained - second_wave_done:.1f} s after the last request; SES deliveries {deliveries}"
         )
 
     assert len(answers) == KEYS * 2 * DUPLICATES_PER_WAVE
