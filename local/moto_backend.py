@@ -105,17 +105,21 @@ class MotoServer:
 
 
 class MotoSession:
-    """What local.template.create_resources needs of a boto3 session, pointed at moto."""
+    """What local.template.create_resources needs of a boto3 session, pointed at moto.
 
-    def __init__(self, endpoint_url: str, region: str) -> None:
+    `endpoints` sends chosen services elsewhere (DynamoDB to DynamoDB Local).
+    """
+
+    def __init__(self, endpoint_url: str, region: str, endpoints: dict[str, str] | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
+        self.endpoints = endpoints or {}
 
     def client(self, service: str, region_name: str | None = None) -> Any:
         return boto3.session.Session(**FAKE_CREDENTIALS).client(
             service,
             region_name=region_name or self.region,
-            endpoint_url=self.endpoint_url,
+            endpoint_url=self.endpoints.get(service, self.endpoint_url),
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=2, read_timeout=30),
         )
 

@@ -7,14 +7,16 @@ import json
 import os
 import shlex
 import signal
+import socket
 import sys
 import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
 from local.event_sources import SqsPoller
 from local.faults import ArmedFaultList
 from local.functions import FunctionPool, Invocation
@@ -39,6 +41,7 @@ from local.template import (
 )
 
 DEFAULT_SENDER = "notifications@example.com"
+DYNAMODB_BACKENDS = ("moto", "dynamodb-local")
 DEMO_BODY = {"event": "Welcome_Email", "to": {"email": "rahul@example.com"}, "data": {"name": "Rahul"}}
 
 
@@ -51,21 +54,34 @@ class PortInUse(Exception):
         super().__init__(f"local stack: port {port} ({variable}) is in use; stop what holds it or set {variable}")
 
 
+class InvalidSetting(ValueError):
+    """An environment variable of the local stack holds a value it cannot use."""
+
+
 @dataclass(frozen=True)
 class LocalSettings:
     api_port: int
     moto_port: int
     region: str
     template_path: Path
+    dynamodb: str = "moto"  # or "dynamodb-local": AWS's DynamoDB Local serves DynamoDB, moto the rest
+    dynamodb_port: int = 8000
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_environment(cls) -> LocalSettings:
+        dynamodb = os.environ.get("LOCAL_DYNAMODB", "moto")
+        if dynamodb not in DYNAMODB_BACKENDS:
+            raise InvalidSetting(f"LOCAL_DYNAMODB must be one of: {', '.join(DYNAMODB_BACKENDS)}")
         return cls(
             api_port=int(os.environ.get("API_PORT", "3000")),
             moto_port=int(os.environ.get("MOTO_PORT", "5000")),
             region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             # Tests of the emulator itself point this at a template of their own.
             template_path=Path(os.environ.get("LOCAL_TEMPLATE", str(TEMPLATE_PATH))).resolve(),
+            dynamodb=dynamodb,
+            dynamodb_port=int(os.environ.get("LOCAL_DYNAMODB_PORT", "8000")),
+            parameter_overrides=parse_parameter_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")),
         )
 
     @property
@@ -73,8 +89,24 @@ class LocalSettings:
         return f"http://127.0.0.1:{self.moto_port}"
 
     @property
+    def dynamodb_url(self) -> str | None:
+        """DynamoDB Local's endpoint when it serves DynamoDB; None when moto does."""
+        return f"http://127.0.0.1:{self.dynamodb_port}" if self.dynamodb == "dynamodb-local" else None
+
+    @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+
+def parse_parameter_overrides(text: str) -> dict[str, str]:
+    """`Name=Value Name2=Value2`, as `sam deploy --parameter-overrides` takes them."""
+    overrides = {}
+    for pair in text.split():
+        name, separator, value = pair.partition("=")
+        if not separator or not name:
+            raise InvalidSetting(f"LOCAL_PARAMETER_OVERRIDES: '{pair}' is not Name=Value")
+        overrides[name] = value
+    return overrides
 
 
 def lambda_environment(
@@ -97,6 +129,8 @@ def lambda_environment(
         "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
         "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
         "AWS_ENDPOINT_URL": settings.moto_url,
+        # botocore prefers a service's own endpoint variable over AWS_ENDPOINT_URL.
+        **({"AWS_ENDPOINT_URL_DYNAMODB": settings.dynamodb_url} if settings.dynamodb_url else {}),
         # No developer profile or config may leak into a function.
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
@@ -136,6 +170,13 @@ class LocalStack:
         except OSError as exc:
             self.moto.close()
             raise PortInUse("API_PORT", settings.api_port) from exc
+        if settings.dynamodb_url is not None:
+            try:
+                _check_port_free(settings.dynamodb_port)
+            except OSError as exc:
+                self.api.close()
+                self.moto.close()
+                raise PortInUse("LOCAL_DYNAMODB_PORT", settings.dynamodb_port) from exc
         self.cleanup.callback(self.api.close)
         self.cleanup.callback(self.moto.close)
         self.pools: dict[str, FunctionPool] = {}
@@ -143,9 +184,18 @@ class LocalStack:
 
     def start(self) -> None:
         self.moto.start()
+        endpoints = {}
+        if self.settings.dynamodb_url is not None:
+            dynamodb = DynamoDBLocal(self.settings.dynamodb_port)
+            self.cleanup.callback(dynamodb.close)
+            dynamodb.wait_until_ready()
+            endpoints["dynamodb"] = dynamodb.url
         template = load_template(self.settings.template_path)
-        session = MotoSession(self.settings.moto_url, self.settings.region)
-        resources = create_resources(session, self.settings.region, template)
+        unknown = sorted(set(self.settings.parameter_overrides) - set(template.get("Parameters", {})))
+        if unknown:
+            raise InvalidSetting(f"LOCAL_PARAMETER_OVERRIDES: the template declares no parameter {', '.join(unknown)}")
+        session = MotoSession(self.settings.moto_url, self.settings.region, endpoints)
+        resources = create_resources(session, self.settings.region, template, self.settings.parameter_overrides)
         specs = function_specs(resources, self.settings.template_path.parent)
         runtime = str(template.get("Globals", {}).get("Function", {}).get("Runtime", "python3.13"))
         environments = {spec.logical_id: function_environment(spec.logical_id, resources) for spec in specs}
@@ -227,6 +277,8 @@ class LocalStack:
             f"HTTP API:    {self.settings.api_url}   functions: {', '.join(self.pools) or '-'}",
             f"sam --env-vars file: {self.sam_env_vars_path}",
         ]
+        if self.settings.dynamodb_url is not None:
+            lines.append(f"DynamoDB:    {self.settings.dynamodb_url} (DynamoDB Local; SQS, SES and SNS on moto)")
         for workspace in self.workspaces:
             lines.append(f"workspace {workspace['workspace']}   API key {workspace['api_key']}")
         if self.workspaces:
@@ -286,13 +338,19 @@ def _in_parallel() -> Iterator[Any]:
         raise errors[0]
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
         settings = LocalSettings.from_environment()
         stack = LocalStack(settings)
-    except PortInUse as exc:
+    except (PortInUse, InvalidSetting) as exc:
         print(exc, file=sys.stderr)
         return 1
     except StopRequested:
@@ -305,6 +363,12 @@ def main() -> int:
     except StopRequested:
         _print("local stack stopping")
         return 0
+    except DynamoDBLocalUnavailable as exc:
+        print(f"local stack: LOCAL_DYNAMODB=dynamodb-local: {exc}", file=sys.stderr)
+        return 1
+    except InvalidSetting as exc:
+        print(f"local stack: {exc}", file=sys.stderr)
+        return 1
     finally:
         # A second Ctrl-C must not cut the shutdown short.
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -61,6 +61,8 @@ class LocalResources:
     template: dict[str, Any] = field(default_factory=load_template)
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {url, arn, name}
+    # Parameter values instead of the template's defaults, as `sam deploy --parameter-overrides` gives them.
+    parameters: dict[str, str] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> str:
         if logical_id in self.tables:
@@ -68,6 +70,8 @@ class LocalResources:
         if logical_id in self.queues:
             return self.queues[logical_id]["url"]
         parameter = self.template.get("Parameters", {}).get(logical_id)
+        if parameter is not None and logical_id in self.parameters:
+            return self.parameters[logical_id]
         if parameter is not None:
             return str(parameter.get("Default", ""))
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::StackName": "local"}
@@ -114,10 +118,15 @@ def _placeholders(text: str) -> list[str]:
     return found
 
 
-def create_resources(session: Any, region: str, template: dict[str, Any] | None = None) -> LocalResources:
-    """Create every DynamoDB table and SQS queue of the template (TTL and redrive included)."""
+def create_resources(
+    session: Any, region: str, template: dict[str, Any] | None = None, parameters: dict[str, str] | None = None
+) -> LocalResources:
+    """Create every DynamoDB table and SQS queue of the template (TTL and redrive included).
+
+    `parameters` override the template's parameter defaults (names the template declares).
+    """
     template = template or load_template()
-    local = LocalResources(region=region, template=template)
+    local = LocalResources(region=region, template=template, parameters=dict(parameters or {}))
     dynamodb = session.client("dynamodb", region_name=region)
     for logical_id, resource in resources_of_type("AWS::DynamoDB::Table", template).items():
         props = resource["Properties"]

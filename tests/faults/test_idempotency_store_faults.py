@@ -1,0 +1,124 @@
+"""DynamoDB misbehaving under the idempotency contract: throttling and 5xx at the claim and at the completion.
+
+The claim is Powertools' conditional PutItem on IdempotencyTable, the completion its UpdateItem.
+A claim that fails means nothing executed (R9: 503, nothing stored or sent). A completion that fails
+comes after execution: the client still gets its answer, the claim lapses with the invocation, and a
+retry executes again with the same ids, so each notification is still delivered once (R8).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.faults.aws_errors import (
+    DYNAMODB_INTERNAL_ERROR,
+    PROVISIONED_THROUGHPUT_EXCEEDED,
+    THROTTLING,
+    AwsError,
+    aws_error,
+)
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
+from tests.unit.conftest import FakeLambdaContext, SenderDriver, Stack
+
+# The first call and the clients' 3 retries (botocore's `max_attempts` counts retries; notify.dal.clients).
+ATTEMPTS = 1 + 3
+UNAVAILABLE = {"_message": "Service temporarily unavailable; retry later", "status": "error"}
+
+
+def error_id(error: AwsError) -> str:
+    return error.code
+
+
+@pytest.mark.parametrize("error", [PROVISIONED_THROUGHPUT_EXCEEDED, DYNAMODB_INTERNAL_ERROR], ids=error_id)
+def test_R9_claim_throttled_or_5xx_is_503_nothing_is_stored_or_sent_and_the_key_stays_usable(
+    api: Api, stack: Stack, sender: SenderDriver, error: AwsError
+) -> None:
+    table = stack.resources.tables["IdempotencyTable"]
+    with aws_error("dynamodb", "PutItem", error, table=table) as claims:
+        refused = api.client.post(api.body("a@example.com"), key="claim-down")
+
+    assert len(claims) == ATTEMPTS  # botocore retried the claim before giving up
+    assert refused.status == 503
+    assert refused.headers["retry-after"] == "2"
+    assert refused.json() == UNAVAILABLE
+    assert "idempotency-replayed" not in refused.headers
+    assert stack.idempotency_items() == []
+    assert stack.queued_messages() == []
+
+    accepted = api.client.post(api.body("a@example.com"), key="claim-down")  # the store is back
+    replayed = api.client.post(api.body("a@example.com"), key="claim-down")
+
+    assert accepted.status == 202 and "idempotency-replayed" not in accepted.headers
+    assert (replayed.status, replayed.body, replayed.headers["idempotency-replayed"]) == (202, accepted.body, "true")
+    [record] = api.records(stack)
+    assert record["status"]["S"] == "COMPLETED"
+    assert recorded_response(record)["body"] == accepted.body
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)
+
+
+@pytest.mark.parametrize("error", [THROTTLING], ids=error_id)
+def test_R3_claim_throttled_once_is_retried_by_botocore_and_executes_once(
+    api: Api, stack: Stack, sender: SenderDriver, error: AwsError
+) -> None:
+    table = stack.resources.tables["IdempotencyTable"]
+    with aws_error("dynamodb", "PutItem", error, table=table, times=1) as claims:
+        accepted = api.client.post(api.body("a@example.com"), key="blip")
+
+    assert len(claims) == 1
+    assert accepted.status == 202
+    [record] = api.records(stack)
+    assert record["status"]["S"] == "COMPLETED"
+    assert recorded_response(record)["body"] == accepted.body
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)
+
+
+@pytest.mark.parametrize("error", [PROVISIONED_THROUGHPUT_EXCEEDED, DYNAMODB_INTERNAL_ERROR], ids=error_id)
+def test_R8_completion_throttled_or_5xx_answers_and_a_retry_after_the_claim_lapses_delivers_once(
+    api: Api, stack: Stack, sender: SenderDriver, error: AwsError, clock: Any
+) -> None:
+    table = stack.resources.tables["IdempotencyTable"]
+    with aws_error("dynamodb", "UpdateItem", error, table=table) as completions:
+        first = api.client.post(api.body("a@example.com"), key="no-completion", context=FakeLambdaContext(2_000))
+
+    assert len(completions) == ATTEMPTS
+    assert first.status == 202  # it executed: the client gets its answer even though it was not stored
+    [held] = api.records(stack)
+    assert held["status"]["S"] == "INPROGRESS"
+    assert "data" not in held
+    held_again = api.client.post(api.body("a@example.com"), key="no-completion")
+    assert held_again.status == 409  # until the invocation that holds the claim would have timed out
+
+    clock.tick(timedelta(seconds=3))
+    retried = api.client.post(api.body("a@example.com"), key="no-completion")
+
+    assert retried.status == 202 and "idempotency-replayed" not in retried.headers
+    assert retried.json()["request_id"] == first.json()["request_id"]
+    assert api.msg_ids(retried.json()) == api.msg_ids(first.json())
+    [completed] = api.records(stack)
+    assert completed["status"]["S"] == "COMPLETED"
+    assert recorded_response(completed)["body"] == retried.body
+    assert len(stack.queued_messages()) == 2 * api.emails_per_request  # each notification queued twice
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)
+
+
+@pytest.mark.parametrize("error", [THROTTLING], ids=error_id)
+def test_R8_completion_throttled_once_is_retried_and_stored(
+    api: Api, stack: Stack, sender: SenderDriver, error: AwsError
+) -> None:
+    table = stack.resources.tables["IdempotencyTable"]
+    with aws_error("dynamodb", "UpdateItem", error, table=table, times=1):
+        first = api.client.post(api.body("a@example.com"), key="completion-blip")
+    replayed = api.client.post(api.body("a@example.com"), key="completion-blip")
+
+    assert first.status == 202
+    assert (replayed.body, replayed.headers["idempotency-replayed"]) == (first.body, "true")
+    [record] = api.records(stack)
+    assert record["status"]["S"] == "COMPLETED"
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)

@@ -1,0 +1,114 @@
+"""SQS delivering a message more than once (it is at-least-once), and the senders' own store failing:
+each msg_id is still delivered at most once (R8)."""
+
+from __future__ import annotations
+
+from tests.faults.aws_errors import PROVISIONED_THROUGHPUT_EXCEEDED, THROTTLING, aws_error
+from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, delivered, recorded_response
+from tests.unit.conftest import SenderDriver, Stack, StatusApiClient
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+
+
+def send_records(stack: Stack) -> list[dict]:
+    return [item for item in stack.idempotency_items() if item["id"]["S"].startswith("send#")]
+
+
+def test_R8_the_same_message_delivered_twice_at_once_sends_once(api: Api, stack: Stack, sender: SenderDriver) -> None:
+    accepted = api.client.post(api.body("a@example.com"), key="twice")
+    for message in stack.queued_messages():
+        sender.requeue(message)  # SQS hands out a second copy while the first is still waiting
+
+    deliver_all(sender)
+
+    assert accepted.status == 202
+    assert_delivered_at_most_once(api.emails_per_request)
+    assert len(send_records(stack)) == api.emails_per_request
+    assert {record["status"]["S"] for record in send_records(stack)} == {"COMPLETED"}
+    [record] = api.records(stack)
+    assert recorded_response(record)["body"] == accepted.body
+
+
+def test_R8_the_same_message_delivered_again_after_it_was_sent_sends_nothing(
+    api: Api, stack: Stack, sender: SenderDriver
+) -> None:
+    api.client.post(api.body("a@example.com"), key="again")
+    first_copies = stack.queued_messages()
+    deliver_all(sender)
+    before = delivered()
+
+    for message in first_copies:
+        sender.requeue(message)
+    deliver_all(sender)
+
+    assert delivered() == before
+    assert_delivered_at_most_once(api.emails_per_request)
+
+
+def test_R8_the_same_msg_id_from_a_replayed_request_is_never_queued_again(
+    api: Api, stack: Stack, sender: SenderDriver
+) -> None:
+    first = api.client.post(api.body("a@example.com"), key="replayed")
+    deliver_all(sender)
+    replayed = api.client.post(api.body("b@example.com"), key="replayed")  # a changed payload replays too
+
+    assert (replayed.body, replayed.headers["idempotency-replayed"]) == (first.body, "true")
+    assert stack.queued_messages() == []
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)
+    assert all(recipient.startswith("a") for recipient, _ in delivered())
+
+
+def test_R8_sender_claim_throttled_is_redelivered_by_sqs_and_sent_once(
+    client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    accepted = client_api.client.post(client_api.body("a@example.com"), key="sender-throttled").json()
+    table = stack.resources.tables["IdempotencyTable"]
+
+    with aws_error("dynamodb", "PutItem", PROVISIONED_THROUGHPUT_EXCEEDED, table=table) as claims:
+        sender.run_once()  # the sender cannot claim the msg_id: the message goes back to the queue
+
+    assert claims and delivered() == {}
+    assert send_records(stack) == []
+    deliver_all(sender)
+    assert_delivered_at_most_once(1)
+    [shown] = status.get(accepted["request_id"]).json()["notifications"]
+    assert (shown["state"], shown["attempts"]) == ("sent", 1)
+
+
+def test_R8_sender_completion_throttled_after_ses_accepted_never_sends_again(
+    client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """SES took the email but the sender could not mark its msg_id done: the claim stays held, so a copy
+    SQS delivers again is not sent; the last receive records the outcome as unknown."""
+    accepted = client_api.client.post(client_api.body("a@example.com"), key="sender-no-completion").json()
+    [message] = stack.queued_messages()
+    table = stack.resources.tables["IdempotencyTable"]
+
+    with aws_error("dynamodb", "UpdateItem", THROTTLING, table=table):
+        sender.run_once()
+    sender.requeue(message)
+    deliver_all(sender)
+
+    assert_delivered_at_most_once(1)
+    [claim] = send_records(stack)
+    assert claim["status"]["S"] == "INPROGRESS"
+    [shown] = status.get(accepted["request_id"]).json()["notifications"]
+    assert shown["state"] == "sent"
+
+
+def test_R8_sender_killed_after_ses_accepted_then_redelivered_sends_once(
+    client_api: Api, stack: Stack, sender: SenderDriver
+) -> None:
+    def time_out(**_: object) -> None:
+        raise SimulatedLambdaTimeout()
+
+    client_api.client.post(client_api.body("a@example.com"), key="sender-killed")
+    with fail_call("sesv2", "SendEmail", action=time_out, after=True):
+        try:
+            sender.run_once()
+        except SimulatedLambdaTimeout:
+            sender.expire_in_flight()  # its visibility timeout passes: SQS delivers the message again
+
+    deliver_all(sender)
+
+    assert_delivered_at_most_once(1)
