@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-import subprocess
+import subprocess  # nosec B404  # starts only the installed DynamoDB Local jar
 import tempfile
 import time
 from pathlib import Path
@@ -68,7 +68,7 @@ class DynamoDBLocal:
             "-port",
             str(port),
         ]
-        self.process = subprocess.Popen(  # noqa: S603 - a fixed command line naming the installed jar
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603  # fixed command line naming the installed jar, no shell
             command, cwd=jar.parent, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
