@@ -32,7 +32,7 @@ from bench.stats import LatencySummary, summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
-PHASE_SECONDS = 20.0
+PHASE_SECONDS = 15.0
 PHASE_MAX_REQUESTS = 4000
 WARMUP_SECONDS = 3.0
 READY_TIMEOUT_SECONDS = 90

@@ -14,7 +14,7 @@ from bench.stats import LatencySummary, summarize
 # Bounded by count and by time, whichever ends first, so a slow machine still finishes.
 NEW_KEY_ITERATIONS = 400
 REPLAY_ITERATIONS = 2000
-PHASE_SECONDS = 12.0
+PHASE_SECONDS = 10.0
 WARMUP_REQUESTS = 20
 
 
