@@ -119,12 +119,13 @@ def _local_section(load: dict[str, Any]) -> list[str]:
             f"status {bulk['status']}, {bulk['items']} items ({verdict})"
         )
     if not all(bulk["accepted_all"] for bulk in load["bulk_calls"]):
-        lines.append(
-            f"   the function logs show {load['moto_read_timeouts_in_function_logs']} AWS call(s) to moto that hit"
-            " the client's 5 s read timeout. moto 5.2.5's SendMessage builds the queue's attributes, counting every"
-            " message on the queue, for each message sent: a 1000-message bulk is quadratic in the emulator,"
-            " not in SQS."
-        )
+        lines += [
+            "   A bulk that answers 500 after about 28 s ran into BulkApiFunction's Timeout (28 s). In the function",
+            f"   logs, {load['moto_read_timeouts_in_function_logs']} AWS call(s) to moto hit the client's 5 s read"
+            " timeout. moto 5.2.5's SendMessage builds the",
+            "   queue's attributes for each message sent, and so counts every message on the queue: a 1000-message",
+            "   bulk is quadratic in the emulator (not in SQS), and it takes longer the busier the machine is.",
+        ]
     lines.append("   (a negative status in replays would be an answer without Idempotency-Replayed: true)")
     return lines
 
