@@ -1,0 +1,34 @@
+"""The bench's AWS call counter sees the calls the product makes on its own clients (issue 6)."""
+
+from __future__ import annotations
+
+from bench.aws_calls import CallCounter
+from tests.unit.conftest import EventApiClient, Stack, welcome
+
+
+def test_counter_counts_the_calls_of_a_new_keyed_event(client: EventApiClient, stack: Stack) -> None:
+    counter = CallCounter()
+    counter.hook_product_clients()
+    client.post(welcome(), key="bench-smoke")  # fills the per-container key and definition caches
+    counter.take()
+
+    assert client.post(welcome(), key="bench-smoke-2").status == 202
+
+    calls = counter.take()
+    assert calls["dynamodb.PutItem[IdempotencyTable]"] == 1  # the claim
+    assert calls["dynamodb.UpdateItem[IdempotencyTable]"] == 1  # the completion
+    assert calls["sqs.SendMessageBatch"] == 1
+    assert len(stack.queued_messages()) == 2
+    assert counter.unhooked_clients() == 0
+
+
+def test_counter_sees_no_call_on_a_warm_replay(client: EventApiClient) -> None:
+    counter = CallCounter()
+    counter.hook_product_clients()
+    client.post(welcome(), key="bench-replay")
+    counter.take()
+
+    replay = client.post(welcome(), key="bench-replay")
+
+    assert replay.headers["idempotency-replayed"] == "true"
+    assert sum(counter.take().values()) == 0
