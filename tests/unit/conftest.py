@@ -48,14 +48,23 @@ def reset_container_state() -> None:
     sender_logic._config.cache_clear()
 
 
-@cache
-def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py the way Lambda does, under a name that cannot collide."""
-    spec = importlib.util.spec_from_file_location(f"{name}_app", ROOT / "functions" / name / "app.py")
+def import_function(name: str, instance: str = "") -> ModuleType:
+    """Import functions/<name>/app.py the way Lambda does, under a name that cannot collide.
+
+    Each `instance` is a module of its own, like the handler in another Lambda container: the
+    Powertools resolver keeps per-request state, so concurrent requests need one each.
+    """
+    spec = importlib.util.spec_from_file_location(f"{name}_app{instance}", ROOT / "functions" / name / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@cache
+def load_function(name: str) -> ModuleType:
+    """The handler module of one warm container, shared by the tests."""
+    return import_function(name)
 
 
 class FakeLambdaContext:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import EventApiClient, HttpResult, Stack, welcome
+from tests.unit.conftest import EventApiClient, HttpResult, Stack, import_function, welcome
 from tests.unit.faults import fail_call
 
 RACERS = 20
@@ -21,9 +21,15 @@ def test_R5_racing_duplicates_execute_once_and_enqueue_one_message(client: Event
     def slow_enqueue(**_: object) -> None:
         time.sleep(0.2)  # keep the winner executing while the others arrive
 
+    # Lambda runs one request at a time per container: each racer is a container with its own handler
+    # module (the shared package's state, such as the idempotency store and caches, is still shared).
+    containers = [EventApiClient(client.workspace) for _ in range(RACERS)]
+    for index, container in enumerate(containers):
+        container.module = import_function("event_api", instance=f"_racer{index}")
+
     def race(index: int) -> HttpResult:
         start.wait()
-        return client.post(welcome(name=f"racer-{index}"), key="one-key")
+        return containers[index].post(welcome(name=f"racer-{index}"), key="one-key")
 
     with fail_call("sqs", "SendMessageBatch", action=slow_enqueue), ThreadPoolExecutor(RACERS) as pool:
         results = list(pool.map(race, range(RACERS)))
