@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib.util
 import json
 import logging
 import os
@@ -22,42 +21,21 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from local.container import import_function, reset_container_state
 from local.moto_backend import speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.template import create_resources, function_environment
-from notify.dal.clients import reset_clients
-from notify.dal.idempotency_store import idempotency_store
-from notify.logic import idempotency
-from notify.logic import sender as sender_logic
-from notify.logic.auth import forget_cached_keys
-from notify.logic.definitions import forget_cached_definitions
 from notify.observability import logger
-from notify.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 API_FUNCTIONS = ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction")
 
 
-def reset_container_state() -> None:
-    """What a new Lambda container starts without: settings, clients, and every per-container cache."""
-    get_settings.cache_clear()
-    reset_clients()
-    idempotency_store.cache_clear()
-    idempotency._config.cache_clear()
-    forget_cached_keys()
-    forget_cached_definitions()
-    sender_logic._config.cache_clear()
-
-
 @cache
 def load_function(name: str) -> ModuleType:
-    """Import functions/<name>/app.py as Lambda does, under a name that cannot collide with another app.py."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}_app", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The handler module of the bench's one warm container."""
+    return import_function(name, instance="_bench")
 
 
 class FakeLambdaContext:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib.util
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -21,44 +20,15 @@ from moto import mock_aws
 from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
+from local.container import import_function, reset_container_state
 from local.moto_backend import speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.template import LocalResources, create_resources, function_environment
-from notify.dal.clients import reset_clients
-from notify.dal.idempotency_store import idempotency_store
-from notify.logic import idempotency
-from notify.logic import sender as sender_logic
-from notify.logic.auth import forget_cached_keys
-from notify.logic.definitions import forget_cached_definitions
 from notify.logic.providers.webhooks import HttpClient
 from notify.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
-
-
-def reset_container_state() -> None:
-    """What a new Lambda container starts without: settings, clients, and every per-container cache."""
-    get_settings.cache_clear()
-    reset_clients()
-    idempotency_store.cache_clear()
-    idempotency._config.cache_clear()
-    forget_cached_keys()
-    forget_cached_definitions()
-    sender_logic._config.cache_clear()
-
-
-def import_function(name: str, instance: str = "") -> ModuleType:
-    """Import functions/<name>/app.py the way Lambda does, under a name that cannot collide.
-
-    Each `instance` is a module of its own, like the handler in another Lambda container: the
-    Powertools resolver keeps per-request state, so concurrent requests need one each.
-    """
-    spec = importlib.util.spec_from_file_location(f"{name}_app{instance}", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @cache
