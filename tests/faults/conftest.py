@@ -26,6 +26,7 @@ from tests.unit.conftest import (
     EventApiClient,
     SenderDriver,
     Stack,
+    receipts_in,
     sent_emails,
 )
 
@@ -58,20 +59,7 @@ class Api:
 
     def msg_ids(self, answer: dict[str, Any]) -> list[str]:
         """Every msg_id an accepted response names, sorted."""
-        found: list[str] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, dict):
-                if "msg_id" in value:
-                    found.append(value["msg_id"])
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-        walk(answer)
-        return sorted(found)
+        return sorted(receipt["msg_id"] for receipt in receipts_in(answer))
 
     def records(self, stack: Stack) -> list[dict[str, Any]]:
         """This API's idempotency records (the senders keep theirs, prefixed `send#`, in the same table)."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.faults.aws_errors import SQS_SERVICE_UNAVAILABLE, aws_error
 from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
-from tests.unit.conftest import SenderDriver, Stack
+from tests.unit.conftest import SenderDriver, Stack, receipts_in
 from tests.unit.faults import fail_call, unreachable
 
 
@@ -77,17 +77,4 @@ def test_R8_enqueue_answer_lost_after_sqs_accepted_is_a_stored_500_and_sends_onc
 
 def statuses(answer: Any) -> list[str]:
     """The per-notification `status` of every receipt in a 202 body."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            if "msg_id" in value:
-                found.append(value["status"])
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(answer)
-    return found
+    return [receipt["status"] for receipt in receipts_in(answer)]

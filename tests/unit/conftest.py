@@ -208,6 +208,16 @@ class AutomationApiClient(ApiClient):
         )
 
 
+def receipts_in(answer: Any) -> list[dict[str, Any]]:
+    """Every per-notification receipt (`{"destination", "msg_id", "status"}`) in an accepted answer, any API."""
+    if isinstance(answer, dict):
+        own = [answer] if "msg_id" in answer else []
+        return own + [receipt for value in answer.values() for receipt in receipts_in(value)]
+    if isinstance(answer, list):
+        return [receipt for value in answer for receipt in receipts_in(value)]
+    return []
+
+
 def welcome(email: str = "rahul@example.com", name: str = "Rahul") -> dict[str, Any]:
     return {"event": "Welcome_Email", "to": {"email": email}, "data": {"name": name}}
 

@@ -18,6 +18,7 @@ from tests.unit.conftest import (
     EventApiClient,
     FakeLambdaContext,
     Stack,
+    receipts_in,
     welcome,
 )
 from tests.unit.faults import SimulatedLambdaTimeout, fail_call
@@ -33,20 +34,7 @@ class Api:
 
     def ids(self, response_body: dict[str, Any]) -> list[str]:
         """Every msg_id a response names."""
-        found: list[str] = []
-
-        def walk(value: Any) -> None:
-            if isinstance(value, dict):
-                if "msg_id" in value:
-                    found.append(value["msg_id"])
-                for item in value.values():
-                    walk(item)
-            elif isinstance(value, list):
-                for item in value:
-                    walk(item)
-
-        walk(response_body)
-        return sorted(found)
+        return sorted(receipt["msg_id"] for receipt in receipts_in(response_body))
 
 
 def bulk_body(email: str) -> dict[str, Any]:
