@@ -10,10 +10,6 @@ import contextlib
 import http.client
 import json
 import os
-import queue
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +25,7 @@ import boto3
 
 from bench.aws_calls import BULK_RECIPIENTS, WELCOME, bulk_body
 from bench.stats import LatencySummary, summarize
+from local import process
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
@@ -36,15 +33,8 @@ PHASE_SECONDS = 15.0
 PHASE_MAX_REQUESTS = 4000
 WARMUP_SECONDS = 3.0
 READY_TIMEOUT_SECONDS = 90
-STOP_TIMEOUT_SECONDS = 20
 REQUEST_TIMEOUT_SECONDS = 60
 SQS_EVENT_SOURCES = "off"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -54,67 +44,8 @@ class HttpAnswer:
     body: bytes
 
 
-class LocalStackProcess:
-    """`python -m local` on free loopback ports, started like tests/integration/conftest.py does."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.api_port = free_port()
-        self.moto_port = free_port()
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "LOCAL_", "API_PORT", "MOTO_PORT", "POWERTOOLS_"))
-        }
-        environment.update(
-            {
-                "API_PORT": str(self.api_port),
-                "MOTO_PORT": str(self.moto_port),
-                "LOCAL_SQS_EVENT_SOURCES": SQS_EVENT_SOURCES,
-                "LOCAL_SAM_ENV_FILE": str(workdir / "local-env.json"),
-                # This checkout's shared package, not the one the virtualenv's .pth points at.
-                "PYTHONPATH": os.pathsep.join([str(ROOT / "layers"), str(ROOT)]),
-            }
-        )
-        self.log_path = workdir / "stack.log"
-        self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local"],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._lines.put(line.rstrip("\n"))
-        self._lines.put(None)
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty as exc:
-                raise RuntimeError(f"local stack not ready in {READY_TIMEOUT_SECONDS}s; log: {self.log_path}") from exc
-            if line is None:
-                raise RuntimeError(f"local stack exited before ready; log: {self.log_path}")
-            if "ready" in line:
-                return
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._log.close()
+class LocalStackProcess(process.LocalStackProcess):
+    """The shared launcher (local.process) with what the load phases need."""
 
     def empty_notification_queue(self, max_receives: int = 500) -> None:
         """Receive and delete what NotificationQueue holds. moto's SendMessage reads every message already on
@@ -122,7 +53,7 @@ class LocalStackProcess:
         phase left would slow the next. PurgeQueue would do, but SQS allows it once a minute."""
         sqs = boto3.client(
             "sqs",
-            endpoint_url=f"http://127.0.0.1:{self.moto_port}",
+            endpoint_url=self.moto_url,
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",  # noqa: S106 - moto accepts any credentials
@@ -148,9 +79,15 @@ class LocalStackProcess:
 @contextlib.contextmanager
 def running_local_stack() -> Iterator[LocalStackProcess]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-local-stack-"))
-    stack = LocalStackProcess(workdir)
+    environment = process.local_stack_environment(
+        LOCAL_SQS_EVENT_SOURCES=SQS_EVENT_SOURCES,
+        LOCAL_SAM_ENV_FILE=str(workdir / "local-env.json"),
+        # This checkout's shared package, not the one the virtualenv's .pth points at.
+        PYTHONPATH=os.pathsep.join([str(ROOT / "layers"), str(ROOT)]),
+    )
+    stack = LocalStackProcess(environment, workdir / "stack.log")
     try:
-        stack.wait_until_ready()
+        stack.wait_until_ready(READY_TIMEOUT_SECONDS)
         yield stack
     finally:
         code = stack.stop()

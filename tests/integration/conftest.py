@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import queue
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,19 +14,15 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
+from local import process
+from local.process import LocalStackNotReady, local_stack_environment
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 READY_TIMEOUT_SECONDS = 60
-STOP_TIMEOUT_SECONDS = 20
 REGION = "us-east-1"
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 20, interval: float = 0.2, message: str = "") -> T:
@@ -62,57 +51,10 @@ class HttpResult:
         return json.loads(self.body)
 
 
-class LocalStackProcess:
-    """A running `python -m local`, its ports, and clients for both."""
+class LocalStackProcess(process.LocalStackProcess):
+    """The shared launcher (local.process) with what the tests ask of a running stack."""
 
-    def __init__(self, environment: dict[str, str], log_path: Path) -> None:
-        self.api_port = int(environment["API_PORT"])
-        self.moto_url = f"http://127.0.0.1:{environment['MOTO_PORT']}"
-        self.log_path = log_path
-        self.stdout_lines: queue.Queue[str | None] = queue.Queue()
-        self.banner: list[str] = []
-        self.sam_env_file: Path | None = None
-        self._log = log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local"],
-            cwd=ROOT,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-
-    def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.stdout_lines.put(line.rstrip("\n"))
-        self.stdout_lines.put(None)
-
-    def wait_until_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while True:
-            try:
-                line = self.stdout_lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.stop()
-                pytest.fail(f"local stack printed no 'ready' line in {READY_TIMEOUT_SECONDS}s; log: {self.log_path}")
-            if line is None:
-                pytest.fail(f"local stack exited before ready: {self.log_path.read_text()[-3000:]}")
-            self.banner.append(line)
-            if "ready" in line:
-                return
-
-    def stop(self) -> int:
-        """SIGTERM, as a terminal's Ctrl-C or a supervisor would; the exit code tells whether it stopped cleanly."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            self._log.close()
+    sam_env_file: Path | None = None
 
     def request(
         self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
@@ -157,23 +99,16 @@ class LocalStackProcess:
         assert self.request("DELETE", "/_local/faults").status == 200
 
 
-def local_stack_environment(**overrides: str) -> dict[str, str]:
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("AWS_", "LOCAL_", "API_PORT", "MOTO_PORT", "POWERTOOLS_"))
-    }
-    environment.update({"API_PORT": str(free_port()), "MOTO_PORT": str(free_port()), **overrides})
-    return environment
-
-
 def start_local_stack(**overrides: str) -> LocalStackProcess:
     workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     # The sam --env-vars file goes to a temporary place, so tests never overwrite a developer's.
     environment = local_stack_environment(LOCAL_SAM_ENV_FILE=str(workdir / "local-env.json"), **overrides)
     stack = LocalStackProcess(environment, workdir / "stack.log")
     stack.sam_env_file = workdir / "local-env.json"
-    stack.wait_until_ready()
+    try:
+        stack.wait_until_ready(READY_TIMEOUT_SECONDS)
+    except LocalStackNotReady as exc:
+        pytest.fail(str(exc))
     return stack
 
 

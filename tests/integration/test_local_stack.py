@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from tests.integration.conftest import ROOT, LocalStackProcess, free_port, local_stack_environment
+from local.process import free_port, local_stack_environment
+from tests.integration.conftest import ROOT, LocalStackProcess
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,8 @@ import boto3
 import pytest
 
 from local.dynamodb_local import unavailable_reason
-from tests.integration.conftest import ROOT, LocalStackProcess, free_port, start_local_stack, wait_for
+from local.process import free_port
+from tests.integration.conftest import ROOT, LocalStackProcess, start_local_stack, wait_for
 
 pytestmark = pytest.mark.stress
 
