@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -18,6 +19,7 @@ from notify.errors import (
     ServiceUnavailable,
 )
 from notify.logic.auth import authenticate
+from notify.logic.idempotency import Api, RequestScope, serve_request
 from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import logger
 
@@ -44,6 +46,17 @@ def to_response(stored: StoredResponse) -> Response:
     headers = dict(stored.get("headers", {}))
     content_type = headers.pop("Content-Type", JSON)
     return Response(status_code=stored["statusCode"], content_type=content_type, body=stored["body"], headers=headers)
+
+
+def serve(
+    app: APIGatewayHttpResolver,
+    api: Api,
+    workspace: str,
+    version: str,
+    execute: Callable[[RequestScope], StoredResponse],
+) -> Response:
+    """One POST API call: the key's stored answer, or `execute` (which parses the body) run once (R1-R9)."""
+    return to_response(serve_request(api, workspace, version, app.current_event.headers, execute, app.lambda_context))
 
 
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:

@@ -71,6 +71,17 @@ def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:
     raise RuntimeError(f"{len(pending)} request manifest(s) were not written")
 
 
+def mark_not_queued(request_id: str, msg_ids: list[str], table: str | None = None) -> None:
+    """Add `msg_ids` to the request manifest's `not_queued` list (one UpdateItem; the manifest must exist)."""
+    client("dynamodb").update_item(
+        TableName=_table(table),
+        Key={"request_id": {"S": request_id}, "msg_id": {"S": MANIFEST_SK}},
+        UpdateExpression="SET not_queued = list_append(if_not_exists(not_queued, :empty), :ids)",
+        ConditionExpression="attribute_exists(request_id)",
+        ExpressionAttributeValues={":empty": {"L": []}, ":ids": {"L": [{"S": msg_id} for msg_id in msg_ids]}},
+    )
+
+
 def get_request(request_id: str, table: str | None = None) -> tuple[RequestManifest | None, list[DeliveryRecord]]:
     """The request's manifest (None when unknown) and every notification item the senders wrote."""
     ddb = client("dynamodb")

@@ -1,12 +1,23 @@
-"""Powertools' DynamoDB idempotency persistence, extended with a per-request expiry (R6)."""
+"""Powertools' DynamoDB idempotency persistence, extended with a per-request expiry (R6) and with
+responses of any size (R3).
+
+A response is stored as Powertools stores it (a string attribute) up to INLINE_RESPONSE_BYTES. Larger
+ones are compressed (zlib) into a binary attribute; one still larger than PART_BYTES compressed is
+spilled into numbered part items (`<key>#part<n>`, same expiry) written before the record completes,
+so a COMPLETED record always has every part. A 1000-item bulk answer of 500 KB compresses to well
+under one item; spilling covers destinations long and varied enough to defeat compression.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import zlib
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from notify.dal.clients import client
 from notify.settings import get_settings
@@ -14,6 +25,19 @@ from notify.settings import get_settings
 # The expiry of the request being claimed or completed. A context variable, not an attribute,
 # because one persistence layer serves concurrent requests (threads in tests and in the local stack).
 _request_expiry: ContextVar[int | None] = ContextVar("request_expiry", default=None)
+
+# DynamoDB items hold at most 400 KB, key and attribute names included.
+INLINE_RESPONSE_BYTES = 64 * 1024
+PART_BYTES = 300 * 1024
+ENCODING_ATTR = "response_encoding"  # absent (a plain string), "zlib", or "zlib-parts"
+PARTS_ATTR = "response_parts"
+DIGEST_ATTR = "response_sha256"
+BATCH_GET_LIMIT = 100
+STATUS_PART = "PART"
+
+
+class StoredResponseUnreadable(Exception):
+    """A completed record whose parts are missing or do not match its digest (never expected)."""
 
 
 class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
@@ -39,6 +63,93 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
 
     def _get_expiry_timestamp(self) -> int:
         return _request_expiry.get() or super()._get_expiry_timestamp()
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        """Complete the record; a response past INLINE_RESPONSE_BYTES is compressed, and spilled if need be."""
+        encoded = (data_record.response_data or "").encode()
+        if len(encoded) <= INLINE_RESPONSE_BYTES:
+            super()._update_record(data_record)
+            return
+        compressed = zlib.compress(encoded, 6)
+        names = {"#expiry": self.expiry_attr, "#status": self.status_attr, "#encoding": ENCODING_ATTR}
+        values: dict[str, Any] = {
+            ":expiry": {"N": str(data_record.expiry_timestamp)},
+            ":status": {"S": data_record.status},
+        }
+        if len(compressed) <= PART_BYTES:
+            assignments = "#response_data = :response_data, #encoding = :encoding"
+            names["#response_data"] = self.data_attr
+            values.update({":response_data": {"B": compressed}, ":encoding": {"S": "zlib"}})
+        else:
+            parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
+            for number, part in enumerate(parts):
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        **self._get_key(_part_key(data_record.idempotency_key, number)),
+                        self.data_attr: {"B": part},
+                        self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
+                        self.status_attr: {"S": STATUS_PART},
+                    },
+                )
+            assignments = "#encoding = :encoding, #parts = :parts, #digest = :digest"
+            names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
+            values.update(
+                {
+                    ":encoding": {"S": "zlib-parts"},
+                    ":parts": {"N": str(len(parts))},
+                    ":digest": {"S": hashlib.sha256(compressed).hexdigest()},
+                }
+            )
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=self._get_key(data_record.idempotency_key),
+            UpdateExpression=f"SET #expiry = :expiry, #status = :status, {assignments}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def _item_to_data_record(self, item: dict[str, Any]) -> DataRecord:
+        """Powertools' record, with a compressed or spilled response made whole again."""
+        encoding = item.get(ENCODING_ATTR, {}).get("S")
+        if encoding == "zlib":
+            item = {**item, self.data_attr: {"S": zlib.decompress(item[self.data_attr]["B"]).decode()}}
+        elif encoding == "zlib-parts":
+            compressed = self._read_parts(item)
+            item = {**item, self.data_attr: {"S": zlib.decompress(compressed).decode()}}
+        return super()._item_to_data_record(item)
+
+    def _read_parts(self, item: dict[str, Any]) -> bytes:
+        key = item[self.sort_key_attr or self.key_attr]["S"]
+        count = int(item[PARTS_ATTR]["N"])
+        found: dict[str, bytes] = {}
+        keys = [self._get_key(_part_key(key, number)) for number in range(count)]
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
+            }
+            while request:
+                response = self.client.batch_get_item(RequestItems=request)
+                for part in response["Responses"].get(self.table_name, []):
+                    found[part[self.sort_key_attr or self.key_attr]["S"]] = bytes(part[self.data_attr]["B"])
+                request = response.get("UnprocessedKeys") or {}
+        try:
+            compressed = b"".join(found[_part_key(key, number)] for number in range(count))
+        except KeyError as exc:
+            raise StoredResponseUnreadable(f"part {exc} of a stored response is missing") from None
+        if hashlib.sha256(compressed).hexdigest() != item[DIGEST_ATTR]["S"]:
+            raise StoredResponseUnreadable("the parts of a stored response do not match its digest")
+        return compressed
+
+    def _save_to_cache(self, data_record: DataRecord) -> None:
+        # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
+        if len(data_record.response_data or "") <= INLINE_RESPONSE_BYTES:
+            super()._save_to_cache(data_record)
+
+
+def _part_key(idempotency_key: str, number: int) -> str:
+    """A part's key: never a record's, since Powertools' keys end in a hash with no '#'."""
+    return f"{idempotency_key}#part{number}"
 
 
 @cache

@@ -7,18 +7,27 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jmespath
+import jmespath.exceptions
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
+from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
 from notify.errors import RequestValidationError
-from notify.logic.definitions import require_event_definition
-from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, iso_utc, receipts
+from notify.logic.definitions import require_automation, require_event_definition
+from notify.logic.events import (
+    NoChannelToSend,
+    build_notifications,
+    channels_to_send,
+    iso_utc,
+    queue_notifications,
+    receipts,
+)
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep
+from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.observability import logger, metrics
 
@@ -31,19 +40,50 @@ class PlannedStep:
     channels: dict[Channel, str]
 
 
+class CannotEvaluate(ValueError):
+    """A step's JMESPath expression failed on this payload (a type error, say); the message quotes no value."""
+
+
+def _evaluate(expression: str, payload: Any) -> Any:
+    try:
+        return jmespath.search(expression, payload)
+    except jmespath.exceptions.JMESPathTypeError as exc:
+        expected = ", ".join(exc.expected_types)
+        raise CannotEvaluate(
+            f"the expression '{expression}' cannot be evaluated against this payload: "
+            f"{exc.function_name}() expects {expected}, and got {exc.actual_type}"
+        ) from None
+    except jmespath.exceptions.JMESPathError as exc:
+        raise CannotEvaluate(
+            f"the expression '{expression}' cannot be evaluated against this payload ({type(exc).__name__})"
+        ) from None
+
+
 def plan_automation(workspace: str, automation: AutomationDefinition, payload: Any) -> list[PlannedStep]:
-    """Resolve every step against the payload before anything runs; one 400 names every step that fails."""
+    """Resolve every step against the payload before anything runs; one 400 names every step that fails.
+    Errors name the step and the field, never a payload value (payloads carry addresses)."""
     planned: list[PlannedStep] = []
     errors: list[dict[str, Any]] = []
     for number, step in enumerate(automation.steps, start=1):
         definition = require_event_definition(workspace, step.event)
-        found = {channel: jmespath.search(expression, payload) for channel, expression in step.to.items()}
+        found: dict[Channel, Any] = {}
+        for channel, expression in step.to.items():
+            try:
+                found[channel] = _evaluate(expression, payload)
+            except CannotEvaluate as exc:
+                errors.append({"step": number, "field": f"to.{channel.value}", "message": str(exc)})
+        if len(found) < len(step.to):
+            continue
         destinations = {channel: value for channel, value in found.items() if value not in (None, "")}
         if not destinations:
             wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items())
             errors.append({"step": number, "field": "to", "message": f"the payload yields no recipient ({wanted})"})
             continue
-        data = jmespath.search(step.data, payload) if step.data else payload
+        try:
+            data = _evaluate(step.data, payload) if step.data else payload
+        except CannotEvaluate as exc:
+            errors.append({"step": number, "field": "data", "message": str(exc)})
+            continue
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -71,14 +111,26 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
     return planned
 
 
-def accept_automation(
-    scope: RequestScope, automation: AutomationDefinition, steps: list[PlannedStep], dedupe_until: int
-) -> StoredResponse:
-    """Queue every step's notifications with its delay (chained past SQS's 15 minutes); 500 if SQS fails."""
+def require_automation_id(automation_id: str) -> None:
+    """An id that cannot be a DynamoDB key is a client mistake (400), not a store failure (503)."""
+    problem = key_name_problem(automation_id)
+    if problem is not None:
+        raise RequestValidationError(
+            f"Invalid automation id: {problem}", errors=[{"field": "automation_id", "message": problem}]
+        )
+
+
+def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> StoredResponse:
+    """Queue every step's notifications with its delay (chained past SQS's 15 minutes); 202 with each
+    step's per-channel status, or a stored 500 when nothing was queued."""
+    require_automation_id(automation_id)
+    automation = require_automation(scope.workspace, automation_id)
+    steps = plan_automation(scope.workspace, automation, payload)
     received = datetime.now(UTC)
     request_id = scope.request_id()
+    dedupe_until = scope.dedupe_until()
     outgoing: list[Outgoing] = []
-    answered: list[dict[str, Any]] = []
+    planned_messages = []
     for planned in steps:
         delay = planned.step.delay_seconds
         messages = build_notifications(
@@ -89,21 +141,16 @@ def accept_automation(
                 # Senders put it back on the queue until its time is within one SQS delay.
                 message.not_before = int(received.timestamp()) + delay
             outgoing.append(Outgoing(message, delay_seconds=delay))
-        answered.append(
-            {
-                "step": planned.number,
-                "event": planned.step.event,
-                "delay_seconds": delay,
-                "response": receipts(messages),
-            }
-        )
+        planned_messages.append((planned, messages))
     try:
         # One request, many events: the status route lists every step's notifications under it.
         record_request([item.message for item in outgoing], event=f"automation:{automation.id}", received=received)
-        enqueue_notifications(outgoing)
-    except (EnqueueFailed, BotoCoreError, ClientError) as exc:
-        logger.error("automation enqueue failed", extra={"request_id": request_id, "error": str(exc)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("automation request record failed", extra={"request_id": request_id, "error": str(exc)})
+        failed = {item.message.msg_id for item in outgoing}
+    else:
+        failed = queue_notifications(outgoing)
+    if len(failed) == len(outgoing):
         return stored_response(
             500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}
         )
@@ -115,6 +162,14 @@ def accept_automation(
             "automation_id": automation.id,
             "received_time": iso_utc(received),
             "request_id": request_id,
-            "steps": answered,
+            "steps": [
+                {
+                    "step": planned.number,
+                    "event": planned.step.event,
+                    "delay_seconds": planned.step.delay_seconds,
+                    "response": receipts(messages, failed),
+                }
+                for planned, messages in planned_messages
+            ],
         },
     )

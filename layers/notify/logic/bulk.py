@@ -6,9 +6,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from notify.dal.queue import EnqueueFailed, enqueue_notifications
+from botocore.exceptions import BotoCoreError, ClientError
+
 from notify.errors import RequestValidationError
-from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, receipts
+from notify.logic.definitions import require_event_definition
+from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, queue_notifications, receipts
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_requests
@@ -41,36 +43,27 @@ def bulk_channels(request: BulkRequest, definition: EventDefinition) -> list[dic
     return channels
 
 
-def accept_bulk(
-    scope: RequestScope,
-    request: BulkRequest,
-    channels: list[dict[Channel, str]],
-    dedupe_until: int,
-) -> StoredResponse:
+def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
+    definition = require_event_definition(scope.workspace, request.event)
+    channels = bulk_channels(request, definition)
     received = datetime.now(UTC)
     request_id = scope.request_id()
+    dedupe_until = scope.dedupe_until()
     items: list[tuple[int, str, list[NotificationMessage]]] = []
     for seq, (item, item_channels) in enumerate(zip(request.batch, channels, strict=True), start=1):
         item_id = item_request_id(request_id, seq)
         messages = build_notifications(scope, item_id, 0, request.event, item, item_channels, dedupe_until)
         items.append((seq, item_id, messages))
     every_message = [message for _, _, messages in items for message in messages]
-    failed: set[str] = set()
     try:
         # Recorded before enqueueing, so the status route never misses a notification a sender handles.
         record_requests([messages for _, _, messages in items], event=request.event, received=received)
-    except Exception as exc:
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
-        return stored_response(
-            500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
-        )
-    try:
-        enqueue_notifications(every_message)
-    except EnqueueFailed as exc:
-        failed = set(exc.failed)
-        logger.error("bulk enqueue partly failed", extra={"request_id": request_id, "failed": len(failed)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=len(failed))
+        failed = {message.msg_id for message in every_message}
+    else:
+        failed = queue_notifications(every_message)
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}

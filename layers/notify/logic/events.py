@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.queue import EnqueueFailed, enqueue_notifications
+from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.errors import RequestValidationError
+from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.responses import StoredResponse, stored_response
-from notify.logic.status import record_request
+from notify.logic.status import record_not_queued, record_request
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -60,6 +62,22 @@ def build_notifications(
     ]
 
 
+def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing]) -> set[str]:
+    """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
+    so the status route never shows them waiting (R8)."""
+    try:
+        enqueue_notifications(outgoing)
+    except EnqueueFailed as exc:
+        failed = set(exc.failed)
+    else:
+        return set()
+    messages = [item.message if isinstance(item, Outgoing) else item for item in outgoing]
+    logger.error("enqueue failed", extra={"notifications": len(messages), "failed": len(failed)})
+    metrics.add_metric(name="EnqueueFailed", unit="Count", value=len(failed))
+    record_not_queued([message for message in messages if message.msg_id in failed])
+    return failed
+
+
 def receipts(messages: list[NotificationMessage], failed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """`{channel: {"destination", "msg_id", "status"}}` as the APIs answer it."""
     answer: dict[str, Any] = {}
@@ -85,23 +103,22 @@ def event_channels(request: EventRequest, definition: EventDefinition) -> dict[C
         ) from exc
 
 
-def accept_event(
-    scope: RequestScope,
-    request: EventRequest,
-    channels: dict[Channel, str],
-    dedupe_until: int,
-) -> StoredResponse:
-    """Queue the notifications and answer 202; a queue failure is answered (and stored) as a 500 (R3)."""
+def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
+    """Queue one notification per channel and answer 202 with each channel's status; 500 when none was queued."""
+    definition = require_event_definition(scope.workspace, request.event)
+    channels = event_channels(request, definition)
     received = datetime.now(UTC)
     request_id = scope.request_id()
-    messages = build_notifications(scope, request_id, 0, request.event, request, channels, dedupe_until)
+    messages = build_notifications(scope, request_id, 0, request.event, request, channels, scope.dedupe_until())
     try:
         # Recorded before enqueueing, so the status route never misses a notification a sender handles.
         record_request(messages, event=request.event, received=received)
-        enqueue_notifications(messages)
-    except (EnqueueFailed, BotoCoreError, ClientError) as exc:
-        logger.error("enqueue failed", extra={"request_id": request_id, "error": str(exc)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
+        failed = {message.msg_id for message in messages}
+    else:
+        failed = queue_notifications(messages)
+    if len(failed) == len(messages):
         return stored_response(
             500,
             {"_message": "The notification could not be queued", "status": "error", "request_id": request_id},
@@ -114,6 +131,6 @@ def accept_event(
             "event": request.event,
             "received_time": iso_utc(received),
             "request_id": request_id,
-            "response": receipts(messages),
+            "response": receipts(messages, failed),
         },
     )

@@ -1,9 +1,14 @@
 """The idempotency contract (SPEC section 3, R1-R7 and R9), in one place.
 
-Order of a request: authenticate -> validate body and headers -> look up the event -> claim the
-key -> execute -> store the response. Everything before the claim fails without storing (R5).
-Once execution starts, its response is stored whatever it is (R3): execution returns 5xx
-responses instead of raising, because Powertools deletes the claim when the function raises.
+Order of every POST request, the same for the three APIs (`serve_request`):
+authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,
+definitions -> execute -> store the response.
+
+Only authentication and reading the key come before the replay (R4): a stored answer replays
+whatever the body, the headers or the definitions say now. Validation runs inside the claimed
+section; a refusal there (any NotifyError: 400, or 503 when a store is unreachable) makes Powertools
+delete the claim, so nothing is stored and the key can be retried (R5, R9). Once execution starts its
+response is stored whatever it is (R3): execution returns 5xx responses instead of raising.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from notify.dal.idempotency_store import idempotency_store
-from notify.errors import IdempotencyKeyInUse, RequestValidationError, ServiceUnavailable
+from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
 from notify.observability import logger, metrics
 from notify.settings import get_settings
@@ -97,14 +102,14 @@ def derive_msg_id(request_id: str, recipient_index: int, channel: str) -> str:
     return str(uuid.uuid5(uuid.UUID(request_id), f"{recipient_index}:{channel}"))
 
 
-def read_idempotency_options(headers: Mapping[str, str], now: datetime | None = None) -> IdempotencyOptions | None:
-    """Parse `Idempotency-Key` (R1) and `x-idempotency-expiration` (R6); headers are matched case-insensitively."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    raw_key = lowered.get(IDEMPOTENCY_KEY_HEADER)
-    raw_expiry = lowered.get(EXPIRATION_HEADER)
+def _lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def read_idempotency_key(headers: Mapping[str, str]) -> str | None:
+    """The `Idempotency-Key` (R1), matched case-insensitively; None without one, 400 when blank."""
+    raw_key = _lowered(headers).get(IDEMPOTENCY_KEY_HEADER)
     if raw_key is None:
-        if raw_expiry is not None:
-            _parse_expiration(raw_expiry, now or datetime.now(UTC))  # still reject a malformed header
         return None
     key = raw_key.strip()
     if len(key) >= 2 and key[0] == key[-1] == '"':
@@ -114,8 +119,32 @@ def read_idempotency_options(headers: Mapping[str, str], now: datetime | None = 
             "The Idempotency-Key header must not be empty",
             errors=[{"field": "Idempotency-Key", "message": "must be a non-empty string"}],
         )
-    expires_at = _parse_expiration(raw_expiry, now or datetime.now(UTC)) if raw_expiry is not None else None
-    return IdempotencyOptions(key=key, expires_at=expires_at)
+    return key
+
+
+def read_expiration(headers: Mapping[str, str], now: datetime | None = None) -> int | None:
+    """`x-idempotency-expiration` (R6) in epoch seconds, None when absent; 400 when out of bounds."""
+    raw_expiry = _lowered(headers).get(EXPIRATION_HEADER)
+    if raw_expiry is None:
+        return None
+    return _parse_expiration(raw_expiry, now or datetime.now(UTC))
+
+
+def read_idempotency_options(headers: Mapping[str, str], now: datetime | None = None) -> IdempotencyOptions | None:
+    """Parse `Idempotency-Key` (R1) and `x-idempotency-expiration` (R6) strictly; None without a key."""
+    key = read_idempotency_key(headers)
+    expires_at = read_expiration(headers, now)
+    return IdempotencyOptions(key=key, expires_at=expires_at) if key is not None else None
+
+
+def _expiry_to_claim_with(headers: Mapping[str, str]) -> int | None:
+    """The requested expiry if it is valid now, else the default. A retry that resends the first request's
+    header minutes later must reach its replay (R4); a first request with a bad header is refused inside
+    the claim, which is then released (R5)."""
+    try:
+        return read_expiration(headers)
+    except RequestValidationError:
+        return None
 
 
 def _parse_expiration(raw: str, now: datetime) -> int:
@@ -175,7 +204,11 @@ def run_idempotently(
     execute: Callable[[], StoredResponse],
     lambda_context: Any = None,
 ) -> StoredResponse:
-    """Execute once per scoped key and replay the stored response afterwards (R3, R4, R5, R9)."""
+    """Execute once per scoped key and replay the stored response afterwards (R3, R4, R5, R9).
+
+    `execute` refuses a request by raising a NotifyError before it sends anything (validation, unknown
+    definitions, a store it cannot reach); any other failure is answered, and stored, as a 500.
+    """
     if not scope.is_idempotent:
         return execute()
 
@@ -184,6 +217,9 @@ def run_idempotently(
     def execute_and_remember(claim: dict[str, Any]) -> StoredResponse:
         try:
             outcome["response"] = execute()
+        except NotifyError:
+            # A refusal before anything was sent: Powertools deletes the claim and nothing is stored (R5).
+            raise
         except Exception:
             # Raising would make Powertools delete the claim; R3 stores every outcome once execution started.
             logger.exception("execution failed", extra={"api": scope.api})
@@ -213,3 +249,23 @@ def run_idempotently(
             return outcome["response"]
         logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
         raise ServiceUnavailable() from exc
+
+
+def serve_request(
+    api: Api,
+    workspace: str,
+    version: str,
+    headers: Mapping[str, str],
+    execute: Callable[[RequestScope], StoredResponse],
+    lambda_context: Any = None,
+) -> StoredResponse:
+    """parse -> claim -> execute -> answer, for the three POST APIs: only the key is read before the replay (R4)."""
+    key = read_idempotency_key(headers)
+    options = IdempotencyOptions(key=key, expires_at=_expiry_to_claim_with(headers)) if key is not None else None
+    scope = RequestScope(workspace=workspace, api=api, version=version, options=options)
+
+    def validate_then_execute() -> StoredResponse:
+        read_expiration(headers)  # strictly now: a bad header is a 400 that releases the claim (R5, R6)
+        return execute(scope)
+
+    return run_idempotently(scope, validate_then_execute, lambda_context)

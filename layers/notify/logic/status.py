@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.delivery_log import get_request, put_request_manifest, put_request_manifests
+from notify.dal.delivery_log import get_request, mark_not_queued, put_request_manifest, put_request_manifests
 from notify.errors import RequestNotFound, ServiceUnavailable
 from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
 from notify.models.messages import NotificationMessage
@@ -44,6 +46,33 @@ def record_requests(requests: Sequence[Sequence[NotificationMessage]], *, event:
     put_request_manifests([_manifest(messages, event, received) for messages in requests])
 
 
+NOT_QUEUED_REASON = "not queued: the queue refused it after every retry; it will not be sent"
+PARALLEL_CALLS = 16
+
+
+def record_not_queued(messages: Sequence[NotificationMessage]) -> None:
+    """Mark notifications the queue refused, one write per request, so the status route shows them `failed`.
+    A failed write is logged: the answer already tells the client, and nothing is sent either way."""
+    by_request: dict[str, list[str]] = defaultdict(list)
+    for message in messages:
+        by_request[message.request_id].append(message.msg_id)
+
+    def mark(request_id: str) -> None:
+        try:
+            mark_not_queued(request_id, by_request[request_id])
+        except (BotoCoreError, ClientError) as exc:
+            logger.error("not-queued record failed", extra={"request_id": request_id, "error": str(exc)})
+
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(by_request) or 1)) as pool:
+        list(pool.map(mark, by_request))
+
+
+def _state_without_record(entry: ManifestEntry, manifest: RequestManifest) -> tuple[DeliveryState, str | None]:
+    if entry.msg_id in manifest.not_queued:
+        return DeliveryState.failed, NOT_QUEUED_REASON
+    return DeliveryState.queued, None
+
+
 def request_status(workspace: str, version: str, request_id: str) -> RequestStatus:
     """The request's notifications, `queued` until a sender records more; RequestNotFound unless it is
     this workspace's and this version's."""
@@ -62,16 +91,17 @@ def request_status(workspace: str, version: str, request_id: str) -> RequestStat
     notifications = []
     for entry in manifest.notifications:
         record = by_msg_id.get(entry.msg_id)
+        state, reason = (record.state, record.reason) if record else _state_without_record(entry, manifest)
         notifications.append(
             NotificationStatus(
                 msg_id=entry.msg_id,
                 channel=entry.channel,
                 destination=entry.destination,
-                state=record.state if record else DeliveryState.queued,
+                state=state,
                 attempts=record.attempts if record else 0,
                 provider=record.provider if record else None,
                 provider_message_id=record.provider_message_id if record else None,
-                reason=record.reason if record else None,
+                reason=reason,
                 queued_at=manifest.received_time,
                 updated_at=record.updated_at if record else None,
                 sent_at=record.sent_at if record else None,

@@ -9,6 +9,7 @@ import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from notify.models.channels import Channel
+from notify.models.limits import KeyName
 
 
 class ChannelTemplate(BaseModel):
@@ -23,7 +24,7 @@ class ChannelTemplate(BaseModel):
 class EventDefinition(BaseModel):
     """An event a workspace can trigger: its templates per channel."""
 
-    name: str = Field(min_length=1, max_length=256)
+    name: KeyName
     channels: dict[Channel, ChannelTemplate] = Field(min_length=1)
 
 
@@ -46,7 +47,7 @@ class AutomationStep(BaseModel):
     `data` is a JMESPath expression producing the template data (default: the whole payload).
     """
 
-    event: str = Field(min_length=1, max_length=256)
+    event: KeyName
     to: dict[Channel, str] = Field(min_length=1)
     data: str | None = None
     delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY_SECONDS)

@@ -33,6 +33,8 @@ class RequestManifest(BaseModel):
     received_time: str
     notifications: list[ManifestEntry]
     expires_at: int  # epoch seconds, the table's TTL
+    # msg_ids the queue refused: `failed` on the status route unless a sender recorded more (R8).
+    not_queued: list[str] = Field(default_factory=list)
 
 
 class DeliveryRecord(BaseModel):

@@ -13,6 +13,7 @@ from notify.models.channels import (
     PhoneDestination,
     SlackDestination,
 )
+from notify.models.limits import DistinctId, KeyName
 
 
 class Recipient(BaseModel):
@@ -45,7 +46,7 @@ class Delivery(BaseModel):
     """One recipient and what fills the templates for them. Unknown fields are ignored, as Fyno does."""
 
     to: Recipient
-    distinct_id: str | None = Field(default=None, max_length=512)
+    distinct_id: DistinctId | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     callback: dict[str, Any] | None = None
 
@@ -60,7 +61,7 @@ class Delivery(BaseModel):
 class EventRequest(Delivery):
     """Body of `POST /v1/{workspace}/{version}/event`: one event to one recipient."""
 
-    event: str = Field(min_length=1, max_length=256)
+    event: KeyName
 
 
 MAX_BULK_ITEMS = 1000
@@ -69,5 +70,5 @@ MAX_BULK_ITEMS = 1000
 class BulkRequest(BaseModel):
     """Body of `POST /v1/{workspace}/{version}/event/bulk`: one event, 1 to 1000 recipients."""
 
-    event: str = Field(min_length=1, max_length=256)
+    event: KeyName
     batch: list[Delivery] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
