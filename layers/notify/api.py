@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from pydantic import BaseModel, ValidationError
 
+from notify.dal.clients import RESERVE_FRACTION, time_budget
 from notify.errors import (
     IdempotencyKeyInUse,
     NotifyError,
@@ -57,6 +58,21 @@ def serve(
 ) -> Response:
     """One POST API call: the key's stored answer, or `execute` (which parses the body) run once (R1-R9)."""
     return to_response(serve_request(api, workspace, version, app.current_event.headers, execute, app.lambda_context))
+
+
+# Kept back from the invocation's remaining time: botocore may sleep up to 2 s (its standard backoff before
+# a third attempt) before it finds the budget spent, and the answer must still leave before the timeout.
+ANSWER_RESERVE_SECONDS = 2.5
+
+
+def within_invocation_time(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    """First middleware: every AWS call of the request ends before the function's timeout (R9)."""
+    remaining = getattr(app.lambda_context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return next_middleware(app)
+    left = remaining() / 1000
+    with time_budget(left - min(ANSWER_RESERVE_SECONDS, left * RESERVE_FRACTION)):
+        return next_middleware(app)
 
 
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
@@ -133,9 +149,9 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
 
 
 def build_resolver() -> APIGatewayHttpResolver:
-    """The API Gateway HTTP API resolver every function uses: auth first, every error in SPEC's shape."""
+    """The API Gateway HTTP API resolver every function uses: a time budget, auth, every error in SPEC's shape."""
     app = APIGatewayHttpResolver()
-    app.use(middlewares=[authenticate_workspace])
+    app.use(middlewares=[within_invocation_time, authenticate_workspace])
 
     @app.exception_handler(NotifyError)
     def _answer_domain_error(error: NotifyError) -> Response:

@@ -23,7 +23,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from local.container import import_function, reset_container_state
 from local.moto_backend import speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
-from local.template import LocalResources, create_resources, function_environment
+from local.template import LocalResources, create_resources, function_environment, load_template
 from notify.logic.providers.webhooks import HttpClient
 from notify.settings import get_settings
 
@@ -48,6 +48,14 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+@cache
+def function_timeout_ms(logical_id: str) -> int:
+    """The function's Timeout in the template (Globals applied): what its invocations start with."""
+    template = load_template()
+    properties = {**template["Globals"]["Function"], **template["Resources"][logical_id]["Properties"]}
+    return int(properties["Timeout"]) * 1000
 
 
 def sample_event(name: str) -> dict[str, Any]:
@@ -144,9 +152,10 @@ class HttpResult:
 class ApiClient:
     """Calls one API function with API Gateway HTTP API (payload 2.0) events built from its sample in events/."""
 
-    def __init__(self, workspace: DemoWorkspace, function: str, sample: str, route: str) -> None:
+    def __init__(self, workspace: DemoWorkspace, function: str, sample: str, route: str, logical_id: str) -> None:
         self.workspace = workspace
         self.module = load_function(function)
+        self.timeout_ms = function_timeout_ms(logical_id)
         self.sample = sample
         self.route = route  # what follows /v1/{workspace}/{version}/
 
@@ -183,7 +192,7 @@ class ApiClient:
         if binary_body is not None:
             # As API Gateway passes a body that is not UTF-8 text.
             event["body"], event["isBase64Encoded"] = base64.b64encode(binary_body).decode(), True
-        response = self.module.lambda_handler(event, context or FakeLambdaContext())
+        response = self.module.lambda_handler(event, context or FakeLambdaContext(self.timeout_ms))
         return HttpResult(
             status=response["statusCode"],
             headers={name.lower(): value for name, value in response.get("headers", {}).items()},
@@ -193,18 +202,22 @@ class ApiClient:
 
 class EventApiClient(ApiClient):
     def __init__(self, workspace: DemoWorkspace) -> None:
-        super().__init__(workspace, "event_api", "event_api/post_event.json", "event")
+        super().__init__(workspace, "event_api", "event_api/post_event.json", "event", "EventApiFunction")
 
 
 class BulkApiClient(ApiClient):
     def __init__(self, workspace: DemoWorkspace) -> None:
-        super().__init__(workspace, "bulk_api", "bulk_api/post_bulk.json", "event/bulk")
+        super().__init__(workspace, "bulk_api", "bulk_api/post_bulk.json", "event/bulk", "BulkApiFunction")
 
 
 class AutomationApiClient(ApiClient):
     def __init__(self, workspace: DemoWorkspace, automation_id: str = "onboarding") -> None:
         super().__init__(
-            workspace, "automation_api", "automation_api/trigger.json", f"automation/{automation_id}/trigger"
+            workspace,
+            "automation_api",
+            "automation_api/trigger.json",
+            f"automation/{automation_id}/trigger",
+            "AutomationApiFunction",
         )
 
 

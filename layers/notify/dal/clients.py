@@ -1,27 +1,106 @@
-"""boto3 clients, one per container, created on first use with explicit timeouts and retries."""
+"""boto3 clients, one per container, created on first use with explicit timeouts and retries.
+
+Every call is bounded by the invocation's time budget (`time_budget`): each attempt's read timeout
+is cut to the time left, and no attempt starts once it is gone (OutOfTime, a BotoCoreError like a
+timeout). A hung store or queue therefore ends in the product's own answer (503 with Retry-After
+before execution, R9), not in the function timing out behind API Gateway's 500.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
 
+READ_TIMEOUT_SECONDS = 5.0
 # Short timeouts: the API must answer well inside API Gateway's 29 s, and a hung store is a 503 (R9).
 _CONFIG = Config(
     connect_timeout=2,
-    read_timeout=5,
+    read_timeout=READ_TIMEOUT_SECONDS,
     retries={"max_attempts": 3, "mode": "standard"},
 )
+# An attempt with less time than this left would only time out.
+MIN_ATTEMPT_SECONDS = 0.05
+RESERVE_FRACTION = 0.3
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("aws_call_deadline", default=None)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class OutOfTime(BotoCoreError):
+    """The invocation's time budget for AWS calls is spent; the call was not (or no longer) attempted."""
+
+    fmt = "No time left in this invocation's budget for an AWS call"
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """AWS calls made inside end within `seconds` from now (or the enclosing budget, if sooner)."""
+    deadline = time.monotonic() + seconds
+    enclosing = _deadline.get()
+    token = _deadline.set(deadline if enclosing is None else min(enclosing, deadline))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+@contextmanager
+def time_budget_leaving(reserve_seconds: float) -> Iterator[None]:
+    """Calls made inside end early enough to leave `reserve_seconds` of the current budget for what follows
+    (at most RESERVE_FRACTION of it, so a short budget is shared rather than spent on the reserve)."""
+    left = seconds_left()
+    if left is None:
+        yield
+        return
+    with time_budget(left - min(reserve_seconds, left * RESERVE_FRACTION)):
+        yield
+
+
+def seconds_left() -> float | None:
+    """What remains of the current budget; None when there is none."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def _bound_attempt(request: Any, **_: Any) -> None:
+    """botocore `before-send`: this attempt may read for at most the time left in the budget."""
+    left = seconds_left()
+    if left is None:
+        return
+    if left < MIN_ATTEMPT_SECONDS:
+        raise OutOfTime()
+    request.context["read_timeout"] = min(READ_TIMEOUT_SECONDS, left)
 
 
 @cache
 def client(service: str) -> Any:
     """The container's client for `service` (endpoint from AWS_ENDPOINT_URL when set, as boto3 does)."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    created = boto3.session.Session().client(service, config=_CONFIG)
+    created.meta.events.register("before-send", _bound_attempt, unique_id="notify-time-budget")
+    return created
 
 
 def reset_clients() -> None:
     """Forget cached clients (tests swap the backend between cases)."""
     client.cache_clear()
+
+
+def map_in_parallel(function: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:
+    """`map` on a thread pool whose threads keep the caller's context (its time budget among it)."""
+    pending = list(items)
+    if not pending:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(pending)))) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, function, item) for item in pending]
+        return [future.result() for future in futures]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from notify.dal.clients import client
+from notify.dal.clients import client, map_in_parallel
 from notify.models.delivery import DeliveryRecord, DeliveryState, RequestManifest
 from notify.settings import get_settings
 
@@ -55,8 +54,7 @@ def put_request_manifests(manifests: list[RequestManifest], table: str | None = 
         for manifest in manifests
     ]
     chunks = [requests[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(requests), BATCH_WRITE_LIMIT)]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(chunks) or 1)) as pool:
-        list(pool.map(lambda chunk: _batch_write(_table(table), chunk), chunks))
+    map_in_parallel(lambda chunk: _batch_write(_table(table), chunk), chunks, PARALLEL_CALLS)
 
 
 def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.clients import client
+from notify.dal.clients import client, map_in_parallel
 from notify.models.messages import NotificationMessage
 from notify.observability import logger
 from notify.settings import get_settings
@@ -46,8 +45,8 @@ def enqueue_notifications(messages: Sequence[NotificationMessage | Outgoing], qu
     if len(batches) == 1:
         failed = _send_with_retries(url, batches[0])
     else:
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(batches))) as pool:
-            failed = [msg_id for result in pool.map(lambda b: _send_with_retries(url, b), batches) for msg_id in result]
+        results = map_in_parallel(lambda batch: _send_with_retries(url, batch), batches, PARALLEL_CALLS)
+        failed = [msg_id for result in results for msg_id in result]
     if failed:
         raise EnqueueFailed(failed)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.dal.clients import time_budget_leaving
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
@@ -62,11 +63,16 @@ def build_notifications(
     ]
 
 
+# Enqueueing leaves this much of the execution's time to record what the queue refused.
+NOT_QUEUED_RESERVE_SECONDS = 2.5
+
+
 def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing]) -> set[str]:
     """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
     so the status route never shows them waiting (R8)."""
     try:
-        enqueue_notifications(outgoing)
+        with time_budget_leaving(NOT_QUEUED_RESERVE_SECONDS):
+            enqueue_notifications(outgoing)
     except EnqueueFailed as exc:
         failed = set(exc.failed)
     else:

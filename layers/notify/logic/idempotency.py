@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from notify.dal.clients import time_budget_leaving
 from notify.dal.idempotency_store import idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
@@ -46,6 +47,10 @@ MIN_EXPIRY_SECONDS = 24 * 60 * 60
 MAX_EXPIRY_SECONDS = 366 * 24 * 60 * 60
 # A client that computes "now + 24 h" loses a little to the network and to clock skew.
 EXPIRY_GRACE_SECONDS = 5 * 60
+
+# Execution leaves this much of the invocation's time for the completion write (R3): one attempt, after
+# up to 2 s of botocore backoff past the execution's budget.
+COMPLETION_RESERVE_SECONDS = 3.0
 
 # Namespace of request ids derived from scoped keys; fixed forever, since ids must stay stable (R8).
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1f5d0e-8b8a-4c53-9d2e-3f0f7f1c2a41")
@@ -216,7 +221,8 @@ def run_idempotently(
 
     def execute_and_remember(claim: dict[str, Any]) -> StoredResponse:
         try:
-            outcome["response"] = execute()
+            with time_budget_leaving(COMPLETION_RESERVE_SECONDS):
+                outcome["response"] = execute()
         except NotifyError:
             # A refusal before anything was sent: Powertools deletes the claim and nothing is stored (R5).
             raise

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.dal.clients import map_in_parallel
 from notify.dal.delivery_log import get_request, mark_not_queued, put_request_manifest, put_request_manifests
 from notify.errors import RequestNotFound, ServiceUnavailable
 from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
@@ -63,8 +63,7 @@ def record_not_queued(messages: Sequence[NotificationMessage]) -> None:
         except (BotoCoreError, ClientError) as exc:
             logger.error("not-queued record failed", extra={"request_id": request_id, "error": str(exc)})
 
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_CALLS, len(by_request) or 1)) as pool:
-        list(pool.map(mark, by_request))
+    map_in_parallel(mark, list(by_request), PARALLEL_CALLS)
 
 
 def _state_without_record(entry: ManifestEntry, manifest: RequestManifest) -> tuple[DeliveryState, str | None]:
