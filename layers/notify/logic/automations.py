@@ -20,7 +20,7 @@ from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep
 from notify.models.requests import Delivery, Recipient
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 @dataclass(frozen=True)
@@ -103,11 +103,11 @@ def accept_automation(
         enqueue_notifications(outgoing)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
         logger.error("automation enqueue failed", extra={"request_id": request_id, "error": str(exc)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+        count("EnqueueFailed", api="automation")
         return stored_response(
             500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}
         )
-    metrics.add_metric(name="AutomationTriggered", unit="Count", value=1)
+    count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(
         202,

@@ -16,7 +16,7 @@ from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 def item_request_id(bulk_request_id: str, seq: int) -> str:
@@ -70,12 +70,12 @@ def accept_bulk(
     except EnqueueFailed as exc:
         failed = set(exc.failed)
         logger.error("bulk enqueue partly failed", extra={"request_id": request_id, "failed": len(failed)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=len(failed))
+        count("EnqueueFailed", len(failed), api="bulk")
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
         )
-    metrics.add_metric(name="BulkAccepted", unit="Count", value=1)
+    count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(
         202,

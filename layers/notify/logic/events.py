@@ -16,7 +16,7 @@ from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, EventRequest, Recipient
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 class NoChannelToSend(ValueError):
@@ -101,13 +101,13 @@ def accept_event(
         enqueue_notifications(messages)
     except (EnqueueFailed, BotoCoreError, ClientError) as exc:
         logger.error("enqueue failed", extra={"request_id": request_id, "error": str(exc)})
-        metrics.add_metric(name="EnqueueFailed", unit="Count", value=1)
+        count("EnqueueFailed", api="event")
         return stored_response(
             500,
             {"_message": "The notification could not be queued", "status": "error", "request_id": request_id},
         )
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
-    metrics.add_metric(name="EventAccepted", unit="Count", value=1)
+    count("EventAccepted")
     return stored_response(
         202,
         {
