@@ -30,7 +30,8 @@ def _receive(queue_url: str, count: int, visibility_seconds: int) -> list[dict[s
         QueueUrl=queue_url,
         MaxNumberOfMessages=max(1, min(count, SQS_BATCH_ENTRIES)),
         VisibilityTimeout=visibility_seconds,
-        WaitTimeSeconds=0,
+        # Long polling asks every SQS server: a short poll samples a few and may answer empty too early.
+        WaitTimeSeconds=1,
         AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
     )
     return response.get("Messages", [])
