@@ -123,6 +123,8 @@ def create_resources(
 ) -> LocalResources:
     """Create every DynamoDB table and SQS queue of the template (TTL and redrive included).
 
+    Nothing else runs locally: log groups, the alarms, their SNS topic and KMS key, and the dashboard
+    (docs/operations.md) exist on AWS only, so they are not created here.
     `parameters` override the template's parameter defaults (names the template declares).
     """
     template = template or load_template()

@@ -4,9 +4,12 @@
     python -m notify.admin --stack-name idempotent-notify revoke-key --key <api key>
     python -m notify.admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
     python -m notify.admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
+    python -m notify.admin --stack-name idempotent-notify dead-letters
+    python -m notify.admin --stack-name idempotent-notify redrive [--max 10]
 
-Table names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
---definitions-table. With --endpoint-url and no stack, the local stack's names (the template's logical ids).
+Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
+--definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
+template's logical ids).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from pydantic import BaseModel, ValidationError
 
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
 from notify.dal.clients import client, reset_clients
+from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
+from notify.observability import mask_destination
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
 LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
+LOCAL_QUEUES = {"NotificationQueueUrl": "NotificationQueue", "NotificationDLQUrl": "NotificationDLQ"}
 
 
 class AdminError(Exception):
@@ -65,6 +71,41 @@ def resolve_tables(args: argparse.Namespace) -> Tables:
     if not api_keys or not definitions:
         raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or both tables")
     return Tables(api_keys=api_keys, definitions=definitions)
+
+
+@dataclass(frozen=True)
+class Queues:
+    notifications: str  # URL
+    dead_letters: str  # URL
+
+
+def resolve_queues(args: argparse.Namespace) -> Queues:
+    """The notification queue and its dead-letter queue, as the stack outputs (or the flags) name them."""
+    outputs: dict[str, str] = {}
+    if args.stack_name:
+        outputs = stack_outputs(args.stack_name)
+    elif args.endpoint_url:
+        # The local stack names its queues by logical id; their URLs depend on its endpoint.
+        sqs = client("sqs")
+        outputs = {output: sqs.get_queue_url(QueueName=name)["QueueUrl"] for output, name in LOCAL_QUEUES.items()}
+    notifications = args.queue_url or outputs.get("NotificationQueueUrl")
+    dead_letters = args.dlq_url or outputs.get("NotificationDLQUrl")
+    if not notifications or not dead_letters:
+        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or both queues")
+    return Queues(notifications=notifications, dead_letters=dead_letters)
+
+
+def describe_dead_letter(body: str) -> str:
+    """One line per dead letter: its ids and where it was going, the address masked as in the logs."""
+    try:
+        message = json.loads(body)
+        return (
+            f"msg_id={message['msg_id']} request_id={message['request_id']} workspace={message['workspace']} "
+            f"version={message['version']} event={message['event']} channel={message['channel']} "
+            f"destination={mask_destination(str(message['destination']))}"
+        )
+    except (ValueError, KeyError, TypeError):
+        return "not a notification message (the sender can never deliver it; delete it from the queue)"
 
 
 def require_workspace(workspace: str) -> str:
@@ -133,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
     parser.add_argument("--api-keys-table")
     parser.add_argument("--definitions-table")
+    parser.add_argument("--queue-url", help="the notification queue (redrive's destination)")
+    parser.add_argument("--dlq-url", help="the dead-letter queue")
     commands = parser.add_subparsers(dest="command", required=True)
 
     create = commands.add_parser("create-key", help="create an API key for a workspace (printed once)")
@@ -146,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load-definitions", help="load events and automations from a JSON or YAML file")
     load.add_argument("file", type=Path)
     load.add_argument("--workspace", required=True)
+
+    listing = commands.add_parser("dead-letters", help="list the dead-letter queue's messages, moving none")
+    listing.add_argument("--max", type=int, default=100, help="at most this many (default 100)")
+
+    redrive = commands.add_parser(
+        "redrive", help="move dead letters back to the notification queue (a msg_id already sent is not resent)"
+    )
+    redrive.add_argument("--max", type=int, help="at most this many (default: all)")
     return parser
 
 
@@ -159,6 +210,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     os.environ["AWS_DEFAULT_REGION"] = args.region or "us-east-1"
     reset_clients()
     try:
+        if args.command in ("dead-letters", "redrive"):
+            return run_dead_letters(args, resolve_queues(args))
         tables = resolve_tables(args)
         if args.command == "create-key":
             api_key, key_hash = create_key(tables, require_workspace(args.workspace))
@@ -189,6 +242,25 @@ def run(argv: Sequence[str] | None = None) -> int:
     except (BotoCoreError, ClientError) as exc:
         print(f"error: AWS call failed: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def run_dead_letters(args: argparse.Namespace, queues: Queues) -> int:
+    if args.max is not None and args.max < 1:
+        raise AdminError("--max must be at least 1")
+    if args.command == "dead-letters":
+        letters = list_dead_letters(queues.dead_letters, args.max)
+        for letter in letters:
+            sent = datetime.fromtimestamp(letter.first_sent_ms / 1000, UTC).isoformat(timespec="seconds")
+            what = describe_dead_letter(letter.body)
+            print(f"{letter.message_id} received {letter.receive_count}x, queued {sent}: {what}")
+        print(f"{len(letters)} dead letter(s) listed; none moved")
+        return 0
+    try:
+        moved = redrive_dead_letters(queues.dead_letters, queues.notifications, args.max)
+    except RedriveIncomplete as exc:
+        raise AdminError(str(exc)) from exc
+    print(f"moved {moved} message(s) back to the notification queue; the sender delivers each msg_id at most once")
     return 0
 
 

@@ -22,7 +22,7 @@ from notify.errors import (
 from notify.logic.auth import authenticate
 from notify.logic.idempotency import Api, RequestScope, serve_request
 from notify.logic.responses import JSON, StoredResponse, error_body
-from notify.observability import logger
+from notify.observability import count, logger
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
@@ -32,6 +32,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 def error_response(error: NotifyError) -> Response:
     headers: dict[str, str] = {}
+    if isinstance(error, ServiceUnavailable):
+        count("ServiceUnavailable")
     if isinstance(error, IdempotencyKeyInUse | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
     return Response(

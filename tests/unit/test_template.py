@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local.template import load_template, resources_of_type
+from tests.unit.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = resources_of_type("AWS::Serverless::Function")
@@ -49,3 +53,158 @@ def test_notification_queue_is_encrypted_with_a_dead_letter_queue() -> None:
     queue = load_template()["Resources"]["NotificationQueue"]["Properties"]
     assert queue["SqsManagedSseEnabled"] is True
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["NotificationDLQ", "Arn"]}
+
+
+# Operations (docs/operations.md): alarms, their topic and the dashboard -----------------------------------
+
+ALARMS = resources_of_type("AWS::CloudWatch::Alarm")
+QUEUES = resources_of_type("AWS::SQS::Queue")
+PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    """The metrics an alarm reads: its own, or each MetricStat of its metric math."""
+    props = alarm["Properties"]
+    if "Metrics" in props:
+        return [query["MetricStat"]["Metric"] for query in props["Metrics"] if "MetricStat" in query]
+    return [props]
+
+
+def alarms_on(namespace: str, metric: str, dimension: str, target: Any) -> list[str]:
+    return [
+        logical_id
+        for logical_id, alarm in ALARMS.items()
+        for read in alarm_metrics(alarm)
+        if read["Namespace"] == namespace
+        and read["MetricName"] == metric
+        and {"Name": dimension, "Value": target} in read.get("Dimensions", [])
+    ]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_has_an_errors_and_a_throttles_alarm(logical_id: str) -> None:
+    for metric in ("Errors", "Throttles"):
+        assert alarms_on("AWS/Lambda", metric, "FunctionName", {"Ref": logical_id}), f"{logical_id} {metric}"
+
+
+@pytest.mark.parametrize("logical_id", sorted(QUEUES))
+def test_every_queue_has_an_age_alarm(logical_id: str) -> None:
+    queue_name = {"Fn::GetAtt": [logical_id, "QueueName"]}
+    assert alarms_on("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue_name)
+
+
+def test_dead_letters_raise_an_alarm_from_the_first_one() -> None:
+    [alarm] = alarms_on(
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": ["NotificationDLQ", "QueueName"]}
+    )
+    props = ALARMS[alarm]["Properties"]
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert load_template()["Parameters"][props["Threshold"]["Ref"]]["Default"] == 1
+
+
+def test_the_http_api_has_5xx_rate_and_p99_latency_alarms() -> None:
+    api = {"Ref": "HttpApi"}
+    assert alarms_on("AWS/ApiGateway", "5xx", "ApiId", api) and alarms_on("AWS/ApiGateway", "Count", "ApiId", api)
+    [latency] = alarms_on("AWS/ApiGateway", "Latency", "ApiId", api)
+    assert ALARMS[latency]["Properties"]["ExtendedStatistic"] == "p99"
+
+
+@pytest.mark.parametrize("logical_id", sorted(ALARMS))
+def test_every_alarm_notifies_the_topic_says_what_to_do_and_has_a_parameter_threshold(logical_id: str) -> None:
+    props = ALARMS[logical_id]["Properties"]
+    assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert props["OKActions"] == [{"Ref": "AlarmTopic"}]
+    assert f"docs/operations.md#{logical_id.lower()}" in props["AlarmDescription"]
+    assert len(props["AlarmDescription"]) <= 1024  # CloudWatch's limit
+    parameter = load_template()["Parameters"][props["Threshold"]["Ref"]]
+    assert "Default" in parameter and parameter["Description"]
+
+
+@pytest.mark.parametrize("logical_id", sorted(ALARMS))
+def test_every_alarm_has_its_runbook_section(logical_id: str) -> None:
+    assert f"\n### {logical_id}\n" in (ROOT / "docs" / "operations.md").read_text()
+
+
+def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
+    resources = load_template()["Resources"]
+    assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
+    key = resources["AlarmTopicKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [s for s in key["KeyPolicy"]["Statement"] if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}]
+    assert cloudwatch and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch[0]["Action"])
+
+
+def test_alarm_email_is_optional() -> None:
+    template = load_template()
+    assert template["Parameters"]["AlarmEmail"]["Default"] == ""
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
+
+
+def dashboard_body() -> tuple[str, dict[str, Any]]:
+    """The dashboard's JSON template, and the JSON it becomes once CloudFormation fills its placeholders."""
+    text = load_template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return text, json.loads(PLACEHOLDER.sub(lambda match: f"resolved-{match[1]}", text))
+
+
+def test_dashboard_is_json_once_its_placeholders_are_filled() -> None:
+    _, body = dashboard_body()
+    assert body["widgets"]
+
+
+def test_dashboard_placeholders_name_resources_parameters_or_pseudo_parameters() -> None:
+    template = load_template()
+    text, _ = dashboard_body()
+    for placeholder in PLACEHOLDER.findall(text):
+        name, _, attribute = placeholder.partition(".")
+        if name.startswith("AWS::"):
+            continue
+        assert name in template["Resources"] or name in template["Parameters"], placeholder
+        if attribute:
+            assert attribute in ("Arn", "QueueName"), placeholder
+
+
+def test_dashboard_shows_every_alarm_and_reads_only_documented_metrics() -> None:
+    _, body = dashboard_body()
+    namespace = load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert {arn.removeprefix("resolved-").removesuffix(".Arn") for arn in alarm_widget["properties"]["alarms"]} == set(
+        ALARMS
+    )
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    read = [
+        metric
+        for widget in body["widgets"]
+        if widget["type"] == "metric"
+        for metric in widget["properties"]["metrics"]
+        if isinstance(metric[0], str)
+    ]
+    for metric in read:
+        if metric[0] == namespace:
+            assert f"| `{metric[1]}` |" in operations, metric[1]
+        else:
+            assert metric[0] in ("AWS/ApiGateway", "AWS/Lambda", "AWS/SQS"), metric
+            # AWS metrics of this stack's own resources, named by placeholder.
+            assert metric[3].startswith("resolved-"), metric
+    shown = {metric[1] for metric in read}
+    assert {
+        "Count",
+        "4xx",
+        "5xx",
+        "Latency",
+        "IdempotencyReplayed",
+        "NotificationsFailed",
+        "NotificationsUnknown",
+    } <= shown
+    assert {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"} <= shown
+
+
+def test_local_stack_creates_tables_and_queues_and_ignores_the_monitoring_resources(stack: Stack) -> None:
+    """`make run` and the tests build only what runs locally; alarms, topic, key and dashboard exist on AWS only."""
+    assert set(stack.resources.tables) == set(resources_of_type("AWS::DynamoDB::Table"))
+    assert set(stack.resources.queues) == set(QUEUES)
+    sns = stack.session.client("sns", region_name="us-east-1")
+    cloudwatch = stack.session.client("cloudwatch", region_name="us-east-1")
+    assert sns.list_topics()["Topics"] == []
+    assert cloudwatch.describe_alarms()["MetricAlarms"] == []

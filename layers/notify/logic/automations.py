@@ -29,7 +29,7 @@ from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,14 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     except (BotoCoreError, ClientError) as exc:
         logger.error("automation request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {item.message.msg_id for item in outgoing}
+        count("EnqueueFailed", len(failed), api="automation")
     else:
-        failed = queue_notifications(outgoing)
+        failed = queue_notifications(outgoing, "automation")
     if len(failed) == len(outgoing):
         return stored_response(
             500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}
         )
-    metrics.add_metric(name="AutomationTriggered", unit="Count", value=1)
+    count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(
         202,

@@ -18,7 +18,7 @@ from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 def item_request_id(bulk_request_id: str, seq: int) -> str:
@@ -62,13 +62,14 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {message.msg_id for message in every_message}
+        count("EnqueueFailed", len(failed), api="bulk")
     else:
-        failed = queue_notifications(every_message)
+        failed = queue_notifications(every_message, "bulk")
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
         )
-    metrics.add_metric(name="BulkAccepted", unit="Count", value=1)
+    count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(
         202,

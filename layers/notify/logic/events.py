@@ -19,7 +19,7 @@ from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, EventRequest, Recipient
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 
 
 class NoChannelToSend(ValueError):
@@ -67,7 +67,7 @@ def build_notifications(
 NOT_QUEUED_RESERVE_SECONDS = 2.5
 
 
-def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing]) -> set[str]:
+def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing], api: str) -> set[str]:
     """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
     so the status route never shows them waiting (R8)."""
     try:
@@ -79,7 +79,7 @@ def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing]) -> s
         return set()
     messages = [item.message if isinstance(item, Outgoing) else item for item in outgoing]
     logger.error("enqueue failed", extra={"notifications": len(messages), "failed": len(failed)})
-    metrics.add_metric(name="EnqueueFailed", unit="Count", value=len(failed))
+    count("EnqueueFailed", len(failed), api=api)
     record_not_queued([message for message in messages if message.msg_id in failed])
     return failed
 
@@ -122,15 +122,16 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     except (BotoCoreError, ClientError) as exc:
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {message.msg_id for message in messages}
+        count("EnqueueFailed", len(failed), api="event")
     else:
-        failed = queue_notifications(messages)
+        failed = queue_notifications(messages, "event")
     if len(failed) == len(messages):
         return stored_response(
             500,
             {"_message": "The notification could not be queued", "status": "error", "request_id": request_id},
         )
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
-    metrics.add_metric(name="EventAccepted", unit="Count", value=1)
+    count("EventAccepted")
     return stored_response(
         202,
         {

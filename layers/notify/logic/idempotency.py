@@ -35,7 +35,7 @@ from notify.dal.clients import time_budget_leaving
 from notify.dal.idempotency_store import idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
-from notify.observability import logger, metrics
+from notify.observability import count, logger
 from notify.settings import get_settings
 
 Api = Literal["event", "bulk", "automation"]
@@ -188,7 +188,7 @@ def _expiration_error(reason: str) -> RequestValidationError:
 
 def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools response hook: a stored response goes back with `Idempotency-Replayed: true` (R4)."""
-    metrics.add_metric(name="IdempotentReplay", unit="Count", value=1)
+    count("IdempotencyReplayed", api=idempotent_data.idempotency_key.partition("#")[0])  # "<api>#<hash>"
     return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
 
 
@@ -245,7 +245,7 @@ def run_idempotently(
     try:
         return idempotent(claim=scope.claim())
     except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
-        metrics.add_metric(name="IdempotencyConflict", unit="Count", value=1)
+        count("IdempotencyConflict", api=scope.api)
         raise IdempotencyKeyInUse() from exc
     except IdempotencyPersistenceLayerError as exc:
         if "response" in outcome:
@@ -254,6 +254,7 @@ def run_idempotently(
             logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
             return outcome["response"]
         logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+        count("IdempotencyStoreUnavailable", api=scope.api)
         raise ServiceUnavailable() from exc
 
 

@@ -38,7 +38,7 @@ from notify.logic.providers import Delivery, PermanentDeliveryError, Providers, 
 from notify.logic.templates import TemplateRenderError, render_channel_template
 from notify.models.delivery import DeliveryState
 from notify.models.messages import NotificationMessage
-from notify.observability import logger, mask_destination, metrics
+from notify.observability import count, logger, mask_destination
 from notify.settings import get_settings
 
 SEND_KEY_PREFIX = "send"
@@ -97,9 +97,16 @@ def _log_context(message: NotificationMessage) -> dict[str, Any]:
     }
 
 
+def _outcome_metric(state: DeliveryState) -> str:
+    """NotificationsSent, NotificationsFailed (NotificationsUnknown...); a delivery put back on the queue for
+    a retry (still `queued`) is NotificationsRetried, where a provider throttling every send shows first."""
+    return "NotificationsRetried" if state is DeliveryState.queued else f"Notifications{state.value.capitalize()}"
+
+
 def _record(message: NotificationMessage, outcome: SendOutcome) -> None:
-    """Write the outcome to the delivery log. After a provider accepted, a failed write must not raise:
-    raising would release the claim and send again (R8)."""
+    """Count the outcome and write it to the delivery log. After a provider accepted, a failed write must not
+    raise: raising would release the claim and send again (R8)."""
+    count(_outcome_metric(outcome.state), channel=message.channel.value)
     try:
         record_outcome(
             message.request_id,
@@ -154,7 +161,6 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
         "notification delivered" if outcome.state is DeliveryState.sent else "notification failed",
         extra={**_log_context(message), "attempt": attempt, "provider": outcome.provider, "reason": outcome.reason},
     )
-    metrics.add_metric(name=f"Notification{outcome.state.value.capitalize()}", unit="Count", value=1)
     return outcome
 
 
@@ -207,7 +213,7 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         raise RetryLater("idempotency store unavailable") from exc
     if "outcome" not in delivered:
         logger.info("duplicate notification skipped", extra=_log_context(message))
-        metrics.add_metric(name="NotificationDuplicate", unit="Count", value=1)
+        count("NotificationsDuplicate", channel=message.channel.value)
     return SendOutcome(
         DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
     )
