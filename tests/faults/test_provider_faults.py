@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from tests.faults.aws_errors import AwsError, provider_error, transport_failure
+from notify.dal.definitions import put_event_definition
+from notify.dal.inbox import list_inbox
+from notify.models.definitions import EventDefinition
+from tests.faults.aws_errors import (
+    DYNAMODB_INTERNAL_ERROR,
+    THROTTLING,
+    AwsError,
+    aws_error,
+    provider_error,
+    transport_failure,
+)
 from tests.faults.conftest import Api
 from tests.unit.conftest import SenderDriver, Stack, StatusApiClient, sent_emails, sent_sms
 from tests.unit.faults import SimulatedLambdaTimeout, fail_call
@@ -186,3 +196,92 @@ def test_R8_sender_killed_before_the_provider_call_is_unknown_not_sent_twice(
     notification = shown(status, request_id)
     assert notification["state"] == "unknown"
     assert "interrupted" in notification["reason"]
+
+
+# The inbox (a DynamoDB PutItem) and the sender's delivery log ---------------------------------------------
+
+# botocore retries DynamoDB calls (notify.dal.clients): a PutItem sent again writes the same inbox item.
+DYNAMODB_ATTEMPTS = 1 + 3
+
+
+@pytest.fixture
+def inapp(client_api: Api, stack: Stack) -> Callable[[str], str]:
+    definition = EventDefinition.model_validate({"name": "Mention", "channels": {"inapp": {"body": "hi"}}})
+    put_event_definition(stack.workspaces[0].workspace, definition)
+
+    def post(key: str) -> str:
+        accepted = client_api.client.post({"event": "Mention", "to": {"inapp": "user-42"}}, key=key)
+        return str(accepted.json()["request_id"])
+
+    return post
+
+
+def inbox(stack: Stack) -> list[dict[str, Any]]:
+    return list_inbox(stack.workspaces[0].workspace, "user-42")
+
+
+def test_R8_inbox_5xx_is_unknown_and_not_written_again(
+    inapp: Callable[[str], str], stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    request_id = inapp("inbox-5xx")
+
+    with aws_error("dynamodb", "PutItem", DYNAMODB_INTERNAL_ERROR, table=stack.resources.tables["InboxTable"]) as puts:
+        sender.drain()
+
+    assert len(puts) == DYNAMODB_ATTEMPTS  # botocore's own retries, each the same item; then no more
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["provider"]) == ("unknown", "inbox")
+    assert inbox(stack) == []
+
+
+def test_R8_inbox_throttled_is_retried_through_sqs_and_written_once(
+    inapp: Callable[[str], str], stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    request_id = inapp("inbox-throttled")
+    table = stack.resources.tables["InboxTable"]
+
+    with aws_error("dynamodb", "PutItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
+        sender.drain()
+
+    assert len(inbox(stack)) == 1
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"]) == ("sent", 2)
+
+
+def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
+    client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    request_id = send(client_api, SES, "log-down-before")
+    table = stack.resources.tables["DeliveryLogTable"]
+
+    with aws_error("dynamodb", "UpdateItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
+        sender.run_once()  # the attempt cannot be recorded: nothing is sent, the claim is released
+    assert sent_emails() == []
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    assert shown(status, request_id)["state"] == "sent"
+
+
+def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
+    client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """The outcome cannot be written: the send guard still stores it, so no copy sends again. The status
+    route then shows the notification as it was before the send (`queued`, one attempt)."""
+    request_id = send(client_api, SES, "log-down-after")
+    [message] = stack.queued_messages()
+    table = stack.resources.tables["DeliveryLogTable"]
+    writes: list[dict[str, Any]] = []
+
+    def outcome_write_fails(**_: Any) -> None:
+        writes.append({})
+        if len(writes) > 1:  # the first UpdateItem records the attempt, the second the outcome
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    with fail_call("dynamodb", "UpdateItem", table=table, action=outcome_write_fails):
+        sender.drain()
+    sender.requeue(message)
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
