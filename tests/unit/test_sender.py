@@ -393,3 +393,22 @@ def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
     assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
     assert sent_emails() == []
     assert sender.dead_letters() == []
+
+
+def test_R8_message_never_started_for_lack_of_time_is_failed_at_the_last_receive_and_never_sent(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """Every invocation starts with less than the sender's reserve (3 s): no provider call fits, so the
+    message goes back untouched on each receive, and the last one records why before the DLQ takes it."""
+    accepted = client.post(welcome(), key="no-time-1").json()
+    sender.remaining_ms = 2_000
+
+    sender.drain()
+
+    assert sent_emails() == []
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert (shown["state"], shown["attempts"]) == ("failed", 1)
+    assert shown["reason"] == (
+        "not started: too little time left in the invocation to call a provider (attempt 5 of 5)"
+    )
+    assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]

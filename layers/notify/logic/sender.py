@@ -162,19 +162,40 @@ _OUTCOME_LOG = {
 }
 
 
+def _record_attempt(message: NotificationMessage) -> int:
+    """Count an attempt in the delivery log (keeping the queue message for redrives); returns its number."""
+    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
+    return record_attempt(
+        message.request_id,
+        message.msg_id,
+        channel=message.channel.value,
+        destination=mask_destination(message.destination),
+        now=_now(),
+        expires_at=max(expires_at, message.dedupe_until),
+        message=message.model_dump_json(),
+    )
+
+
+def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarted:
+    """No provider call fits in what is left of the invocation: the message goes back untouched, except on
+    the queue's last receive, where it is recorded failed (nothing was sent) before it moves to the DLQ."""
+    reason = "not started: too little time left in the invocation to call a provider"
+    if final_attempt:
+        try:
+            _record_attempt(message)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+        else:
+            limit = get_settings().max_receive_count
+            _record(message, SendOutcome(DeliveryState.failed, reason=f"{reason} (attempt {limit} of {limit})"))
+        logger.warning("delivery abandoned", extra={**_log_context(message), "reason": reason})
+    return NotStarted(reason)
+
+
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     """One delivery attempt; runs under the msg_id claim."""
-    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
     try:
-        attempt = record_attempt(
-            message.request_id,
-            message.msg_id,
-            channel=message.channel.value,
-            destination=mask_destination(message.destination),
-            now=_now(),
-            expires_at=max(expires_at, message.dedupe_until),
-            message=message.model_dump_json(),
-        )
+        attempt = _record_attempt(message)
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
     try:
@@ -213,11 +234,11 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
 
 def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
     """Deliver `message` at most once per msg_id (R8); RetryLater when SQS should redeliver it."""
+    final_attempt = receive_count >= get_settings().max_receive_count
     if not budget.can_start_message():
-        raise NotStarted("too little time left in the invocation to call a provider")
+        raise _not_started(message, final_attempt)
     if message.not_before is not None and message.not_before > time.time():
         return _defer(message)
-    final_attempt = receive_count >= get_settings().max_receive_count
     delivered: dict[str, SendOutcome] = {}
 
     def deliver_once(notification: dict[str, Any]) -> dict[str, Any]:
