@@ -266,8 +266,8 @@ def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
 def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
     client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
 ) -> None:
-    """The outcome cannot be written: the send guard still stores it, so no copy sends again. The status
-    route then shows the notification as it was before the send (`queued`, one attempt)."""
+    """The outcome cannot be written: the send guard still stores it, so no copy sends again, and the next
+    copy writes the guard's outcome to the delivery log (until then the status route shows `queued`)."""
     request_id = send(client_api, SES, "log-down-after")
     [message] = stack.queued_messages()
     table = stack.resources.tables["DeliveryLogTable"]
@@ -280,8 +280,10 @@ def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
 
     with fail_call("dynamodb", "UpdateItem", table=table, action=outcome_write_fails):
         sender.drain()
+    assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
     sender.requeue(message)
     sender.drain()
 
     assert len(sent_emails()) == 1
-    assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"], notification["provider"]) == ("sent", 1, "ses")

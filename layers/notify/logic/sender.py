@@ -279,9 +279,13 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
             logger.error("send claim completion failed", extra={**_log_context(message), "error": str(exc)})
             return delivered["outcome"]
         raise RetryLater("idempotency store unavailable") from exc
+    outcome = SendOutcome(
+        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
+    )
     if "outcome" not in delivered:
         logger.info("duplicate notification skipped", extra=_log_context(message))
         metrics.add_metric(name="NotificationDuplicate", unit="Count", value=1)
-    return SendOutcome(
-        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
-    )
+        # The guard holds the outcome; write it to the delivery log again, in case that write was lost
+        # after the provider accepted (the status route would show `queued` for good otherwise).
+        _record(message, outcome)
+    return outcome
