@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from notify.logic import budget
 from notify.logic.providers import Providers
 from notify.logic.sender import send_notification
 from notify.models.messages import NotificationMessage
@@ -49,4 +50,10 @@ def send_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=send_record, processor=processor, context=context)
+    # Every provider call is bounded by what is left of this invocation, so a slow provider cannot make
+    # Lambda time out the whole batch; messages that do not fit go back to the queue untouched.
+    token = budget.start_invocation(context)
+    try:
+        return process_partial_response(event=event, record_handler=send_record, processor=processor, context=context)
+    finally:
+        budget.end_invocation(token)

@@ -6,6 +6,8 @@
     python -m notify.admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
     python -m notify.admin --stack-name idempotent-notify dead-letters
     python -m notify.admin --stack-name idempotent-notify redrive [--max 10]
+    python -m notify.admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
+    python -m notify.admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -33,7 +35,10 @@ from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
 from notify.dal.clients import client, reset_clients
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
+from notify.dal.provider_secrets import put_provider_settings
+from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
+from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -197,7 +202,91 @@ def build_parser() -> argparse.ArgumentParser:
         "redrive", help="move dead letters back to the notification queue (a msg_id already sent is not resent)"
     )
     redrive.add_argument("--max", type=int, help="at most this many (default: all)")
+    add_redrive_notifications_parser(commands)
+    add_provider_secrets_parser(commands)
     return parser
+
+
+# redrive-notifications: send `unknown` or `failed` notifications again, on purpose (R8) -----------------
+
+LOCAL_REDRIVE_TARGETS = {"DeliveryLogTableName": "DeliveryLogTable", "IdempotencyTableName": "IdempotencyTable"}
+LOCAL_NOTIFICATION_QUEUE = "NotificationQueue"
+
+
+def add_redrive_notifications_parser(commands: Any) -> None:
+    redrive = commands.add_parser(
+        "redrive-notifications",
+        help="deliver a request's unknown or failed notifications again (never a sent one)",
+    )
+    redrive.add_argument("--request-id", required=True)
+    redrive.add_argument("--msg-id", action="append", default=[], help="only this notification (repeatable)")
+    redrive.add_argument("--channel", help="only this channel's notifications")
+    redrive.add_argument("--delivery-log-table")
+    redrive.add_argument("--idempotency-table")
+    redrive.add_argument("--queue-url")
+
+
+def resolve_redrive_targets(args: argparse.Namespace) -> RedriveTargets:
+    outputs: dict[str, str] = {}
+    if args.stack_name:
+        outputs = stack_outputs(args.stack_name)
+    elif args.endpoint_url:
+        queue_url = client("sqs").get_queue_url(QueueName=LOCAL_NOTIFICATION_QUEUE)["QueueUrl"]
+        outputs = {**LOCAL_REDRIVE_TARGETS, "NotificationQueueUrl": queue_url}
+    delivery_log = args.delivery_log_table or outputs.get("DeliveryLogTableName")
+    idempotency = args.idempotency_table or outputs.get("IdempotencyTableName")
+    queue_url = args.queue_url or outputs.get("NotificationQueueUrl")
+    if not delivery_log or not idempotency or not queue_url:
+        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or both tables and the queue URL")
+    return RedriveTargets(delivery_log_table=delivery_log, idempotency_table=idempotency, queue_url=queue_url)
+
+
+def run_redrive_notifications(args: argparse.Namespace) -> int:
+    """Print one line per notification considered; exit 0 when every one chosen was queued again."""
+    try:
+        results = redrive_notifications(
+            resolve_redrive_targets(args), args.request_id, msg_ids=args.msg_id, channel=args.channel
+        )
+    except RequestUnknown as exc:
+        raise AdminError(f"no notification of request {exc} was recorded") from exc
+    if not results:
+        raise AdminError("no notification of the request matches --msg-id/--channel")
+    for result in results:
+        if result.queued:
+            print(f"queued again: {result.msg_id} ({result.channel}, was {result.state})")
+        else:
+            print(f"refused: {result.msg_id} ({result.channel or '-'}): {result.reason}")
+    return 0 if all(result.queued for result in results) else 3
+
+
+# set-slack-token: a workspace's Slack bot token, as an SSM SecureString only the sender may read ----------
+
+LOCAL_PROVIDER_SECRETS_PATH = "/local/providers"
+
+
+def add_provider_secrets_parser(commands: Any) -> None:
+    secret = commands.add_parser("set-slack-token", help="store a workspace's Slack bot token (read from stdin)")
+    secret.add_argument("--workspace", required=True)
+    secret.add_argument("--provider-secrets-path", help="SSM path of provider secrets (the stack's output)")
+    secret.add_argument("--delete", action="store_true", help="remove the token instead")
+
+
+def run_set_slack_token(args: argparse.Namespace) -> int:
+    path = args.provider_secrets_path
+    if path is None and args.stack_name:
+        path = stack_outputs(args.stack_name).get("ProviderSecretsPath")
+    elif path is None and args.endpoint_url:
+        path = LOCAL_PROVIDER_SECRETS_PATH
+    if not path:
+        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or --provider-secrets-path")
+    workspace = require_workspace(args.workspace)
+    # Read from stdin, never from the command line, which shell history and process lists keep.
+    token = None if args.delete else sys.stdin.readline().strip()
+    if not args.delete and not token:
+        raise AdminError("give the token on standard input")
+    put_provider_settings(workspace, ProviderSettings.model_validate({"slack_bot_token": token}), path=path)
+    print(f"{'removed' if args.delete else 'stored'} the Slack bot token of {workspace}")
+    return 0
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -212,6 +301,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("dead-letters", "redrive"):
             return run_dead_letters(args, resolve_queues(args))
+        if args.command == "redrive-notifications":
+            return run_redrive_notifications(args)
+        if args.command == "set-slack-token":
+            return run_set_slack_token(args)
         tables = resolve_tables(args)
         if args.command == "create-key":
             api_key, key_hash = create_key(tables, require_workspace(args.workspace))

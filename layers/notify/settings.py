@@ -26,6 +26,15 @@ class Settings(BaseModel):
     email_from: str = ""
     max_receive_count: int = Field(default=5, ge=1)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=15)
+    # Time budget of a sender invocation: kept back to record outcomes and report the batch, and the
+    # least time worth starting a provider call with (logic/budget.py).
+    sender_reserve_seconds: float = Field(default=3.0, ge=0)
+    sender_min_call_seconds: float = Field(default=1.0, gt=0)
+    # How long a message can wait on the notification queue (its MessageRetentionPeriod): a send guard
+    # outlives every copy still on the queue (R8).
+    notification_queue_retention_seconds: int = Field(default=345600, ge=60)
+    # SSM Parameter Store path under which each workspace's provider secrets are SecureStrings.
+    provider_secrets_path: str = "/idempotent-notify/providers"
     # Status and inbox items outlive the idempotency key, so a request can be looked up for a while.
     delivery_log_retention_days: int = Field(default=30, ge=1)
     inbox_retention_days: int = Field(default=90, ge=1)

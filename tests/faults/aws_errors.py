@@ -12,7 +12,7 @@ pointed back by a handler that runs after moto's (botocore sends the same reques
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,3 +95,97 @@ def aws_error(
     finally:
         events.unregister(event, unique_id=f"aws-error-{event}")
         events.unregister("before-send", unique_id=f"aws-error-restore-{event}")
+
+
+def _error_body(service: str, error: AwsError) -> tuple[bytes, dict[str, str]]:
+    """The error answer as the service's protocol writes it (JSON for DynamoDB/SQS/SES v2, XML for SNS)."""
+    protocol = client(service).meta.service_model.protocol
+    if protocol == "query":
+        body = (
+            f"<ErrorResponse><Error><Type>{'Receiver' if error.status >= 500 else 'Sender'}</Type>"
+            f"<Code>{error.code}</Code><Message>{error.message}</Message></Error>"
+            "<RequestId>fault-suite</RequestId></ErrorResponse>"
+        ).encode()
+        return body, {"Content-Type": "text/xml", "x-amzn-RequestId": "fault-suite"}
+    body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    return body, {"Content-Type": "application/json", "x-amzn-ErrorType": error.code, "x-amzn-RequestId": "fault-suite"}
+
+
+@contextmanager
+def provider_error(service: str, operation: str, error: AwsError, *, times: int | None = None) -> Iterator[list[Any]]:
+    """A provider (SES v2, SNS) answers `error` without taking the message; yields each answered request.
+
+    Like aws_error, for any protocol: the answered request is pointed at an unserved loopback URL so
+    moto never carries it out, and pointed back after moto's handler.
+    """
+    answered: list[Any] = []
+    answered_urls: dict[int, str] = {}
+    event = f"before-send.{service}.{operation}"
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        if times is not None and len(answered) >= times:
+            return None
+        answered.append(request)
+        answered_urls[id(request)] = request.url
+        request.url = UNSERVED_URL
+        body, headers = _error_body(service, error)
+        return AWSResponse(answered_urls[id(request)], error.status, headers, _Body(body))
+
+    def restore(request: Any, **_: Any) -> None:
+        original = answered_urls.pop(id(request), None)
+        if original is not None:
+            request.url = original
+
+    events = client(service).meta.events
+    events.register_first(event, answer, unique_id=f"provider-error-{event}")
+    events.register_last("before-send", restore, unique_id=f"provider-error-restore-{event}")
+    try:
+        yield answered
+    finally:
+        events.unregister(event, unique_id=f"provider-error-{event}")
+        events.unregister("before-send", unique_id=f"provider-error-restore-{event}")
+
+
+@contextmanager
+def transport_failure(
+    service: str,
+    operation: str,
+    failure: Callable[[Any], Exception],
+    *,
+    accepted: bool,
+    times: int | None = None,
+) -> Iterator[list[Any]]:
+    """`service.operation` fails in transport, as urllib3 would inside botocore's send (so botocore's retry
+    logic sees it): before the request left (`accepted=False`: moto never sees it), or after moto carried
+    it out (`accepted=True`: the provider took the message, its answer never came back).
+
+    `failure(request)` builds the exception; yields each request that failed.
+    """
+    failed: list[Any] = []
+    event = f"before-send.{service}.{operation}"
+
+    def before(request: Any, **_: Any) -> None:
+        if times is not None and len(failed) >= times:
+            return
+        failed.append(request)
+        raise failure(request)
+
+    def after(request: Any, event_name: str = "", **_: Any) -> None:
+        # Registered last on every before-send: runs once moto answered (and so carried out) the call.
+        if event_name != event or (times is not None and len(failed) >= times):
+            return
+        failed.append(request)
+        raise failure(request)
+
+    events = client(service).meta.events
+    if accepted:
+        events.register_last("before-send", after, unique_id=f"transport-after-{event}")
+    else:
+        events.register_first(event, before, unique_id=f"transport-before-{event}")
+    try:
+        yield failed
+    finally:
+        if accepted:
+            events.unregister("before-send", unique_id=f"transport-after-{event}")
+        else:
+            events.unregister(event, unique_id=f"transport-before-{event}")

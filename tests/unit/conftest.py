@@ -6,6 +6,7 @@ import base64
 import copy
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, wraps
@@ -56,6 +57,17 @@ def function_timeout_ms(logical_id: str) -> int:
     template = load_template()
     properties = {**template["Globals"]["Function"], **template["Resources"][logical_id]["Properties"]}
     return int(properties["Timeout"]) * 1000
+
+
+class CountdownLambdaContext(FakeLambdaContext):
+    """A context whose remaining time runs down with the clock, as Lambda's does (frozen with freezegun)."""
+
+    def __init__(self, remaining_ms: int = 10_000) -> None:
+        super().__init__(remaining_ms)
+        self.started = time.monotonic()
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self.remaining_ms - (time.monotonic() - self.started) * 1000))
 
 
 def sample_event(name: str) -> dict[str, Any]:
@@ -272,6 +284,8 @@ class SenderDriver:
         self.sqs = stack.session.client("sqs", region_name=REGION)
         self.in_flight: list[str] = []
         self.invocations = 0
+        # What each invocation starts with of the function's 30 s timeout (running down as it works).
+        self.remaining_ms = 30_000
 
     def use_http(self, http: HttpClient) -> None:
         """Chat webhooks and the Slack API go through `http` (an injected opener: no network)."""
@@ -303,7 +317,7 @@ class SenderDriver:
             ]
         }
         self.invocations += 1
-        context = FakeLambdaContext(remaining_ms=30_000)
+        context = CountdownLambdaContext(remaining_ms=self.remaining_ms)
         context.function_name = "SenderFunction"
         try:
             response = self.module.lambda_handler(event, context)

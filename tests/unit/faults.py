@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
 
 from notify.dal.clients import client
@@ -50,3 +52,38 @@ def fail_call(
         yield intercepted
     finally:
         events.unregister(event, unique_id=f"fault-{event}")
+
+
+@contextmanager
+def queue_refuses(marker: str) -> Iterator[None]:
+    """SQS refuses (in its answer's `Failed`) every entry whose body carries `marker`; the others are queued."""
+    refused: list[str] = []
+    events = client("sqs").meta.events
+
+    def failures() -> list[dict[str, Any]]:
+        failed = [{"Id": i, "SenderFault": False, "Code": "InternalError", "Message": "simulated"} for i in refused]
+        refused.clear()
+        return failed
+
+    def drop(params: dict[str, Any], **_: Any) -> Any:
+        body = json.loads(params["body"])
+        kept = [entry for entry in body["Entries"] if marker not in entry["MessageBody"]]
+        refused.extend(entry["Id"] for entry in body["Entries"] if marker in entry["MessageBody"])
+        if not kept:
+            return AWSResponse("https://sqs.us-east-1.amazonaws.com/", 200, {}, None), {
+                "Successful": [],
+                "Failed": failures(),
+            }
+        params["body"] = json.dumps({**body, "Entries": kept}).encode()
+        return None
+
+    def answer(parsed: dict[str, Any], **_: Any) -> None:
+        parsed.setdefault("Failed", []).extend(failures())
+
+    events.register("before-call.sqs.SendMessageBatch", drop, unique_id="refuse-drop")
+    events.register("after-call.sqs.SendMessageBatch", answer, unique_id="refuse-answer")
+    try:
+        yield
+    finally:
+        events.unregister("before-call.sqs.SendMessageBatch", unique_id="refuse-drop")
+        events.unregister("after-call.sqs.SendMessageBatch", unique_id="refuse-answer")

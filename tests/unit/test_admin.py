@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -125,3 +126,23 @@ def test_bad_workspace_and_missing_stack_are_clear_errors(
     assert "workspace id must be 10-20 letters or digits" in capsys.readouterr().err
     assert admin.run(["--stack-name", "no-such-stack", "create-key", "--workspace", "ACME000001"]) == 2
     assert "cannot read stack 'no-such-stack'" in capsys.readouterr().err
+
+
+def test_set_slack_token_stores_a_secure_string_outside_the_definitions_table(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Provider secrets live in SSM under the stack's path, which only the sender may read (template.yaml);
+    the API functions read DefinitionsTable, so no secret is there."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setattr("sys.stdin", io.StringIO("xoxb-admin-set\n"))
+    command = ["set-slack-token", "--workspace", "WSLOCAL0001", "--provider-secrets-path", "/local/providers"]
+
+    assert admin.run(command) == 0
+
+    ssm = stack.session.client("ssm", region_name="us-east-1")
+    parameter = ssm.get_parameter(Name="/local/providers/WSLOCAL0001/slack-bot-token", WithDecryption=True)
+    assert (parameter["Parameter"]["Type"], parameter["Parameter"]["Value"]) == ("SecureString", "xoxb-admin-set")
+    ddb = stack.session.client("dynamodb", region_name="us-east-1")
+    items = ddb.scan(TableName=stack.resources.tables["DefinitionsTable"])["Items"]
+    assert all("xoxb" not in json.dumps(item) for item in items)
+    assert "xoxb" not in capsys.readouterr().out

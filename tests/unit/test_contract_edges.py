@@ -8,14 +8,11 @@ key limits, and stores that hang instead of refusing.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from freezegun import freeze_time
 
@@ -33,6 +30,7 @@ from tests.unit.conftest import (
     StatusApiClient,
     welcome,
 )
+from tests.unit.faults import queue_refuses
 
 ORDER = {"event": "OrderConfirmed", "data": {"order_id": "A-1", "amount": "9"}}
 
@@ -171,41 +169,6 @@ def test_R5_a_failure_inside_the_claim_releases_the_key(client: EventApiClient, 
 
 
 # R8 (API half): truthful status when the queue refuses part of a request ------------------------
-
-
-@contextmanager
-def queue_refuses(marker: str) -> Iterator[None]:
-    """SQS refuses (in its answer's `Failed`) every entry whose body carries `marker`; the others are queued."""
-    refused: list[str] = []
-    events = product_client("sqs").meta.events
-
-    def failures() -> list[dict[str, Any]]:
-        failed = [{"Id": i, "SenderFault": False, "Code": "InternalError", "Message": "simulated"} for i in refused]
-        refused.clear()
-        return failed
-
-    def drop(params: dict[str, Any], **_: Any) -> Any:
-        body = json.loads(params["body"])
-        kept = [entry for entry in body["Entries"] if marker not in entry["MessageBody"]]
-        refused.extend(entry["Id"] for entry in body["Entries"] if marker in entry["MessageBody"])
-        if not kept:
-            return AWSResponse("https://sqs.us-east-1.amazonaws.com/", 200, {}, None), {
-                "Successful": [],
-                "Failed": failures(),
-            }
-        params["body"] = json.dumps({**body, "Entries": kept}).encode()
-        return None
-
-    def answer(parsed: dict[str, Any], **_: Any) -> None:
-        parsed.setdefault("Failed", []).extend(failures())
-
-    events.register("before-call.sqs.SendMessageBatch", drop, unique_id="refuse-drop")
-    events.register("after-call.sqs.SendMessageBatch", answer, unique_id="refuse-answer")
-    try:
-        yield
-    finally:
-        events.unregister("before-call.sqs.SendMessageBatch", unique_id="refuse-drop")
-        events.unregister("after-call.sqs.SendMessageBatch", unique_id="refuse-answer")
 
 
 def test_R8_event_partly_queued_answers_per_channel_and_status_shows_not_queued(

@@ -17,7 +17,8 @@ from botocore.exceptions import ClientError
 
 from local.template import function_environment, resources_of_type
 from notify import observability
-from notify.dal.definitions import put_event_definition, put_provider_settings
+from notify.dal.definitions import put_event_definition
+from notify.dal.provider_secrets import put_provider_settings
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
@@ -295,7 +296,7 @@ def test_sender_flows_never_log_addresses_or_provider_secrets(
     )
     opener = ChatProviders(
         {
-            "/services/": [HttpResponse(503, b"busy"), HttpResponse(200, b"ok")],  # retried once, then sent
+            "/services/": [HttpResponse(429, b"slow down"), HttpResponse(200, b"ok")],  # throttled once, then sent
             "/api/users.lookupByEmail": [HttpResponse(200, b'{"ok": false, "error": "users_not_found"}')],
         }
     )

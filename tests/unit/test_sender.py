@@ -11,8 +11,9 @@ from freezegun import freeze_time
 from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
-from notify.dal.definitions import put_event_definition, put_provider_settings
+from notify.dal.definitions import put_event_definition
 from notify.dal.inbox import list_inbox
+from notify.dal.provider_secrets import put_provider_settings
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
@@ -288,9 +289,10 @@ def test_R8_duplicate_sqs_delivery_sends_once(
 
     assert len(sent_emails()) == 1
     assert notifications(status, accepted["request_id"])["email"]["attempts"] == 1
-    # The sender's claim on the msg_id lives exactly as long as the request's idempotency key.
+    # The sender's claim on the msg_id outlives the request's idempotency key by the queue's retention,
+    # so a copy still waiting on the queue when the key expires finds it.
     [claim] = [item for item in stack.idempotency_items() if item["id"]["S"].startswith("send#")]
-    assert int(claim["expiration"]["N"]) == queued["dedupe_until"]
+    assert int(claim["expiration"]["N"]) == queued["dedupe_until"] + 345600
 
 
 def test_R8_client_retry_after_api_crash_delivers_once(client: EventApiClient, sender: SenderDriver) -> None:
@@ -363,7 +365,7 @@ def test_R8_sender_killed_mid_delivery_never_sends_again(
     client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
     """SES accepted the email but the sender died before recording it: a retry cannot know whether it went
-    out, so it does not send; the last receive records the outcome as unknown."""
+    out, so it does not send; the last receive records the notification `unknown`."""
     accepted = client.post(welcome(), key="killed-1").json()
     with fail_call("sesv2", "SendEmail", action=die, after=True), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
@@ -373,7 +375,7 @@ def test_R8_sender_killed_mid_delivery_never_sends_again(
 
     assert len(sent_emails()) == 1
     shown = notifications(status, accepted["request_id"])["email"]
-    assert shown["state"] == "failed"
+    assert shown["state"] == "unknown"
     assert "outcome is unknown" in shown["reason"]
 
 
@@ -391,3 +393,22 @@ def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
     assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
     assert sent_emails() == []
     assert sender.dead_letters() == []
+
+
+def test_R8_message_never_started_for_lack_of_time_is_failed_at_the_last_receive_and_never_sent(
+    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    """Every invocation starts with less than the sender's reserve (3 s): no provider call fits, so the
+    message goes back untouched on each receive, and the last one records why before the DLQ takes it."""
+    accepted = client.post(welcome(), key="no-time-1").json()
+    sender.remaining_ms = 2_000
+
+    sender.drain()
+
+    assert sent_emails() == []
+    shown = notifications(status, accepted["request_id"])["email"]
+    assert (shown["state"], shown["attempts"]) == ("failed", 1)
+    assert shown["reason"] == (
+        "not started: too little time left in the invocation to call a provider (attempt 5 of 5)"
+    )
+    assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError
+from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
 from notify.logic.providers.webhooks import (
     SLACK_API,
     WEBHOOK_RULES,
@@ -230,13 +230,13 @@ def test_redirects_are_refused_not_followed(status: int) -> None:
     ("status", "failure"),
     [
         (429, TransientDeliveryError),
-        (500, TransientDeliveryError),
-        (503, TransientDeliveryError),
+        (500, UnknownOutcomeError),  # may follow an accepted message: never retried (R8)
+        (503, UnknownOutcomeError),
         (400, PermanentDeliveryError),
         (404, PermanentDeliveryError),
     ],
 )
-def test_provider_status_decides_retry_or_failure(status: int, failure: type[Exception]) -> None:
+def test_R8_provider_status_decides_retry_failure_or_unknown(status: int, failure: type[Exception]) -> None:
     with pytest.raises(failure):
         raise_for_status(HttpResponse(status, b""), "discord-webhook")
 

@@ -27,6 +27,19 @@ _CONFIG = Config(
     read_timeout=READ_TIMEOUT_SECONDS,
     retries={"max_attempts": 3, "mode": "standard"},
 )
+# Providers deliver to a person: botocore must never send a request again on its own, since after a read
+# timeout, a lost answer or a 5xx the provider may already have sent it (R8). The sender decides what to
+# retry (only failures known to happen before the provider got the request), through SQS.
+PROVIDER_CONNECT_TIMEOUT_SECONDS = 2
+PROVIDER_READ_TIMEOUT_SECONDS = 5
+_PROVIDER_CONFIG = Config(
+    connect_timeout=PROVIDER_CONNECT_TIMEOUT_SECONDS,
+    read_timeout=PROVIDER_READ_TIMEOUT_SECONDS,
+    retries={"total_max_attempts": 1, "mode": "standard"},
+)
+PROVIDER_SERVICES = frozenset({"sesv2", "sns"})
+# The longest a provider call can take: one connection attempt and one read, no retry.
+PROVIDER_CALL_SECONDS = PROVIDER_CONNECT_TIMEOUT_SECONDS + PROVIDER_READ_TIMEOUT_SECONDS
 # An attempt with less time than this left would only time out.
 MIN_ATTEMPT_SECONDS = 0.05
 RESERVE_FRACTION = 0.3
@@ -86,7 +99,8 @@ def _bound_attempt(request: Any, **_: Any) -> None:
 @cache
 def client(service: str) -> Any:
     """The container's client for `service` (endpoint from AWS_ENDPOINT_URL when set, as boto3 does)."""
-    created = boto3.session.Session().client(service, config=_CONFIG)
+    config = _PROVIDER_CONFIG if service in PROVIDER_SERVICES else _CONFIG
+    created = boto3.session.Session().client(service, config=config)
     created.meta.events.register("before-send", _bound_attempt, unique_id="notify-time-budget")
     return created
 

@@ -25,15 +25,17 @@ def _table(table: str | None) -> str:
     return table or get_settings().delivery_log_table
 
 
-def put_request_manifest(manifest: RequestManifest, table: str | None = None) -> None:
-    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest."""
+def put_request_manifest(manifest: RequestManifest, table: str | None = None, *, replace: bool = False) -> None:
+    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest,
+    unless `replace` (to name the notifications the queue refused)."""
     ddb = client("dynamodb")
     item = {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}
+    condition = {} if replace else {"ConditionExpression": "attribute_not_exists(request_id)"}
     with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
         ddb.put_item(
             TableName=_table(table),
             Item={name: _serializer.serialize(value) for name, value in item.items()},
-            ConditionExpression="attribute_not_exists(request_id)",
+            **condition,
         )
 
 
@@ -69,17 +71,6 @@ def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:
     raise RuntimeError(f"{len(pending)} request manifest(s) were not written")
 
 
-def mark_not_queued(request_id: str, msg_ids: list[str], table: str | None = None) -> None:
-    """Add `msg_ids` to the request manifest's `not_queued` list (one UpdateItem; the manifest must exist)."""
-    client("dynamodb").update_item(
-        TableName=_table(table),
-        Key={"request_id": {"S": request_id}, "msg_id": {"S": MANIFEST_SK}},
-        UpdateExpression="SET not_queued = list_append(if_not_exists(not_queued, :empty), :ids)",
-        ConditionExpression="attribute_exists(request_id)",
-        ExpressionAttributeValues={":empty": {"L": []}, ":ids": {"L": [{"S": msg_id} for msg_id in msg_ids]}},
-    )
-
-
 def get_request(request_id: str, table: str | None = None) -> tuple[RequestManifest | None, list[DeliveryRecord]]:
     """The request's manifest (None when unknown) and every notification item the senders wrote."""
     ddb = client("dynamodb")
@@ -109,25 +100,35 @@ def record_attempt(
     destination: str,
     now: str,
     expires_at: int,
+    message: str | None = None,
     table: str | None = None,
 ) -> int:
-    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number."""
+    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number.
+
+    `message` is the queue message itself (JSON), kept so an operator can redrive the notification; the
+    table is encrypted and only the sender and the admin command read it (the status route never shows it).
+    """
+    values = {
+        ":channel": {"S": channel},
+        ":destination": {"S": destination},
+        ":now": {"S": now},
+        ":expires_at": {"N": str(expires_at)},
+        ":queued": {"S": DeliveryState.queued.value},
+        ":one": {"N": "1"},
+    }
+    kept = ""
+    if message is not None:
+        values[":message"] = {"S": message}
+        kept = ", message = :message"
     response = client("dynamodb").update_item(
         TableName=_table(table),
         Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
         UpdateExpression=(
             "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
-            "#state = if_not_exists(#state, :queued) ADD attempts :one"
+            f"#state = if_not_exists(#state, :queued){kept} ADD attempts :one"
         ),
         ExpressionAttributeNames={"#state": "state"},
-        ExpressionAttributeValues={
-            ":channel": {"S": channel},
-            ":destination": {"S": destination},
-            ":now": {"S": now},
-            ":expires_at": {"N": str(expires_at)},
-            ":queued": {"S": DeliveryState.queued.value},
-            ":one": {"N": "1"},
-        },
+        ExpressionAttributeValues=values,
         ReturnValues="UPDATED_NEW",
     )
     return int(response["Attributes"]["attempts"]["N"])
@@ -166,6 +167,48 @@ def record_outcome(
             ConditionExpression="attribute_not_exists(#state) OR #state <> :sent",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+REDRIVABLE_STATES = (DeliveryState.unknown, DeliveryState.failed)
+
+
+def get_stored_message(
+    request_id: str, msg_id: str, table: str | None = None
+) -> tuple[DeliveryRecord, str | None] | None:
+    """A notification's item and the queue message the sender kept (None for items written before it did)."""
+    response = client("dynamodb").get_item(
+        TableName=_table(table),
+        Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        ConsistentRead=True,
+    )
+    if "Item" not in response:
+        return None
+    item = {name: _deserializer.deserialize(value) for name, value in response["Item"].items()}
+    return DeliveryRecord.model_validate(item), item.get("message")
+
+
+def mark_redriven(request_id: str, msg_id: str, *, updated_at: str, reason: str, table: str | None = None) -> bool:
+    """Move an `unknown` or `failed` notification back to `queued`; False (and nothing changes) in any other
+    state, so a `sent` notification can never be redriven, not even by two operators at once."""
+    ddb = client("dynamodb")
+    try:
+        ddb.update_item(
+            TableName=_table(table),
+            Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+            UpdateExpression="SET #state = :queued, updated_at = :now, reason = :reason REMOVE provider_message_id",
+            ConditionExpression="#state IN (:unknown, :failed)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={
+                ":queued": {"S": DeliveryState.queued.value},
+                ":now": {"S": updated_at},
+                ":reason": {"S": reason},
+                ":unknown": {"S": DeliveryState.unknown.value},
+                ":failed": {"S": DeliveryState.failed.value},
+            },
         )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False

@@ -137,6 +137,9 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
             scope, request_id, planned.number, planned.step.event, planned.delivery, planned.channels, dedupe_until
         )
         for message in messages:
+            if delay:
+                # A retry can queue a copy until dedupe_until, due this much later: the guard must outlive it.
+                message.step_delay_seconds = delay
             if delay > SQS_MAX_DELAY_SECONDS:
                 # Senders put it back on the queue until its time is within one SQS delay.
                 message.not_before = int(received.timestamp()) + delay
@@ -144,13 +147,15 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
         planned_messages.append((planned, messages))
     try:
         # One request, many events: the status route lists every step's notifications under it.
-        record_request([item.message for item in outgoing], event=f"automation:{automation.id}", received=received)
+        manifest = record_request(
+            [item.message for item in outgoing], event=f"automation:{automation.id}", received=received
+        )
     except (BotoCoreError, ClientError) as exc:
         logger.error("automation request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {item.message.msg_id for item in outgoing}
         count("EnqueueFailed", len(failed), api="automation")
     else:
-        failed = queue_notifications(outgoing, "automation")
+        failed = queue_notifications(outgoing, "automation", [manifest])
     if len(failed) == len(outgoing):
         return stored_response(
             500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}

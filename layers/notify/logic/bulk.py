@@ -58,13 +58,13 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     every_message = [message for _, _, messages in items for message in messages]
     try:
         # Recorded before enqueueing, so the status route never misses a notification a sender handles.
-        record_requests([messages for _, _, messages in items], event=request.event, received=received)
+        manifests = record_requests([messages for _, _, messages in items], event=request.event, received=received)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {message.msg_id for message in every_message}
         count("EnqueueFailed", len(failed), api="bulk")
     else:
-        failed = queue_notifications(every_message, "bulk")
+        failed = queue_notifications(every_message, "bulk", manifests)
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}

@@ -17,6 +17,7 @@ from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_not_queued, record_request
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
+from notify.models.delivery import RequestManifest
 from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, EventRequest, Recipient
 from notify.observability import count, logger
@@ -67,7 +68,9 @@ def build_notifications(
 NOT_QUEUED_RESERVE_SECONDS = 2.5
 
 
-def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing], api: str) -> set[str]:
+def queue_notifications(
+    outgoing: Sequence[NotificationMessage | Outgoing], api: str, manifests: Sequence[RequestManifest]
+) -> set[str]:
     """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
     so the status route never shows them waiting (R8)."""
     try:
@@ -77,10 +80,9 @@ def queue_notifications(outgoing: Sequence[NotificationMessage | Outgoing], api:
         failed = set(exc.failed)
     else:
         return set()
-    messages = [item.message if isinstance(item, Outgoing) else item for item in outgoing]
-    logger.error("enqueue failed", extra={"notifications": len(messages), "failed": len(failed)})
+    logger.error("enqueue failed", extra={"notifications": len(outgoing), "failed": len(failed)})
     count("EnqueueFailed", len(failed), api=api)
-    record_not_queued([message for message in messages if message.msg_id in failed])
+    record_not_queued(manifests, failed)
     return failed
 
 
@@ -118,13 +120,13 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     messages = build_notifications(scope, request_id, 0, request.event, request, channels, scope.dedupe_until())
     try:
         # Recorded before enqueueing, so the status route never misses a notification a sender handles.
-        record_request(messages, event=request.event, received=received)
+        manifest = record_request(messages, event=request.event, received=received)
     except (BotoCoreError, ClientError) as exc:
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {message.msg_id for message in messages}
         count("EnqueueFailed", len(failed), api="event")
     else:
-        failed = queue_notifications(messages, "event")
+        failed = queue_notifications(messages, "event", [manifest])
     if len(failed) == len(messages):
         return stored_response(
             500,

@@ -1,20 +1,30 @@
 """The sender's contract (R8): each msg_id is delivered at most once, whatever SQS or the API redelivers.
 
 Powertools idempotency keyed on msg_id (prefix "send", in the API's idempotency table) wraps the
-delivery. Its record lives as long as the request's idempotency key (`dedupe_until`), so a message
-SQS delivers twice, or one the API queued again after a crash and a client retry, finds it.
+delivery. Its record (the guard) outlives every copy of the message: the request's idempotency key
+(`dedupe_until`), plus the step's delay for a delayed automation step, plus the time a copy can wait on
+the queue. So a message SQS delivers twice, or one the API queued again after a crash and a client
+retry (even hours later, for a step delayed by days), finds it.
 
-- Delivered, or failed for good (template error, no provider, refused destination): the outcome is
-  stored, and every later copy of the message ends there.
-- A provider error that may pass (throttling, 5xx, timeout) raises: Powertools deletes the claim and
-  SQS redelivers after the visibility timeout. The last receive the queue allows records it failed.
+- Delivered, failed for good (template error, no provider, refused destination), or `unknown` (the
+  provider may have taken it: a timeout after sending, a lost answer, a 5xx): the outcome is stored, and
+  every later copy of the message ends there. Providers are called with no retry of their own.
+- A failure known to happen before the provider got the request (connection refused, DNS, an explicit
+  throttle, no time left in the invocation) raises: Powertools deletes the claim and SQS redelivers after
+  the visibility timeout. The last receive the queue allows records it failed (nothing was sent).
 - A claim is not released when a sender dies mid-delivery (no Lambda context is registered): the
   provider may have sent it, and sending again would break R8. Such a message is retried until the
-  last receive and then recorded failed with "outcome unknown".
+  last receive and then recorded `unknown`.
+- A message is started only when a provider call still fits in the invocation (logic/budget.py);
+  otherwise it goes back to the queue untouched.
+
+An operator can send an `unknown` or `failed` notification again on purpose (logic/redrive.py).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -34,7 +44,14 @@ from notify.dal.definitions import get_event_definition
 from notify.dal.delivery_log import record_attempt, record_outcome
 from notify.dal.idempotency_store import idempotency_store
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing, enqueue_notifications
-from notify.logic.providers import Delivery, PermanentDeliveryError, Providers, TransientDeliveryError
+from notify.logic import budget
+from notify.logic.providers import (
+    Delivery,
+    PermanentDeliveryError,
+    Providers,
+    TransientDeliveryError,
+    UnknownOutcomeError,
+)
 from notify.logic.templates import TemplateRenderError, render_channel_template
 from notify.models.delivery import DeliveryState
 from notify.models.messages import NotificationMessage
@@ -50,8 +67,32 @@ MIN_CLAIM_SECONDS = 60 * 60
 warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
 
 
+def send_guard_id(msg_id: str) -> str:
+    """The id of a msg_id's guard in the idempotency table, as Powertools derives it (prefix#sha256)."""
+    return f"{SEND_KEY_PREFIX}#{hashlib.sha256(json.dumps(msg_id).encode()).hexdigest()}"
+
+
 class RetryLater(Exception):
     """The message must come back through the visibility timeout (the batch reports it failed)."""
+
+
+class NotStarted(RetryLater):
+    """Too little time is left in the invocation to call a provider: the message was not touched."""
+
+
+INTERRUPTED_REASON = "delivery was interrupted and its outcome is unknown; not retried so it is never sent twice"
+
+
+def guard_expiry(message: NotificationMessage, now: float) -> int:
+    """When the msg_id's guard may go (R8): after the key, the step's delay and a copy's longest wait on the
+    queue. A client retry can queue a copy until `dedupe_until`, due `step_delay_seconds` later; a copy
+    queued with `not_before` is due then; any copy may then wait out the queue's retention."""
+    due = max(
+        message.dedupe_until + (message.step_delay_seconds or 0),
+        message.not_before or 0,
+        int(now) + MIN_CLAIM_SECONDS,
+    )
+    return due + get_settings().notification_queue_retention_seconds
 
 
 @dataclass(frozen=True)
@@ -103,10 +144,11 @@ def _outcome_metric(state: DeliveryState) -> str:
     return "NotificationsRetried" if state is DeliveryState.queued else f"Notifications{state.value.capitalize()}"
 
 
-def _record(message: NotificationMessage, outcome: SendOutcome) -> None:
-    """Count the outcome and write it to the delivery log. After a provider accepted, a failed write must not
-    raise: raising would release the claim and send again (R8)."""
-    count(_outcome_metric(outcome.state), channel=message.channel.value)
+def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True) -> None:
+    """Count the outcome (unless already `counted`) and write it to the delivery log. After a provider
+    accepted, a failed write must not raise: raising would release the claim and send again (R8)."""
+    if counted:
+        count(_outcome_metric(outcome.state), channel=message.channel.value)
     try:
         record_outcome(
             message.request_id,
@@ -121,18 +163,47 @@ def _record(message: NotificationMessage, outcome: SendOutcome) -> None:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
 
 
+_OUTCOME_LOG = {
+    DeliveryState.sent: "notification delivered",
+    DeliveryState.failed: "notification failed",
+    DeliveryState.unknown: "notification outcome unknown",
+}
+
+
+def _record_attempt(message: NotificationMessage) -> int:
+    """Count an attempt in the delivery log (keeping the queue message for redrives); returns its number."""
+    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
+    return record_attempt(
+        message.request_id,
+        message.msg_id,
+        channel=message.channel.value,
+        destination=mask_destination(message.destination),
+        now=_now(),
+        expires_at=max(expires_at, message.dedupe_until),
+        message=message.model_dump_json(),
+    )
+
+
+def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarted:
+    """No provider call fits in what is left of the invocation: the message goes back untouched, except on
+    the queue's last receive, where it is recorded failed (nothing was sent) before it moves to the DLQ."""
+    reason = "not started: too little time left in the invocation to call a provider"
+    if final_attempt:
+        try:
+            _record_attempt(message)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+        else:
+            limit = get_settings().max_receive_count
+            _record(message, SendOutcome(DeliveryState.failed, reason=f"{reason} (attempt {limit} of {limit})"))
+        logger.warning("delivery abandoned", extra={**_log_context(message), "reason": reason})
+    return NotStarted(reason)
+
+
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     """One delivery attempt; runs under the msg_id claim."""
-    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
     try:
-        attempt = record_attempt(
-            message.request_id,
-            message.msg_id,
-            channel=message.channel.value,
-            destination=mask_destination(message.destination),
-            now=_now(),
-            expires_at=max(expires_at, message.dedupe_until),
-        )
+        attempt = _record_attempt(message)
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
     try:
@@ -154,11 +225,15 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
         outcome = SendOutcome(DeliveryState.failed, reason=str(exc))
     except PermanentDeliveryError as exc:
         outcome = SendOutcome(DeliveryState.failed, provider=exc.provider, reason=exc.reason)
+    except UnknownOutcomeError as exc:
+        # Stored as the claim's result like any outcome, so no copy of this msg_id calls the provider again.
+        reason = f"{exc.reason}; the provider may have accepted it, so it is not sent again (redrive to resend)"
+        outcome = SendOutcome(DeliveryState.unknown, provider=exc.provider, reason=reason)
     else:
         outcome = SendOutcome(DeliveryState.sent, delivery.provider, delivery.provider_message_id)
     _record(message, outcome)
     logger.info(
-        "notification delivered" if outcome.state is DeliveryState.sent else "notification failed",
+        _OUTCOME_LOG[outcome.state],
         extra={**_log_context(message), "attempt": attempt, "provider": outcome.provider, "reason": outcome.reason},
     )
     return outcome
@@ -166,9 +241,11 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
 
 def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
     """Deliver `message` at most once per msg_id (R8); RetryLater when SQS should redeliver it."""
+    final_attempt = receive_count >= get_settings().max_receive_count
+    if not budget.can_start_message():
+        raise _not_started(message, final_attempt)
     if message.not_before is not None and message.not_before > time.time():
         return _defer(message)
-    final_attempt = receive_count >= get_settings().max_receive_count
     delivered: dict[str, SendOutcome] = {}
 
     def deliver_once(notification: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +258,7 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         config=_config(),
         key_prefix=SEND_KEY_PREFIX,
     )(deliver_once)
-    claim = {"msg_id": message.msg_id, "expires_at": max(message.dedupe_until, int(time.time()) + MIN_CLAIM_SECONDS)}
+    claim = {"msg_id": message.msg_id, "expires_at": guard_expiry(message, time.time())}
     try:
         stored = idempotent(notification=claim)
     except TransientDeliveryError as exc:
@@ -198,10 +275,7 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         if not final_attempt:
             # Another sender may hold the claim right now; by the next receive it will have finished.
             raise RetryLater("another delivery of this msg_id is in progress") from exc
-        outcome = SendOutcome(
-            DeliveryState.failed,
-            reason="delivery was interrupted and its outcome is unknown; not retried so it is never sent twice",
-        )
+        outcome = SendOutcome(DeliveryState.unknown, reason=INTERRUPTED_REASON)
         _record(message, outcome)
         logger.error("delivery outcome unknown", extra=_log_context(message))
         return outcome
@@ -211,9 +285,13 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
             logger.error("send claim completion failed", extra={**_log_context(message), "error": str(exc)})
             return delivered["outcome"]
         raise RetryLater("idempotency store unavailable") from exc
+    outcome = SendOutcome(
+        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
+    )
     if "outcome" not in delivered:
         logger.info("duplicate notification skipped", extra=_log_context(message))
         count("NotificationsDuplicate", channel=message.channel.value)
-    return SendOutcome(
-        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
-    )
+        # The guard holds the outcome; write it to the delivery log again, in case that write was lost
+        # after the provider accepted (the status route would show `queued` for good otherwise). Counted once.
+        _record(message, outcome, counted=False)
+    return outcome

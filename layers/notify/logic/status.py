@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.clients import map_in_parallel
-from notify.dal.delivery_log import get_request, mark_not_queued, put_request_manifest, put_request_manifests
+from notify.dal.delivery_log import get_request, put_request_manifest, put_request_manifests
 from notify.errors import RequestNotFound, ServiceUnavailable
 from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
 from notify.models.messages import NotificationMessage
@@ -35,35 +33,42 @@ def _manifest(messages: Sequence[NotificationMessage], event: str, received: dat
     )
 
 
-def record_request(messages: Sequence[NotificationMessage], *, event: str, received: datetime) -> None:
+def record_request(messages: Sequence[NotificationMessage], *, event: str, received: datetime) -> RequestManifest:
     """One write of what a request queues (all `messages` share its request_id), so its notifications show
     `queued` before any sender runs. Kept at least as long as the key, so a retry finds the same request."""
-    put_request_manifest(_manifest(messages, event, received))
+    manifest = _manifest(messages, event, received)
+    put_request_manifest(manifest)
+    return manifest
 
 
-def record_requests(requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime) -> None:
+def record_requests(
+    requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime
+) -> list[RequestManifest]:
     """record_request for many requests at once (each bulk item is a request of its own)."""
-    put_request_manifests([_manifest(messages, event, received) for messages in requests])
+    manifests = [_manifest(messages, event, received) for messages in requests]
+    put_request_manifests(manifests)
+    return manifests
 
 
 NOT_QUEUED_REASON = "not queued: the queue refused it after every retry; it will not be sent"
-PARALLEL_CALLS = 16
 
 
-def record_not_queued(messages: Sequence[NotificationMessage]) -> None:
-    """Mark notifications the queue refused, one write per request, so the status route shows them `failed`.
-    A failed write is logged: the answer already tells the client, and nothing is sent either way."""
-    by_request: dict[str, list[str]] = defaultdict(list)
-    for message in messages:
-        by_request[message.request_id].append(message.msg_id)
-
-    def mark(request_id: str) -> None:
-        try:
-            mark_not_queued(request_id, by_request[request_id])
-        except (BotoCoreError, ClientError) as exc:
-            logger.error("not-queued record failed", extra={"request_id": request_id, "error": str(exc)})
-
-    map_in_parallel(mark, list(by_request), PARALLEL_CALLS)
+def record_not_queued(manifests: Sequence[RequestManifest], failed: set[str]) -> None:
+    """Write again the manifests of requests with notifications the queue refused, naming those, so the status
+    route shows them `failed` (a put like the first write: the API functions may not update the log). A failed
+    write is logged: the answer already tells the client, and nothing is sent either way."""
+    marked = [
+        manifest.model_copy(update={"not_queued": [e.msg_id for e in manifest.notifications if e.msg_id in failed]})
+        for manifest in manifests
+        if any(entry.msg_id in failed for entry in manifest.notifications)
+    ]
+    try:
+        if len(marked) == 1:
+            put_request_manifest(marked[0], replace=True)
+        elif marked:
+            put_request_manifests(marked)
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.error("not-queued record failed", extra={"requests": len(marked), "error": str(exc)})
 
 
 def _state_without_record(entry: ManifestEntry, manifest: RequestManifest) -> tuple[DeliveryState, str | None]:

@@ -13,6 +13,8 @@ class DeliveryState(StrEnum):
     queued = "queued"
     sent = "sent"
     failed = "failed"
+    # The provider may have accepted it (timeout after sending, lost answer, 5xx): never re-sent automatically (R8).
+    unknown = "unknown"
 
 
 class ManifestEntry(BaseModel):

@@ -27,3 +27,6 @@ class NotificationMessage(BaseModel):
     # Epoch seconds before which it must not be sent: delays beyond SQS's 15 minutes are chained by
     # re-enqueueing until this time is near (SPEC section 4).
     not_before: int | None = None
+    # An automation step's configured delay: a client retry may queue a copy until `dedupe_until`, due this
+    # much later, so the sender's guard for the msg_id lives that long too (R8).
+    step_delay_seconds: int | None = None

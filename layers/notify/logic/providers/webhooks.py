@@ -5,6 +5,10 @@ the provider's own hosts, no credentials in the URL; every address the host reso
 global (no private, loopback, link-local, shared, reserved or multicast address); the connection
 goes to an address that was checked (so a second DNS answer cannot swap it), with a short timeout;
 and a redirect is never followed (a 3xx is a refusal, as it could point anywhere).
+
+At most once (R8): a failure before the request was written (DNS, connection refused, connect timeout,
+TLS handshake) is transient and retried; once bytes were sent, a timeout, a dropped connection or a 5xx
+may follow an accepted message, so it is an unknown outcome and the request is never made again.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError
+from notify.logic import budget
+from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
 from notify.models.channels import Channel
 
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -66,6 +71,8 @@ class HttpResponse:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    # The answer was longer than MAX_RESPONSE_BYTES: `body` is its beginning only.
+    truncated: bool = False
 
     def json(self) -> Any:
         try:
@@ -172,16 +179,27 @@ class PinnedHttpsOpener:
     ) -> HttpResponse:
         connection = _PinnedHTTPSConnection(url, timeout, self.tls)
         try:
-            connection.request(method, url.target, body=body, headers=headers)
-            response = connection.getresponse()
-            return HttpResponse(
-                status=response.status,
-                body=response.read(MAX_RESPONSE_BYTES),
-                headers={name.lower(): value for name, value in response.getheaders()},
-            )
-        except (OSError, http.client.HTTPException) as exc:
-            # Includes certificate failures (ssl.SSLError is an OSError): retried, then recorded failed.
-            raise TransientDeliveryError(f"{url.host} unreachable: {type(exc).__name__}") from exc
+            try:
+                connection.connect()
+            except OSError as exc:
+                # Refused, unreachable, connect timeout, certificate or TLS failure (ssl.SSLError is an
+                # OSError): no byte of the request was written, so it is safe to retry.
+                raise TransientDeliveryError(f"{url.host} unreachable: {type(exc).__name__}") from exc
+            try:
+                connection.request(method, url.target, body=body, headers=headers)
+                response = connection.getresponse()
+                content = response.read(MAX_RESPONSE_BYTES + 1)
+                return HttpResponse(
+                    status=response.status,
+                    body=content[:MAX_RESPONSE_BYTES],
+                    headers={name.lower(): value for name, value in response.getheaders()},
+                    truncated=len(content) > MAX_RESPONSE_BYTES,
+                )
+            except (OSError, http.client.HTTPException) as exc:
+                # The request (or part of it) was sent: the provider may have accepted it (R8).
+                raise UnknownOutcomeError(
+                    f"{url.host} gave no answer after the request was sent ({type(exc).__name__})"
+                ) from exc
         finally:
             connection.close()
 
@@ -200,16 +218,20 @@ class HttpClient:
         checked = check_url(url, rules, self.resolver)
         all_headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "idempotent-notify"}
         all_headers.update(headers or {})
-        response = self.opener(checked, "POST", json.dumps(payload).encode(), all_headers, self.timeout)
+        timeout = budget.call_timeout(self.timeout, checked.host)
+        response = self.opener(checked, "POST", json.dumps(payload).encode(), all_headers, timeout)
         if 300 <= response.status < 400:
             raise WebhookRefused(f"webhook refused: {checked.host} answered with a redirect ({response.status})")
         return response
 
 
 def raise_for_status(response: HttpResponse, provider: str) -> None:
-    """2xx passes; 429 and 5xx are transient (retried); any other status is permanent."""
+    """2xx passes; 429 (an explicit throttle: not accepted) is transient; a 5xx may follow an accepted
+    message, so its outcome is unknown (R8); any other status is permanent."""
     if 200 <= response.status < 300:
         return
-    if response.status == 429 or response.status >= 500:
-        raise TransientDeliveryError(f"{provider} answered {response.status}", provider=provider)
+    if response.status == 429:
+        raise TransientDeliveryError(f"{provider} answered 429 (throttled)", provider=provider)
+    if response.status >= 500:
+        raise UnknownOutcomeError(f"{provider} answered {response.status}", provider=provider)
     raise PermanentDeliveryError(f"{provider} answered {response.status}", provider=provider)

@@ -1,0 +1,63 @@
+"""The sender invocation's time budget: no provider call may outlive the Lambda invocation.
+
+A call the runtime cuts off leaves its notification's outcome unknown, and every message after it in
+the batch unsent. So each provider call gets at most the time left before the deadline, less a reserve
+for recording outcomes; a message is not started when less than one short call fits, and goes back to
+the queue untouched (a batch item failure) for the next invocation.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar, Token
+from typing import Protocol
+
+from notify.logic.providers.errors import TransientDeliveryError
+from notify.settings import get_settings
+
+# Monotonic time at which the invocation's reserve begins; None outside an invocation (no bound).
+_deadline: ContextVar[float | None] = ContextVar("sender_deadline", default=None)
+
+
+class HasRemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def start_invocation(context: HasRemainingTime | None) -> Token[float | None]:
+    """Bound this invocation's provider calls by `context`'s remaining time; pass the token to end_invocation."""
+    if context is None:
+        return _deadline.set(None)
+    remaining = context.get_remaining_time_in_millis() / 1000
+    return _deadline.set(time.monotonic() + remaining - get_settings().sender_reserve_seconds)
+
+
+def end_invocation(token: Token[float | None]) -> None:
+    _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    """Seconds left for provider calls in this invocation (None when unbounded)."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
+
+
+def can_start_message() -> bool:
+    """Whether one short provider call still fits before the reserve."""
+    left = seconds_left()
+    return left is None or left >= get_settings().sender_min_call_seconds
+
+
+def call_timeout(longest: float, provider: str, *, whole: bool = False) -> float:
+    """The timeout for one provider call that takes at most `longest` seconds: `longest`, or what is left
+    when less. `whole`: the call cannot be shortened (a client with fixed timeouts), so it needs all of it.
+    Raises TransientDeliveryError, before anything is sent, when the call does not fit."""
+    left = seconds_left()
+    if left is None:
+        return longest
+    needed = longest if whole else min(longest, get_settings().sender_min_call_seconds)
+    if left < needed:
+        raise TransientDeliveryError(
+            f"{provider} not called: {left:.1f} s left in the invocation, the call needs {needed:.1f} s",
+            provider=provider,
+        )
+    return min(longest, left)

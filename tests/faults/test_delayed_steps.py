@@ -1,0 +1,67 @@
+"""A delayed automation step queued again by a client retry, hours after the first copy (R8).
+
+The run crashed after enqueueing; the client retried hours later (still within the key's expiry), so
+the same msg_id is due twice, hours apart, days from now. The sender's guard for the msg_id must
+outlive the key plus the step's delay, or the second copy finds no guard and sends again.
+Time moves with freezegun, never with sleeps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from notify.dal.definitions import put_automation
+from notify.models.definitions import AutomationDefinition
+from tests.faults.conftest import delivered
+from tests.unit.conftest import AutomationApiClient, FakeLambdaContext, SenderDriver, Stack, StatusApiClient
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+
+TWO_DAYS = 2 * 24 * 60 * 60
+PAYLOAD = {"email": "a@example.com", "name": "Rahul"}
+
+
+def time_out(**_: Any) -> None:
+    raise SimulatedLambdaTimeout()
+
+
+def take_queued(stack: Stack, sender: SenderDriver) -> list[dict[str, Any]]:
+    """The messages on the queue (delayed ones included), removed from it so the test hands them out."""
+    messages = stack.queued_messages()
+    sender.sqs.purge_queue(QueueUrl=stack.queue_url)
+    return messages
+
+
+def test_R8_delayed_step_copy_from_a_retry_hours_later_is_not_sent_twice(
+    stack: Stack, sender: SenderDriver, status: StatusApiClient, clock: Any
+) -> None:
+    workspace = stack.workspaces[0].workspace
+    reminder = {"event": "Welcome_Email", "to": {"email": "email"}, "data": "{name: name}", "delay_seconds": TWO_DAYS}
+    put_automation(workspace, AutomationDefinition.model_validate({"id": "reminder", "steps": [reminder]}))
+    trigger = AutomationApiClient(stack.workspaces[0], "reminder")
+    start = datetime.now(UTC)
+
+    with fail_call("sqs", "SendMessageBatch", action=time_out, after=True), contextlib.suppress(SimulatedLambdaTimeout):
+        trigger.post(PAYLOAD, key="late-retry", context=FakeLambdaContext(3_000))
+    [first] = take_queued(stack, sender)
+    clock.tick(timedelta(hours=10))
+    retried = trigger.post(PAYLOAD, key="late-retry")
+    assert retried.status == 202
+    [second] = take_queued(stack, sender)
+    assert second["msg_id"] == first["msg_id"]
+    assert second["not_before"] - first["not_before"] >= 10 * 3600
+
+    clock.move_to(datetime.fromtimestamp(first["not_before"] + 1, UTC))
+    sender.requeue(first)
+    sender.drain()
+    assert sum(delivered().values()) == 1
+
+    clock.move_to(datetime.fromtimestamp(second["not_before"] + 1, UTC))  # past the key's expiry
+    assert datetime.now(UTC) > start + timedelta(days=1)
+    sender.requeue(second)
+    sender.drain()
+
+    assert sum(delivered().values()) == 1
+    [shown] = status.get(retried.json()["request_id"]).json()["notifications"]
+    assert (shown["state"], shown["attempts"]) == ("sent", 1)

@@ -1,0 +1,125 @@
+"""The operator's redrive (python -m notify.admin redrive-notifications): `unknown` and `failed`
+notifications are delivered again on purpose, once; a `sent` notification is always refused (R8)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from notify import admin
+from tests.faults.aws_errors import transport_failure
+from tests.faults.conftest import Api
+from tests.unit.conftest import SenderDriver, Stack, StatusApiClient, sent_emails
+
+
+@pytest.fixture
+def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A CloudFormation stack in moto whose outputs name the delivery log, the idempotency table and the queue."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    outputs = {
+        "DeliveryLogTableName": stack.resources.tables["DeliveryLogTable"],
+        "IdempotencyTableName": stack.resources.tables["IdempotencyTable"],
+        "NotificationQueueUrl": stack.queue_url,
+    }
+    template = {
+        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    cfn = stack.session.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack(StackName="idempotent-notify-redrive", TemplateBody=json.dumps(template))
+    return "idempotent-notify-redrive"
+
+
+def read_timeout(request: Any) -> Exception:
+    return ReadTimeoutError(endpoint_url=request.url)
+
+
+def refused(request: Any) -> Exception:
+    return EndpointConnectionError(endpoint_url=request.url)
+
+
+def redrive(deployed: str, request_id: str, *options: str) -> int:
+    return admin.run(["--stack-name", deployed, "redrive-notifications", "--request-id", request_id, *options])
+
+
+def shown(status: StatusApiClient, request_id: str) -> dict[str, Any]:
+    [notification] = status.get(request_id).json()["notifications"]
+    return dict(notification)
+
+
+def test_R8_redrive_sends_an_unknown_notification_once_more_on_purpose_and_then_refuses(
+    client_api: Api,
+    stack: Stack,
+    sender: SenderDriver,
+    status: StatusApiClient,
+    deployed: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    request_id = client_api.client.post(client_api.body("a@example.com"), key="redrive-unknown").json()["request_id"]
+    with transport_failure("sesv2", "SendEmail", read_timeout, accepted=True):
+        sender.drain()
+    assert shown(status, request_id)["state"] == "unknown"
+    capsys.readouterr()
+
+    assert redrive(deployed, request_id) == 0
+    assert "queued again" in capsys.readouterr().out
+    assert shown(status, request_id)["state"] == "queued"
+    [message] = stack.queued_messages()
+    assert "a@example.com" not in capsys.readouterr().out  # what is printed names ids, never addresses
+    sender.drain()
+
+    assert len(sent_emails()) == 2  # the first, whose answer was lost, and the operator's one
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["reason"]) == ("sent", None)
+
+    assert redrive(deployed, request_id) == 3  # now sent: refused
+    assert "refused" in capsys.readouterr().out
+    sender.requeue(message)  # and a stray copy of the redriven message finds the new guard
+    sender.drain()
+    assert stack.queued_messages() == []
+    assert len(sent_emails()) == 2
+
+
+def test_R8_redrive_delivers_a_failed_notification_whose_provider_was_down(
+    client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient, deployed: str
+) -> None:
+    request_id = client_api.client.post(client_api.body("a@example.com"), key="redrive-failed").json()["request_id"]
+    with transport_failure("sesv2", "SendEmail", refused, accepted=False):
+        sender.drain()
+    assert shown(status, request_id)["state"] == "failed"
+    assert sent_emails() == []
+
+    assert redrive(deployed, request_id, "--channel", "email") == 0
+    sender.drain()
+
+    assert len(sent_emails()) == 1
+    assert shown(status, request_id)["state"] == "sent"
+
+
+def test_R8_redrive_refuses_a_sent_notification_and_queues_nothing(
+    client_api: Api,
+    stack: Stack,
+    sender: SenderDriver,
+    status: StatusApiClient,
+    deployed: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    request_id = client_api.client.post(client_api.body("a@example.com"), key="redrive-sent").json()["request_id"]
+    sender.drain()
+    msg_id = shown(status, request_id)["msg_id"]
+
+    assert redrive(deployed, request_id, "--msg-id", msg_id) == 3
+
+    assert f"refused: {msg_id} (email): it is sent" in capsys.readouterr().out
+    assert stack.queued_messages() == []
+    assert len(sent_emails()) == 1
+
+
+def test_redrive_of_an_unknown_request_is_an_operator_error(
+    stack: Stack, deployed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert redrive(deployed, "00000000-0000-4000-8000-000000000000") == 2
+    assert "no notification of request" in capsys.readouterr().err

@@ -1,0 +1,128 @@
+"""Least privilege in template.yaml, checked against what the code really calls (SPEC 4, R8).
+
+The API functions may write the delivery log only as they do (request manifests) and cannot read
+provider secrets; only the sender reads them, and it may send email only from the configured identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.template import load_template
+from notify.dal.clients import client
+from tests.unit.conftest import (
+    ApiClient,
+    AutomationApiClient,
+    BulkApiClient,
+    EventApiClient,
+    Stack,
+    welcome,
+)
+from tests.unit.faults import queue_refuses
+
+API_FUNCTIONS = ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction", "StatusApiFunction")
+RESOURCES = load_template()["Resources"]
+
+
+def statements(function: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in RESOURCES[function]["Properties"].get("Policies", []):
+        found.extend(policy.get("Statement", []) if isinstance(policy, dict) else [])
+    return found
+
+
+def actions_on(function: str, table: str) -> set[str]:
+    """DynamoDB actions the function's inline statements allow on `table` (and any SAM template naming it)."""
+    allowed: set[str] = set()
+    for policy in RESOURCES[function]["Properties"].get("Policies", []):
+        for name, argument in policy.items():
+            if name != "Statement" and argument == {"TableName": {"Ref": table}}:
+                allowed.add(f"template:{name}")
+    for statement in statements(function):
+        if statement.get("Resource") == {"Fn::GetAtt": [table, "Arn"]}:
+            actions = statement["Action"]
+            allowed.update([actions] if isinstance(actions, str) else actions)
+    return allowed
+
+
+@pytest.fixture
+def dynamodb_calls(stack: Stack) -> Iterator[list[tuple[str, str]]]:
+    """(operation, table) of every DynamoDB call the product makes."""
+    calls: list[tuple[str, str]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+        calls.extend((model.name, table) for table in tables)
+
+    events = client("dynamodb").meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="least-privilege")
+    yield calls
+    events.unregister("before-parameter-build.dynamodb", unique_id="least-privilege")
+
+
+@pytest.mark.parametrize(
+    ("function", "api", "body"),
+    [
+        ("EventApiFunction", EventApiClient, welcome()),
+        ("BulkApiFunction", BulkApiClient, {"event": "Welcome_Email", "batch": [welcome(), welcome("b@example.com")]}),
+        ("AutomationApiFunction", AutomationApiClient, {"email": "a@example.com", "name": "A", "order": {}}),
+    ],
+)
+def test_R8_api_functions_may_write_the_delivery_log_only_as_they_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], function: str, api: type[ApiClient], body: Any
+) -> None:
+    api(stack.workspaces[0]).post(body, key=f"least-{function}")  # type: ignore[call-arg]
+
+    table = stack.resources.tables["DeliveryLogTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    allowed = actions_on(function, "DeliveryLogTable")
+    assert made, "the API wrote no request manifest"
+    assert made <= allowed
+    # Nothing more: no SAM write/CRUD template, no update or delete of what the sender recorded.
+    assert allowed <= {"dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS)
+def test_api_functions_cannot_read_provider_secrets(function: str) -> None:
+    text = str(RESOURCES[function]["Properties"].get("Policies", []))
+    assert "ssm" not in text.lower() and "secretsmanager" not in text.lower()
+
+
+def test_only_the_sender_reads_provider_secrets_under_its_stack_path() -> None:
+    [secrets] = [s for s in statements("SenderFunction") if s["Action"] == "ssm:GetParameter"]
+    path = {"Fn::Sub": "/${AWS::StackName}/providers"}
+    assert secrets["Resource"]["Fn::Sub"].endswith(":parameter/${AWS::StackName}/providers/*")
+    assert RESOURCES["SenderFunction"]["Properties"]["Environment"]["Variables"]["PROVIDER_SECRETS_PATH"] == path
+
+
+def test_sender_sends_email_only_from_the_configured_identity() -> None:
+    [ses] = [s for s in statements("SenderFunction") if s["Action"] == "ses:SendEmail"]
+    assert ses["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderEmail"}}}
+
+
+@pytest.mark.parametrize(
+    ("function", "api", "body", "refused"),
+    [
+        ("EventApiFunction", EventApiClient, {**welcome(), "to": {"email": "refused@example.com"}}, "refused@"),
+        (
+            "BulkApiFunction",
+            BulkApiClient,
+            {"event": "Welcome_Email", "batch": [welcome(), welcome("refused@example.com")]},
+            "refused@",
+        ),
+        ("AutomationApiFunction", AutomationApiClient, {"email": "refused@example.com", "name": "A"}, "refused@"),
+    ],
+)
+def test_R8_marking_notifications_not_queued_needs_no_more_than_the_api_functions_may(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], function: str, api: type[ApiClient], body: Any, refused: str
+) -> None:
+    with queue_refuses(refused):
+        api(stack.workspaces[0]).post(body, key=f"refused-{function}")  # type: ignore[call-arg]
+
+    table = stack.resources.tables["DeliveryLogTable"]
+    made = [f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table]
+    assert len(made) >= 2, "the refused notifications were not recorded"
+    assert set(made) <= actions_on(function, "DeliveryLogTable")
