@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +22,7 @@ import struct
 import subprocess  # nosec B404  # runs docker, SAM CLI and the image script of this repository, never a shell
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from local.functions import Invocation
 from local.moto_backend import FAKE_CREDENTIALS
 from local.process import free_port
 from local.stack import InvalidSetting, LocalSettings, LocalStack, PortInUse, StopRequested, _raise_stop
-from local.template import ROOT, FunctionSpec
+from local.template import ROOT, FunctionSpec, HttpRoute
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
 IMAGE_SCRIPT = ROOT / "local" / "lambda_image" / "build.sh"
@@ -185,23 +188,51 @@ class SamService:
             self.process.wait()
 
 
-def remove_leftover_containers(moto_endpoint_url: str) -> None:
-    """Remove the Lambda containers of this run that SAM CLI left behind (its warm-container cleanup can miss some).
+def warm_http_functions(api_port: int, specs: list[FunctionSpec]) -> None:
+    """One unauthenticated request per function through start-api, so the first real request is not a cold start.
 
-    Only containers SAM labelled as Lambda containers and pointed at this run's moto are touched.
+    Each answers 401 (or the public OpenAPI document) and stores nothing, but imports the handler and its layer
+    in the function's container, as `make run` warms one worker per function before it is ready.
     """
+    routes = {spec.logical_id: spec.http_routes[0] for spec in specs if spec.http_routes}
+
+    def warm(route: HttpRoute) -> None:
+        method = "GET" if route.method in ("GET", "ANY") else route.method
+        path = re.sub(r"\{[^}]+\}", "warm-up", route.path)
+        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=CONTAINER_START_SECONDS * 2)
+        try:
+            connection.request(method, path, body=b"{}" if method != "GET" else None)
+            connection.getresponse().read()
+        except OSError as exc:
+            print("run-sam: warming", route.function, "failed:", exc, file=sys.stderr)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(routes) or 1) as pool:
+        list(pool.map(warm, routes.values()))
+
+
+def containers_of_run(moto_endpoint_url: str) -> list[str]:
+    """Ids of the Lambda containers (as SAM CLI labels them) pointed at the moto of one run, running or not."""
     listed = _run(["docker", "ps", "-aq", "--filter", "label=sam.cli.container.type=lambda"], timeout=30)
     ids = listed.stdout.split()
     if listed.returncode != 0 or not ids:
-        return
+        return []
     inspected = _run(["docker", "inspect", "--format", "{{.Id}} {{json .Config.Env}}", *ids], timeout=30)
     ours = []
     for line in inspected.stdout.splitlines():
         container_id, _, env = line.partition(" ")
         if f"AWS_ENDPOINT_URL={moto_endpoint_url}" in json.loads(env or "[]"):
             ours.append(container_id)
-    if ours:
-        _run(["docker", "rm", "--force", *ours], timeout=60)
+    return ours
+
+
+def remove_leftover_containers(moto_endpoint_url: str) -> None:
+    """Remove the containers of this run that SAM CLI left behind (its warm-container cleanup can miss some)."""
+    leftovers = containers_of_run(moto_endpoint_url)
+    if leftovers:
+        print(f"run-sam: removing {len(leftovers)} container(s) SAM CLI left behind", file=sys.stderr)
+        _run(["docker", "rm", "--force", *leftovers], timeout=60)
 
 
 def sam_environment(settings: LocalSettings) -> dict[str, str]:
@@ -264,8 +295,8 @@ def main() -> int:
         environment = sam_environment(settings)
         lambda_port = int(os.environ.get("LOCAL_SAM_LAMBDA_PORT") or free_port())
         env_file = stack.sam_env_vars_path
-        # The sender's container starts on the first message; the API's are started up front (EAGER), so the
-        # first request after `ready` is not a cold start.
+        # The API's containers are started up front (EAGER) and warmed before `ready`; the sender's starts on
+        # the first message (LAZY), so start-lambda does not start a container for every function.
         services.append(
             SamService(
                 "start-lambda",
@@ -285,6 +316,7 @@ def main() -> int:
         deadline = time.monotonic() + SAM_READY_TIMEOUT_SECONDS
         for service in services:
             service.wait_until_serving(deadline)
+        warm_http_functions(settings.api_port, stack.specs)
         endpoint = f"http://127.0.0.1:{lambda_port}"
         stack.start_event_sources(lambda spec: SamLambdaInvoker(endpoint, spec, settings.region))
         stack.announce(functions=f"Lambda containers of {image} ({architecture}), sam local start-api")
