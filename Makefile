@@ -78,8 +78,9 @@ run: deps
 
 # The same API from Lambda containers: sam local start-api and start-lambda (docs/local-stack.md).
 # sam build runs for the host's architecture into .aws-sam/build-<arch>; needs python3.13, as `build` does.
+# exec: make's SIGTERM then reaches the stack itself, not a shell that would leave it running.
 run-sam: deps sam-deps docker-engine
-	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m local.sam
+	exec env PYENV_VERSION=$(PYENV_VERSION) $(PY) -m local.sam
 
 # Docker for run-sam: says how to install it, or (as root with CI=true) installs and starts it.
 docker-engine:

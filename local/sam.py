@@ -189,10 +189,11 @@ class SamService:
 
 
 def warm_http_functions(api_port: int, specs: list[FunctionSpec]) -> None:
-    """One unauthenticated request per function through start-api, so the first real request is not a cold start.
+    """One request without an API key per function through start-api, so the first real request is not a cold start.
 
-    Each answers 401 (or the public OpenAPI document) and stores nothing, but imports the handler and its layer
-    in the function's container, as `make run` warms one worker per function before it is ready.
+    Each answers an error (its path names the version `warm-up`: 404) or the public OpenAPI document, and
+    stores nothing, but imports the handler and its layer in the function's container, as `make run` warms
+    one worker per function before it is ready.
     """
     routes = {spec.logical_id: spec.http_routes[0] for spec in specs if spec.http_routes}
 
