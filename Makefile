@@ -15,7 +15,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e openapi run bench build deploy stack-name clean
+.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e openapi run run-sam docker-engine bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -60,8 +60,10 @@ template-check: deps sam-deps
 unit: deps
 	$(PY) -m pytest tests/unit
 
+# tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
 test: lint template-check node_modules/.installed
-	$(PY) -m pytest tests/unit tests/faults tests/integration tests/fuzz tests/stress
+	-@local/lambda_image/docker-engine.sh
+	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/faults tests/integration tests/fuzz tests/stress tests/sam_local
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.
 openapi: deps
@@ -73,6 +75,16 @@ e2e: deps
 
 run: deps
 	$(PY) -m local
+
+# The same API from Lambda containers: sam local start-api and start-lambda (docs/local-stack.md).
+# sam build runs for the host's architecture into .aws-sam/build-<arch>; needs python3.13, as `build` does.
+# exec: make's SIGTERM then reaches the stack itself, not a shell that would leave it running.
+run-sam: deps sam-deps docker-engine
+	exec env PYENV_VERSION=$(PYENV_VERSION) $(PY) -m local.sam
+
+# Docker for run-sam: says how to install it, or (as root with CI=true) installs and starts it.
+docker-engine:
+	@local/lambda_image/docker-engine.sh
 
 bench: deps
 	$(PY) -m bench
@@ -87,4 +99,4 @@ stack-name:
 	@echo $(STACK_NAME)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .cache .pytest_cache .mypy_cache .ruff_cache

@@ -11,10 +11,10 @@ import base64
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from local.faults import ArmedFaultList
-from local.functions import FunctionPool, Invocation
+from local.functions import Invocation
 from local.template import SqsEventSource
 
 # Lambda polls with 20 s; a short wait keeps Ctrl-C prompt and is still long polling.
@@ -63,14 +63,20 @@ def failed_message_ids(source: SqsEventSource, invocation: Invocation, batch_ids
     return {str(message_id) for message_id in failed}
 
 
+class Invoker(Protocol):
+    """What runs the function: its worker pool (`make run`), or SAM CLI's start-lambda (`make run-sam`)."""
+
+    def invoke(self, event: dict[str, Any], faults: list[dict[str, str]] | None = None) -> Invocation: ...
+
+
 class SqsPoller:
-    """One event source mapping: a thread polling `queue_url` and invoking the function's pool."""
+    """One event source mapping: a thread polling `queue_url` and invoking the function."""
 
     def __init__(
         self,
         source: SqsEventSource,
         queue: dict[str, str],
-        pool: FunctionPool,
+        pool: Invoker,
         faults: ArmedFaultList,
         sqs: Any,
         region: str,

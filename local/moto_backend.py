@@ -76,32 +76,45 @@ def speed_up_sqs_clock() -> None:
 
 
 class MotoServer:
-    """moto's server on a thread of this process; binding happens at construction, so a taken port fails here."""
+    """moto's server on a thread of this process; binding happens at construction, so a taken port fails here.
 
-    def __init__(self, port: int) -> None:
+    It listens on 127.0.0.1, and also on each of `extra_hosts` (`make run-sam`: the Docker bridge's gateway,
+    where Lambda containers reach the host). One moto serves them all: its backends live in this process.
+    """
+
+    def __init__(self, port: int, extra_hosts: tuple[str, ...] = ()) -> None:
         # One line per request from werkzeug would drown the functions' own logs.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The stack registered in moto's CloudFormation holds one no-op resource moto creates without support.
         warnings.filterwarnings("ignore", message="Tried to parse AWS::CloudFormation::WaitConditionHandle")
         self.url = f"http://127.0.0.1:{port}"
+        hosts = ("127.0.0.1", *extra_hosts)
         # werkzeug reports a taken port by printing and exiting; check first so the caller can say it in one line.
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
+        for host in hosts:
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((host, port))
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="moto")
+        self._servers = [
+            make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler) for host in hosts
+        ]
+        self._threads = [
+            threading.Thread(target=server.serve_forever, daemon=True, name=f"moto-{host}")
+            for host, server in zip(hosts, self._servers, strict=True)
+        ]
 
     def start(self) -> None:
         serialise_dynamodb_writes()
         speed_up_sqs_clock()
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def close(self) -> None:
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join()
-        self._server.server_close()
+        for server, thread in zip(self._servers, self._threads, strict=True):
+            if thread.is_alive():
+                server.shutdown()
+                thread.join()
+            server.server_close()
 
 
 class MotoSession:

@@ -41,15 +41,16 @@ def local_stack_environment(**overrides: str) -> dict[str, str]:
 class LocalStackProcess:
     """A running `python -m local`: its ports, the lines it printed up to `ready`, and its log file."""
 
-    def __init__(self, environment: dict[str, str], log_path: Path) -> None:
+    def __init__(self, environment: dict[str, str], log_path: Path, module: str = "local") -> None:
+        """`module` is `local` (`make run`) or `local.sam` (`make run-sam`)."""
         self.api_port = int(environment["API_PORT"])
         self.moto_url = f"http://127.0.0.1:{environment['MOTO_PORT']}"
         self.log_path = log_path
         self.banner: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._log = log_path.open("w")
-        self.process = subprocess.Popen(  # nosec B603  # our own interpreter and package, no shell
-            [sys.executable, "-m", "local"],
+        self.process = subprocess.Popen(  # noqa: S603  # nosec B603  # our own interpreter and package, no shell
+            [sys.executable, "-m", module],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,

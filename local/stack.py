@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import shlex
@@ -11,13 +12,13 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
-from local.event_sources import SqsPoller
+from local.event_sources import Invoker, SqsPoller
 from local.faults import ArmedFaultList
 from local.functions import FunctionPool, Invocation
 from local.http_api import LocalHttpApi
@@ -67,6 +68,10 @@ class LocalSettings:
     dynamodb: str = "moto"  # or "dynamodb-local": AWS's DynamoDB Local serves DynamoDB, moto the rest
     dynamodb_port: int = 8000
     parameter_overrides: dict[str, str] = field(default_factory=dict)
+    # Addresses moto listens on besides 127.0.0.1: `make run-sam` adds the Docker bridge's gateway.
+    moto_extra_hosts: tuple[str, ...] = ()
+    # moto as SAM CLI's containers reach it, for the --env-vars file; None: Docker Desktop's host.docker.internal.
+    sam_endpoint_url: str | None = None
 
     @classmethod
     def from_environment(cls) -> LocalSettings:
@@ -82,6 +87,8 @@ class LocalSettings:
             dynamodb=dynamodb,
             dynamodb_port=int(os.environ.get("LOCAL_DYNAMODB_PORT", "8000")),
             parameter_overrides=parse_parameter_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")),
+            moto_extra_hosts=parse_extra_hosts(os.environ.get("LOCAL_MOTO_EXTRA_HOSTS", "")),
+            sam_endpoint_url=os.environ.get("LOCAL_SAM_ENDPOINT_URL") or None,
         )
 
     @property
@@ -107,6 +114,19 @@ def parse_parameter_overrides(text: str) -> dict[str, str]:
             raise InvalidSetting(f"LOCAL_PARAMETER_OVERRIDES: '{pair}' is not Name=Value")
         overrides[name] = value
     return overrides
+
+
+def parse_extra_hosts(text: str) -> tuple[str, ...]:
+    """Addresses for moto besides 127.0.0.1; never every interface, so nothing off the machine reaches it."""
+    hosts = tuple(text.replace(",", " ").split())
+    for host in hosts:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError as exc:
+            raise InvalidSetting(f"LOCAL_MOTO_EXTRA_HOSTS: '{host}' is not an IP address") from exc
+        if address.is_unspecified:
+            raise InvalidSetting(f"LOCAL_MOTO_EXTRA_HOSTS: '{host}' would expose moto on every interface")
+    return hosts
 
 
 def lambda_environment(
@@ -154,19 +174,28 @@ def _print(*lines: str) -> None:
 
 
 class LocalStack:
-    """Everything `python -m local` runs; `stack.close()` undoes it in reverse order."""
+    """Everything `python -m local` runs; `stack.close()` undoes it in reverse order.
 
-    def __init__(self, settings: LocalSettings) -> None:
+    With `functions_here=False` (`make run-sam`, local/sam.py) it runs no function and serves no HTTP API:
+    SAM CLI's containers do both, and the caller starts the SQS event sources with invokers of its own.
+    """
+
+    def __init__(self, settings: LocalSettings, functions_here: bool = True) -> None:
         self.settings = settings
+        self.functions_here = functions_here
         self.cleanup = contextlib.ExitStack()
         self.faults = ArmedFaultList()
         # Bind both ports first: a taken port is reported before anything else starts.
         try:
-            self.moto = MotoServer(settings.moto_port)
+            self.moto = MotoServer(settings.moto_port, settings.moto_extra_hosts)
         except OSError as exc:
             raise PortInUse("MOTO_PORT", settings.moto_port) from exc
+        self.api: LocalHttpApi | None = None
         try:
-            self.api = LocalHttpApi(settings.api_port, self.faults)
+            if functions_here:
+                self.api = LocalHttpApi(settings.api_port, self.faults)
+            else:
+                _check_port_free(settings.api_port)
         except OSError as exc:
             self.moto.close()
             raise PortInUse("API_PORT", settings.api_port) from exc
@@ -174,12 +203,15 @@ class LocalStack:
             try:
                 _check_port_free(settings.dynamodb_port)
             except OSError as exc:
-                self.api.close()
+                if self.api is not None:
+                    self.api.close()
                 self.moto.close()
                 raise PortInUse("LOCAL_DYNAMODB_PORT", settings.dynamodb_port) from exc
-        self.cleanup.callback(self.api.close)
+        if self.api is not None:
+            self.cleanup.callback(self.api.close)
         self.cleanup.callback(self.moto.close)
         self.pools: dict[str, FunctionPool] = {}
+        self.specs: list[FunctionSpec] = []
         self.workspaces: list[dict[str, str]] = []
 
     def start(self) -> None:
@@ -199,7 +231,8 @@ class LocalStack:
         specs = function_specs(resources, self.settings.template_path.parent)
         runtime = str(template.get("Globals", {}).get("Function", {}).get("Runtime", "python3.13"))
         environments = {spec.logical_id: function_environment(spec.logical_id, resources) for spec in specs}
-        for spec in specs:
+        self.specs = specs
+        for spec in specs if self.functions_here else []:
             environment = lambda_environment(spec, environments[spec.logical_id], self.settings, runtime)
             self.pools[spec.logical_id] = FunctionPool(spec, environment)
             self.cleanup.callback(self.pools[spec.logical_id].close)
@@ -215,18 +248,24 @@ class LocalStack:
         outputs = stack_outputs(resources, self.settings)
         register_stack(session, outputs)
         self._write_sam_env_vars(environments)
+        self.resources, self.session = resources, session
 
-        self.api.start([route for spec in specs for route in spec.http_routes], self.pools)
+        if self.api is not None:
+            self.api.start([route for spec in specs for route in spec.http_routes], self.pools)
+            self.start_event_sources(lambda spec: self.pools[spec.logical_id])
+
+    def start_event_sources(self, invoker_of: Callable[[FunctionSpec], Invoker]) -> None:
+        """Poll every enabled SQS event source of the template, invoking what `invoker_of` gives for its function."""
         if os.environ.get("LOCAL_SQS_EVENT_SOURCES", "on") == "off":
             return
-        sqs = session.client("sqs")
-        for spec in specs:
+        sqs = self.session.client("sqs")
+        for spec in self.specs:
             for source in spec.sqs_event_sources:
                 if source.enabled:
                     poller = SqsPoller(
                         source,
-                        resources.queues[source.queue],
-                        self.pools[spec.logical_id],
+                        self.resources.queues[source.queue],
+                        invoker_of(spec),
                         self.faults,
                         sqs,
                         self.settings.region,
@@ -261,9 +300,7 @@ class LocalStack:
     def _write_sam_env_vars(self, environments: dict[str, dict[str, str]]) -> None:
         """An --env-vars file for `sam local invoke/start-api` against this moto server (see docs/local-stack.md)."""
         # Docker Desktop routes host.docker.internal to the host's loopback; on Linux, see the docs.
-        docker_endpoint = os.environ.get(
-            "LOCAL_SAM_ENDPOINT_URL", f"http://host.docker.internal:{self.settings.moto_port}"
-        )
+        docker_endpoint = self.settings.sam_endpoint_url or f"http://host.docker.internal:{self.settings.moto_port}"
         env_vars = {name: {**env, "AWS_ENDPOINT_URL": docker_endpoint} for name, env in environments.items()}
         default_path = self.settings.template_path.parent / ".aws-sam" / "local-env.json"
         path = Path(os.environ.get("LOCAL_SAM_ENV_FILE", str(default_path)))
@@ -271,10 +308,13 @@ class LocalStack:
         path.write_text(json.dumps(env_vars, indent=2) + "\n")
         self.sam_env_vars_path = path
 
-    def announce(self) -> None:
+    def announce(self, functions: str | None = None) -> None:
+        """The banner: where things are, the seeded keys, a curl to paste, and the `ready` line."""
+        moto_hosts = ", ".join(f"http://{host}:{self.settings.moto_port}" for host in self.settings.moto_extra_hosts)
         lines = [
             f"moto server: {self.settings.moto_url}   CloudFormation stack: {LOCAL_STACK_NAME}",
-            f"HTTP API:    {self.settings.api_url}   functions: {', '.join(self.pools) or '-'}",
+            *([f"moto for containers: {moto_hosts}"] if moto_hosts else []),
+            f"HTTP API:    {self.settings.api_url}   functions: {functions or ', '.join(self.pools) or '-'}",
             f"sam --env-vars file: {self.sam_env_vars_path}",
         ]
         if self.settings.dynamodb_url is not None:
@@ -296,7 +336,8 @@ class LocalStack:
 
     def close(self) -> None:
         # Stop taking requests first, then stop what serves them (pollers, workers), then moto.
-        self.api.close()
+        if self.api is not None:
+            self.api.close()
         self.cleanup.close()
 
 

@@ -99,14 +99,17 @@ class LocalStackProcess(process.LocalStackProcess):
         assert self.request("DELETE", "/_local/faults").status == 200
 
 
-def start_local_stack(**overrides: str) -> LocalStackProcess:
+def start_local_stack(
+    module: str = "local", ready_timeout: float = READY_TIMEOUT_SECONDS, **overrides: str
+) -> LocalStackProcess:
+    """`python -m local` (or `module`) on free ports, once it printed `ready`."""
     workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     # The sam --env-vars file goes to a temporary place, so tests never overwrite a developer's.
     environment = local_stack_environment(LOCAL_SAM_ENV_FILE=str(workdir / "local-env.json"), **overrides)
-    stack = LocalStackProcess(environment, workdir / "stack.log")
+    stack = LocalStackProcess(environment, workdir / "stack.log", module)
     stack.sam_env_file = workdir / "local-env.json"
     try:
-        stack.wait_until_ready(READY_TIMEOUT_SECONDS)
+        stack.wait_until_ready(ready_timeout)
     except LocalStackNotReady as exc:
         pytest.fail(str(exc))
     return stack

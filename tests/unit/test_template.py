@@ -17,10 +17,16 @@ FUNCTIONS = resources_of_type("AWS::Serverless::Function")
 
 
 def test_functions_run_python313_on_arm64_with_the_shared_layer() -> None:
-    globals_ = load_template()["Globals"]["Function"]
+    template = load_template()
+    globals_ = template["Globals"]["Function"]
     assert globals_["Runtime"] == "python3.13"
-    assert globals_["Architectures"] == ["arm64"]
+    # arm64 unless overridden: `make run-sam` builds and runs the host's architecture for sam local.
+    assert template["Parameters"]["Architecture"]["Default"] == "arm64"
+    assert globals_["Architectures"] == [{"Ref": "Architecture"}]
     assert globals_["Layers"] == [{"Ref": "SharedLayer"}]
+    layer = template["Resources"]["SharedLayer"]
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
