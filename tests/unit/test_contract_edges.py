@@ -26,11 +26,14 @@ from tests.unit.conftest import (
     AutomationApiClient,
     BulkApiClient,
     EventApiClient,
+    FakeLambdaContext,
+    SenderDriver,
     Stack,
     StatusApiClient,
+    sent_emails,
     welcome,
 )
-from tests.unit.faults import queue_refuses
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call, queue_refuses
 
 ORDER = {"event": "OrderConfirmed", "data": {"order_id": "A-1", "amount": "9"}}
 
@@ -281,3 +284,50 @@ def test_R5_a_distinct_id_past_the_key_limit_is_400(client: EventApiClient, stac
     response = client.post({**welcome(), "distinct_id": "\u00e9" * 512}, key="long-distinct")
     assert response.status == 400
     assert response.json()["errors"][0]["field"] == "distinct_id"
+
+
+# R6 and R8: one lifetime of a key, and the next ------------------------------------------------
+
+
+def test_R8_a_key_reused_after_it_expired_is_executed_and_sent_again(
+    client: EventApiClient, stack: Stack, sender: SenderDriver
+) -> None:
+    start = datetime.now(UTC)
+    with freeze_time(start):
+        first = client.post(welcome(), key="reused")
+        sender.drain()
+    with freeze_time(start + timedelta(hours=25)):
+        second = client.post(welcome(), key="reused")
+        sender.drain()
+    assert second.status == 202 and "idempotency-replayed" not in second.headers
+    assert second.json()["request_id"] != first.json()["request_id"]
+    assert len(sent_emails()) == 2
+
+
+def test_R6_a_retry_after_a_crash_keeps_the_first_requests_expiry_and_ids(client: EventApiClient, stack: Stack) -> None:
+    def crash_after_enqueue(**_: object) -> None:
+        raise SimulatedLambdaTimeout()
+
+    start = datetime.now(UTC)
+    first_expiry = start + timedelta(hours=48)
+    with freeze_time(start) as clock:
+        with (
+            fail_call("sqs", "SendMessageBatch", action=crash_after_enqueue, after=True),
+            pytest.raises(SimulatedLambdaTimeout),
+        ):
+            client.post(
+                welcome(),
+                key="crash-expiry",
+                headers={"x-idempotency-expiration": str(int(first_expiry.timestamp() * 1000))},
+                context=FakeLambdaContext(remaining_ms=3_000),
+            )
+        clock.tick(timedelta(seconds=4))  # past the crashed invocation's timeout: its claim lapsed
+        later = start + timedelta(hours=30)
+        retry = client.post(
+            welcome(), key="crash-expiry", headers={"x-idempotency-expiration": str(int(later.timestamp() * 1000))}
+        )
+    assert retry.status == 202
+    assert [int(item["expiration"]["N"]) for item in stack.idempotency_items()] == [int(first_expiry.timestamp())]
+    messages = stack.queued_messages()
+    assert len(messages) == 2 and {m["msg_id"] for m in messages} == {retry.json()["response"]["email"]["msg_id"]}
+    assert {m["dedupe_until"] for m in messages} == {int(first_expiry.timestamp())}

@@ -11,13 +11,17 @@ under one item; spilling covers destinations long and varied enough to defeat co
 from __future__ import annotations
 
 import hashlib
+import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
 from notify.dal.clients import client
 from notify.settings import get_settings
@@ -25,6 +29,8 @@ from notify.settings import get_settings
 # The expiry of the request being claimed or completed. A context variable, not an attribute,
 # because one persistence layer serves concurrent requests (threads in tests and in the local stack).
 _request_expiry: ContextVar[int | None] = ContextVar("request_expiry", default=None)
+# The expiry of the key lifetime the current request claimed (see claimed_expiry).
+_claimed_expiry: ContextVar[int | None] = ContextVar("claimed_expiry", default=None)
 
 # DynamoDB items hold at most 400 KB, key and attribute names included.
 INLINE_RESPONSE_BYTES = 64 * 1024
@@ -40,19 +46,102 @@ class StoredResponseUnreadable(Exception):
     """A completed record whose parts are missing or do not match its digest (never expected)."""
 
 
+@contextmanager
+def claim_context() -> Iterator[None]:
+    """One request's claim: what it claims (claimed_expiry) is forgotten when the request ends."""
+    token = _claimed_expiry.set(None)
+    try:
+        yield
+    finally:
+        _claimed_expiry.reset(token)
+
+
+def claimed_expiry() -> int | None:
+    """The expiry of the key lifetime this request claimed (epoch seconds): the same for every execution of
+    one key until it expires, and later for a key reused after that. None before a claim."""
+    return _claimed_expiry.get()
+
+
 class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     """Records expire at the request's `expires_at` (epoch seconds) when it has one, else after the default.
 
-    Powertools writes the expiry twice, when claiming (INPROGRESS) and when completing; both
-    writes belong to the first request, so its expiry stays final until it passes (R6).
+    The expiry is set once per key lifetime: by the claim that finds no live record. A later claim that takes
+    over a lapsed INPROGRESS record (a crash, a timeout) keeps it, and so does the completion, so the first
+    request's expiry stays final until it passes (R6) and names the lifetime (`claimed_expiry`), from which
+    the request's ids derive (R8).
     """
 
     def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
         token = _request_expiry.set(data.get("expires_at"))
+        _claimed_expiry.set(None)
         try:
             super().save_inprogress(data, remaining_time_in_millis)
         finally:
             _request_expiry.reset(token)
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        """Claim the key: a new lifetime where no live record exists, else take over a lapsed INPROGRESS claim
+        keeping its expiry; any other record (completed, or in progress) is reported as Powertools does."""
+        now = int(time.time())
+        item = {
+            **self._get_key(data_record.idempotency_key),
+            self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
+            self.status_attr: {"S": data_record.status},
+        }
+        if data_record.in_progress_expiry_timestamp is not None:
+            item[self.in_progress_expiry_attr] = {"N": str(data_record.in_progress_expiry_timestamp)}
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#id) OR #expiry < :now",
+                ExpressionAttributeNames={"#id": self.key_attr, "#expiry": self.expiry_attr},
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            returned = exc.response.get("Item")
+            old = self._item_to_data_record(returned) if returned else self._get_record(data_record.idempotency_key)
+            if not self._lapsed_in_progress(old) or not self._take_over(data_record, now):
+                self._save_to_cache(data_record=old)
+                raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
+            _claimed_expiry.set(old.expiry_timestamp)
+            return
+        _claimed_expiry.set(data_record.expiry_timestamp)
+
+    @staticmethod
+    def _lapsed_in_progress(record: DataRecord) -> bool:
+        return (
+            record.status == STATUS_CONSTANTS["INPROGRESS"]
+            and record.in_progress_expiry_timestamp is not None
+            and record.in_progress_expiry_timestamp < int(time.time() * 1000)
+        )
+
+    def _take_over(self, data_record: DataRecord, now: int) -> bool:
+        """Claim a lapsed INPROGRESS record for this invocation, its expiry unchanged; False if another did."""
+        names = {"#status": self.status_attr, "#in_progress_expiry": self.in_progress_expiry_attr}
+        values = {
+            ":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]},
+            ":now_in_millis": {"N": str(int(time.time() * 1000))},
+        }
+        assignments = "#status = :inprogress"
+        if data_record.in_progress_expiry_timestamp is not None:
+            assignments += ", #in_progress_expiry = :in_progress_expiry"
+            values[":in_progress_expiry"] = {"N": str(data_record.in_progress_expiry_timestamp)}
+        else:
+            assignments += " REMOVE #in_progress_expiry"
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._get_key(data_record.idempotency_key),
+                UpdateExpression=f"SET {assignments}",
+                ConditionExpression="#status = :inprogress AND #in_progress_expiry < :now_in_millis",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def save_success(self, data: dict[str, Any], result: dict) -> None:
         token = _request_expiry.set(data.get("expires_at"))
@@ -62,7 +151,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             _request_expiry.reset(token)
 
     def _get_expiry_timestamp(self) -> int:
-        return _request_expiry.get() or super()._get_expiry_timestamp()
+        return _claimed_expiry.get() or _request_expiry.get() or super()._get_expiry_timestamp()
 
     def _update_record(self, data_record: DataRecord) -> None:
         """Complete the record; a response past INLINE_RESPONSE_BYTES is compressed, and spilled if need be."""

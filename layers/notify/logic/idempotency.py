@@ -32,7 +32,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 from notify.dal.clients import time_budget_leaving
-from notify.dal.idempotency_store import idempotency_store
+from notify.dal.idempotency_store import claim_context, claimed_expiry, idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
 from notify.observability import count, logger
@@ -89,17 +89,25 @@ class RequestScope:
 
     def dedupe_until(self) -> int:
         """Epoch seconds until which senders refuse a repeated msg_id: as long as the key lives (R6, R8)."""
+        lifetime = claimed_expiry() if self.is_idempotent else None
+        if lifetime is not None:
+            return lifetime
         if self.options is not None and self.options.expires_at is not None:
             return self.options.expires_at
         return int(time.time()) + get_settings().idempotency_expiry_seconds
 
     def request_id(self) -> str:
-        """Deterministic for a keyed live request, so a re-execution reuses every id (R8); random otherwise."""
+        """Deterministic for a keyed live request within one lifetime of its key, so a re-execution reuses every
+        id (R8) while a key reused after it expired gets new ones (and is sent again); random otherwise."""
         if not self.is_idempotent:
             return str(uuid.uuid4())
         assert self.options is not None
         scoped_key = json.dumps([self.workspace, self.api, self.options.key])
-        return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, hashlib.sha256(scoped_key.encode()).hexdigest()))
+        name = hashlib.sha256(scoped_key.encode()).hexdigest()
+        lifetime = claimed_expiry()
+        if lifetime is not None:
+            name = f"{name}:{lifetime}"
+        return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, name))
 
 
 def derive_msg_id(request_id: str, recipient_index: int, channel: str) -> str:
@@ -243,7 +251,8 @@ def run_idempotently(
         key_prefix=scope.api,
     )(execute_and_remember)
     try:
-        return idempotent(claim=scope.claim())
+        with claim_context():
+            return idempotent(claim=scope.claim())
     except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
         count("IdempotencyConflict", api=scope.api)
         raise IdempotencyKeyInUse() from exc
