@@ -190,6 +190,29 @@ def test_bulk_of_1000_recipients_is_accepted_with_1000_items(stack: LocalStackPr
     print(f"1000-recipient bulk answered in {elapsed:.2f}s")  # a figure, not an assertion: this machine is shared
 
 
+def test_R3_a_500_kb_bulk_answer_replays_identically_over_http(stack: LocalStackProcess) -> None:
+    """Past DynamoDB's 400 KB item limit: 1000 recipients with long addresses on two channels."""
+    batch = []
+    for i in range(1000):
+        local = uuid.uuid5(uuid.NAMESPACE_URL, f"local{i}").hex * 2  # 64 characters
+        domain = ".".join(uuid.uuid5(uuid.NAMESPACE_URL, f"d{i}{n}").hex[:30] for n in range(5))
+        batch.append(
+            {
+                "to": {"email": f"{local}@{domain}.example.com", "sms": f"+1415{i:07d}"},
+                "data": {"order_id": str(i), "amount": "9"},
+            }
+        )
+    body = {"event": "OrderConfirmed", "batch": batch}
+    bulk_key = key()
+    first = BULK.post(stack, body, key=bulk_key)
+    assert first.status == 202
+    assert len(first.body) > 450 * 1024
+    replay = BULK.post(stack, {"event": "OrderConfirmed", "batch": batch[:1]}, key=bulk_key)
+    assert (replay.status, replay.headers["idempotency-replayed"]) == (202, "true")
+    assert replay.body == first.body
+    assert len(stack.drain_queue(QUEUE)) == 2000
+
+
 def test_bulk_invalid_item_is_named_by_seq(stack: LocalStackProcess) -> None:
     answer = BULK.post(stack, BULK.invalid)
     assert answer.status == 400

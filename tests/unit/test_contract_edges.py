@@ -331,3 +331,15 @@ def test_R6_a_retry_after_a_crash_keeps_the_first_requests_expiry_and_ids(client
     messages = stack.queued_messages()
     assert len(messages) == 2 and {m["msg_id"] for m in messages} == {retry.json()["response"]["email"]["msg_id"]}
     assert {m["dedupe_until"] for m in messages} == {int(first_expiry.timestamp())}
+
+
+def test_R9_definitions_unreachable_inside_the_claim_is_503_and_releases_the_key(
+    client: EventApiClient, stack: Stack
+) -> None:
+    forget_cached_definitions()
+    with fail_call("dynamodb", "GetItem", table=stack.resources.tables["DefinitionsTable"]) as lookups:
+        refused = client.post(welcome(), key="definitions-down")
+    assert lookups and refused.status == 503 and refused.headers["retry-after"]
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+    accepted = client.post(welcome(), key="definitions-down")
+    assert accepted.status == 202 and "idempotency-replayed" not in accepted.headers
