@@ -8,6 +8,7 @@
     python -m notify.admin --stack-name idempotent-notify redrive [--max 10]
     python -m notify.admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
     python -m notify.admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
+    python -m notify.admin --stack-name idempotent-notify migrate-provider-secrets
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -35,7 +36,7 @@ from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
 from notify.dal.clients import client, reset_clients
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
-from notify.dal.provider_secrets import put_provider_settings
+from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
 from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from notify.models.delivery import ProviderSettings
@@ -269,9 +270,14 @@ def add_provider_secrets_parser(commands: Any) -> None:
     secret.add_argument("--workspace", required=True)
     secret.add_argument("--provider-secrets-path", help="SSM path of provider secrets (the stack's output)")
     secret.add_argument("--delete", action="store_true", help="remove the token instead")
+    migrate = commands.add_parser(
+        "migrate-provider-secrets",
+        help="move the Slack bot tokens earlier versions kept in DefinitionsTable into SSM, deleting them there",
+    )
+    migrate.add_argument("--provider-secrets-path", help="SSM path of provider secrets (the stack's output)")
 
 
-def run_set_slack_token(args: argparse.Namespace) -> int:
+def provider_secrets_path(args: argparse.Namespace) -> str:
     path = args.provider_secrets_path
     if path is None and args.stack_name:
         path = stack_outputs(args.stack_name).get("ProviderSecretsPath")
@@ -279,6 +285,19 @@ def run_set_slack_token(args: argparse.Namespace) -> int:
         path = LOCAL_PROVIDER_SECRETS_PATH
     if not path:
         raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or --provider-secrets-path")
+    return str(path)
+
+
+def run_migrate_provider_secrets(args: argparse.Namespace, tables: Tables) -> int:
+    """Upgrading from a version that kept Slack bot tokens in DefinitionsTable: until this runs, the sender
+    finds no token and Slack Web API sends fail as having none."""
+    moved = migrate_legacy_provider_settings(tables.definitions, provider_secrets_path(args))
+    print(f"moved the provider secrets of {len(moved)} workspace(s) into SSM: {', '.join(moved) or 'none found'}")
+    return 0
+
+
+def run_set_slack_token(args: argparse.Namespace) -> int:
+    path = provider_secrets_path(args)
     workspace = require_workspace(args.workspace)
     # Read from stdin, never from the command line, which shell history and process lists keep.
     token = None if args.delete else sys.stdin.readline().strip()
@@ -306,6 +325,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "set-slack-token":
             return run_set_slack_token(args)
         tables = resolve_tables(args)
+        if args.command == "migrate-provider-secrets":
+            return run_migrate_provider_secrets(args, tables)
         if args.command == "create-key":
             api_key, key_hash = create_key(tables, require_workspace(args.workspace))
             print(f"workspace: {args.workspace}")

@@ -146,3 +146,35 @@ def test_set_slack_token_stores_a_secure_string_outside_the_definitions_table(
     items = ddb.scan(TableName=stack.resources.tables["DefinitionsTable"])["Items"]
     assert all("xoxb" not in json.dumps(item) for item in items)
     assert "xoxb" not in capsys.readouterr().out
+
+
+def test_migrate_provider_secrets_moves_legacy_tokens_out_of_the_definitions_table(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A stack upgraded from a version that kept the Slack bot token in DefinitionsTable: the admin command
+    moves it into SSM (where the sender reads it) and deletes the item the API functions could read."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    table = stack.resources.tables["DefinitionsTable"]
+    ddb = stack.session.client("dynamodb", region_name="us-east-1")
+    ddb.put_item(
+        TableName=table,
+        Item={
+            "workspace": {"S": "WSLOCAL0001"},
+            "definition_id": {"S": "settings#providers"},
+            "body": {"S": json.dumps({"slack_bot_token": "xoxb-legacy"})},
+        },
+    )
+    command = ["--definitions-table", table, "--api-keys-table", stack.resources.tables["ApiKeysTable"]]
+    migrate = [*command, "migrate-provider-secrets", "--provider-secrets-path", "/local/providers"]
+
+    assert admin.run(migrate) == 0
+    assert admin.run(migrate) == 0  # again: nothing more to move
+
+    ssm = stack.session.client("ssm", region_name="us-east-1")
+    parameter = ssm.get_parameter(Name="/local/providers/WSLOCAL0001/slack-bot-token", WithDecryption=True)
+    assert (parameter["Parameter"]["Type"], parameter["Parameter"]["Value"]) == ("SecureString", "xoxb-legacy")
+    items = ddb.scan(TableName=table)["Items"]
+    assert all(item["definition_id"]["S"] != "settings#providers" for item in items)
+    output = capsys.readouterr().out
+    assert "1 workspace(s) into SSM: WSLOCAL0001" in output and "0 workspace(s)" in output
+    assert "xoxb" not in output

@@ -7,6 +7,7 @@ which read DefinitionsTable, never see a provider secret.
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from notify.dal.clients import client
 from notify.models.delivery import ProviderSettings
@@ -45,3 +46,32 @@ def put_provider_settings(workspace: str, settings: ProviderSettings, path: str 
         Overwrite=True,
         Description="Slack bot token of one workspace (chat.postMessage, users.lookupByEmail)",
     )
+
+
+# Where versions before the SSM secrets kept provider settings: one DefinitionsTable item per workspace.
+LEGACY_PROVIDER_SETTINGS_ID = "settings#providers"
+
+
+def migrate_legacy_provider_settings(definitions_table: str, path: str) -> list[str]:
+    """Move every workspace's legacy settings item into SSM (a SecureString), then delete the item;
+    returns the workspaces moved. Run again, it finds nothing more."""
+    ddb = client("dynamodb")
+    moved = []
+    arguments: dict[str, Any] = {
+        "TableName": definitions_table,
+        "FilterExpression": "definition_id = :id",
+        "ExpressionAttributeValues": {":id": {"S": LEGACY_PROVIDER_SETTINGS_ID}},
+    }
+    while True:
+        page = ddb.scan(**arguments)
+        for item in page["Items"]:
+            workspace = item["workspace"]["S"]
+            put_provider_settings(workspace, ProviderSettings.model_validate_json(item["body"]["S"]), path=path)
+            ddb.delete_item(
+                TableName=definitions_table,
+                Key={"workspace": item["workspace"], "definition_id": item["definition_id"]},
+            )
+            moved.append(workspace)
+        if "LastEvaluatedKey" not in page:
+            return moved
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
