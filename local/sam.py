@@ -1,4 +1,4 @@
-"""`make run-sam`: the API of `make run` served from Lambda containers by SAM CLI (SPEC section 5).
+"""`make run-sam`: the API of `make run` served from Lambda containers by SAM CLI (docs/contract.md section 5).
 
 moto, the seeded workspaces and the SQS event sources are the local stack's (local/stack.py); the
 functions run in Docker: `sam local start-api` serves the HTTP API on API_PORT, and the event sources

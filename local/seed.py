@@ -1,4 +1,4 @@
-"""Demo data of SPEC section 5: two workspaces with known keys, the demo events and automation."""
+"""Demo data of docs/contract.md section 5: two workspaces with known keys, the demo events and automation."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ DEMO_EVENTS = [
 ]
 
 
-# SPEC section 5: step 1 welcomes the payload's `email` at once; step 2 confirms the order after a delay.
+# docs/contract.md section 5: step 1 welcomes the payload's `email` at once; step 2 confirms the order after a delay.
 DEMO_AUTOMATIONS = [
     AutomationDefinition.model_validate(
         {

@@ -1,4 +1,4 @@
-"""`make run`: the whole stack on one machine, no Docker, no AWS account (SPEC section 5)."""
+"""`make run`: the whole stack on one machine, no Docker, no AWS account (docs/contract.md section 5)."""
 
 from __future__ import annotations
 
@@ -274,7 +274,7 @@ class LocalStack:
                     self.cleanup.callback(poller.stop)
 
     def _seed(self, resources: LocalResources, specs: list[FunctionSpec]) -> None:
-        """SPEC section 5 demo data, written by a worker with the shared layer on its path, like a custom resource."""
+        """Demo data (docs/contract.md 5), written by a worker with the layer on its path, like a custom resource."""
         if not {"ApiKeysTable", "DefinitionsTable"} <= resources.tables.keys():
             return
         layers = tuple(dict.fromkeys(layer for spec in specs for layer in spec.layers))

@@ -1,4 +1,4 @@
-"""Sender: consumes the notification queue and delivers each notification at most once (SPEC section 4, R8)."""
+"""Sender: consumes the notification queue and delivers each notification at most once (D1, R8)."""
 
 from __future__ import annotations
 

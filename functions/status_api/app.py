@@ -1,4 +1,4 @@
-"""Status API: GET /v1/{workspace}/{version}/request/{request_id} (SPEC sections 2 and 4)."""
+"""Status API: GET /v1/{workspace}/{version}/request/{request_id} (docs/contract.md sections 2 and 4)."""
 
 from __future__ import annotations
 

@@ -151,7 +151,7 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
 
 
 def build_resolver() -> APIGatewayHttpResolver:
-    """The API Gateway HTTP API resolver every function uses: a time budget, auth, every error in SPEC's shape."""
+    """The API Gateway HTTP API resolver every function uses: a time budget, auth, errors as the contract says."""
     app = APIGatewayHttpResolver()
     app.use(middlewares=[within_invocation_time, authenticate_workspace])
 

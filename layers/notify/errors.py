@@ -18,7 +18,7 @@ class NotifyError(Exception):
 
 
 class InvalidApiDetails(NotifyError):
-    """Missing, unknown or revoked API key, or a key of another workspace (SPEC section 2)."""
+    """Missing, unknown or revoked API key, or a key of another workspace (docs/contract.md section 2)."""
 
     status_code = 401
     message = "Invalid API details"
@@ -32,7 +32,7 @@ class RequestValidationError(NotifyError):
 
 
 class UnknownEvent(NotifyError):
-    """The event name has no definition in the workspace (SPEC section 2)."""
+    """The event name has no definition in the workspace (docs/contract.md section 2)."""
 
     status_code = 400
 

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the whole API, generated from the pydantic models (SPEC section 2).
+"""The OpenAPI 3.1 document of the whole API, generated from the pydantic models (docs/contract.md section 2).
 
 Served at `GET /v1/openapi.json` and committed as `openapi.json`; regenerate the copy with `make openapi`
 (`python -m notify.openapi > openapi.json`).
@@ -55,7 +55,7 @@ _IDEMPOTENCY_PARAMETERS = [
 
 
 def _post(summary: str, description: str, body: dict[str, Any], accepted: type[BaseModel]) -> dict[str, Any]:
-    """An idempotent POST route: its body, the idempotency headers, and every answer SPEC section 2 lists."""
+    """An idempotent POST route: its body, the idempotency headers, and every answer the contract lists."""
     return {
         "summary": summary,
         "description": description,

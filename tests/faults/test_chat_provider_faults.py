@@ -1,4 +1,4 @@
-"""Chat webhooks and the Slack Web API failing at the edges real providers produce (R8, SPEC 4).
+"""Chat webhooks and the Slack Web API failing at the edges real providers produce (R8, docs/contract.md section 4).
 
 The sender's real HTTPS opener talks to a server on loopback that presents a certificate for the
 providers' hosts (the guard's checked address is swapped for 127.0.0.1 at the last moment, since the

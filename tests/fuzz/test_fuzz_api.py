@@ -29,7 +29,7 @@ APIS = {
 }
 # Each example is two requests (live and test): about 180 requests, well under a minute on 2 cores.
 MAX_EXAMPLES = 30
-# Names the seeded workspace defines (SPEC section 5). Valid-by-schema inputs use them, or every one of
+# Names the seeded workspace defines (docs/contract.md section 5). Valid-by-schema inputs use them, or every one of
 # them would be a 400 for an unknown event and nothing would ever execute.
 KNOWN_EVENTS = ("Welcome_Email", "OrderConfirmed")
 ONBOARDING_PAYLOAD = {"email": "rahul@example.com", "phone": "+14155550100", "name": "R", "order": {"id": "1"}}

@@ -1,4 +1,4 @@
-"""The Event Bulk and Automations APIs' rules (SPEC section 3) over real HTTP against `python -m local`."""
+"""The Event Bulk and Automations APIs' rules (docs/contract.md section 3) over real HTTP against `python -m local`."""
 
 from __future__ import annotations
 

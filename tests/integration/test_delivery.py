@@ -1,5 +1,5 @@
 """From curl to inbox over `python -m local` with its SQS consumers on: senders deliver each msg_id once (R8),
-and the status route shows it (SPEC section 4)."""
+and the status route shows it (docs/contract.md section 4)."""
 
 from __future__ import annotations
 

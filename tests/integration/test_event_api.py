@@ -1,4 +1,4 @@
-"""The Event API's rules (SPEC section 3) over real HTTP against `python -m local`."""
+"""The Event API's rules (docs/contract.md section 3) over real HTTP against `python -m local`."""
 
 from __future__ import annotations
 
@@ -257,7 +257,7 @@ def test_R9_unreachable_idempotency_store_is_503_and_nothing_sent_or_stored(stac
     assert_executed(post_event(stack, key=key))
 
 
-# Authentication (SPEC section 2) -------------------------------------------------------------
+# Authentication (docs/contract.md section 2) -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Authentication (SPEC section 2): one middleware, keys stored as hashes, a cache of at most 60 s."""
+"""Authentication (docs/contract.md section 2): one middleware, keys stored as hashes, a cache of at most 60 s."""
 
 from __future__ import annotations
 

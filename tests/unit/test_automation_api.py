@@ -1,4 +1,4 @@
-"""Automations API (SPEC sections 2 and 4): steps from the payload, delays, chained long delays."""
+"""Automations API (docs/contract.md sections 2 and 4): steps from the payload, delays, chained long delays."""
 
 from __future__ import annotations
 

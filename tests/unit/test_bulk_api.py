@@ -1,4 +1,4 @@
-"""Event Bulk API (SPEC section 2): shapes, whole-body validation by seq, 1000 recipients, partial failures."""
+"""Event Bulk API (docs/contract.md section 2): shapes, validation by seq, 1000 recipients, partial failures."""
 
 from __future__ import annotations
 

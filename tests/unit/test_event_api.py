@@ -1,4 +1,4 @@
-"""Event API contract (SPEC section 2): response shapes, validation of every field, routing."""
+"""Event API contract (docs/contract.md section 2): response shapes, validation of every field, routing."""
 
 from __future__ import annotations
 

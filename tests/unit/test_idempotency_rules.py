@@ -1,4 +1,4 @@
-"""SPEC section 3, rule by rule, for the Event API (R1-R7, R9, and the API half of R8)."""
+"""docs/contract.md section 3, rule by rule, for the Event API (R1-R7, R9, and the API half of R8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Least privilege in template.yaml, checked against what the code really calls (SPEC 4, R8).
+"""Least privilege in template.yaml, checked against what the code really calls (docs/contract.md section 4, R8).
 
 The API functions may write the delivery log only as they do (request manifests) and cannot read
 provider secrets; only the sender reads them, and it may send email only from the configured identity.

@@ -25,7 +25,7 @@ class TooManyRequests(ServiceException):
     code = "TooManyRequestsException"
 
 
-# Emitted by the sender once the `unknown` state exists (SPEC R8); alarmed on and documented already.
+# Emitted by the sender once the `unknown` state exists (R8, docs/contract.md); alarmed on and documented already.
 NOT_YET_EMITTED = {"NotificationsUnknown"}
 
 

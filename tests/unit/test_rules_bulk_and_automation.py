@@ -1,4 +1,4 @@
-"""SPEC section 3 for the Event Bulk and Automations APIs: R1-R9, each test run once per API."""
+"""docs/contract.md section 3 for the Event Bulk and Automations APIs: R1-R9, each test run once per API."""
 
 from __future__ import annotations
 

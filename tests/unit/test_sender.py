@@ -1,4 +1,4 @@
-"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (SPEC 4, R8)."""
+"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (D1-D6, R8)."""
 
 from __future__ import annotations
 

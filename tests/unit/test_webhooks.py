@@ -1,4 +1,4 @@
-"""Outbound webhook rules (SPEC section 4): https only, the providers' own hosts, never a private address,
+"""Outbound webhook rules (docs/contract.md section 4): https only, the providers' own hosts, never a private address,
 no redirects. Tested on the guard itself with an injected resolver and opener: nothing leaves the process."""
 
 from __future__ import annotations

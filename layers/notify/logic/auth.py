@@ -1,4 +1,4 @@
-"""Bearer API key -> workspace, with a per-container cache of at most 60 s (SPEC section 2)."""
+"""Bearer API key -> workspace, with a per-container cache of at most 60 s (docs/contract.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The idempotency contract (SPEC section 3, R1-R7 and R9), in one place.
+"""The idempotency contract (docs/contract.md section 3, R1-R7 and R9), in one place.
 
 Order of every POST request, the same for the three APIs (`serve_request`):
 authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,

@@ -1,4 +1,4 @@
-"""Request status: every notification of a request and its delivery state (SPEC section 4)."""
+"""Request status: every notification of a request and its delivery state (docs/contract.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Channels and destination formats (SPEC section 2)."""
+"""Channels and destination formats (docs/contract.md section 2)."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ class NotificationMessage(BaseModel):
     # Epoch seconds until which a redelivery of this msg_id must not send again (the key's expiry).
     dedupe_until: int
     # Epoch seconds before which it must not be sent: delays beyond SQS's 15 minutes are chained by
-    # re-enqueueing until this time is near (SPEC section 4).
+    # re-enqueueing until this time is near (docs/contract.md section 4).
     not_before: int | None = None
     # An automation step's configured delay: a client retry may queue a copy until `dedupe_until`, due this
     # much later, so the sender's guard for the msg_id lives that long too (R8).
