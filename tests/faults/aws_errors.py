@@ -77,8 +77,7 @@ def aws_error(
         answered.append(params)
         answered_urls[id(request)] = request.url
         request.url = UNSERVED_URL
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "fault-suite"}
+        body, headers = _error_body(service, error)
         return AWSResponse(answered_urls[id(request)], error.status, headers, _Body(body))
 
     def restore(request: Any, **_: Any) -> None:
@@ -111,39 +110,10 @@ def _error_body(service: str, error: AwsError) -> tuple[bytes, dict[str, str]]:
     return body, {"Content-Type": "application/json", "x-amzn-ErrorType": error.code, "x-amzn-RequestId": "fault-suite"}
 
 
-@contextmanager
-def provider_error(service: str, operation: str, error: AwsError, *, times: int | None = None) -> Iterator[list[Any]]:
-    """A provider (SES v2, SNS) answers `error` without taking the message; yields each answered request.
-
-    Like aws_error, for any protocol: the answered request is pointed at an unserved loopback URL so
-    moto never carries it out, and pointed back after moto's handler.
-    """
-    answered: list[Any] = []
-    answered_urls: dict[int, str] = {}
-    event = f"before-send.{service}.{operation}"
-
-    def answer(request: Any, **_: Any) -> AWSResponse | None:
-        if times is not None and len(answered) >= times:
-            return None
-        answered.append(request)
-        answered_urls[id(request)] = request.url
-        request.url = UNSERVED_URL
-        body, headers = _error_body(service, error)
-        return AWSResponse(answered_urls[id(request)], error.status, headers, _Body(body))
-
-    def restore(request: Any, **_: Any) -> None:
-        original = answered_urls.pop(id(request), None)
-        if original is not None:
-            request.url = original
-
-    events = client(service).meta.events
-    events.register_first(event, answer, unique_id=f"provider-error-{event}")
-    events.register_last("before-send", restore, unique_id=f"provider-error-restore-{event}")
-    try:
-        yield answered
-    finally:
-        events.unregister(event, unique_id=f"provider-error-{event}")
-        events.unregister("before-send", unique_id=f"provider-error-restore-{event}")
+def provider_error(service: str, operation: str, error: AwsError, *, times: int | None = None) -> Any:
+    """A provider (SES v2, SNS) answers `error` without taking the message: aws_error, whose answer is written
+    in the service's own protocol (XML for SNS)."""
+    return aws_error(service, operation, error, times=times)
 
 
 @contextmanager
