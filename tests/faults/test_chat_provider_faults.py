@@ -15,16 +15,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from notify.dal.definitions import put_event_definition
 from notify.dal.provider_secrets import put_provider_settings
@@ -33,6 +28,7 @@ from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
 from notify.settings import get_settings
 from tests.unit.conftest import EventApiClient, SenderDriver, Stack, StatusApiClient
+from tests.unit.tls import self_signed_certificate
 
 HOSTS = ("hooks.slack.com", "slack.com", "discord.com")
 PUBLIC_ADDRESS = "162.159.135.232"  # what the guard is told the hosts resolve to
@@ -51,30 +47,6 @@ class Script:
 
     def next(self) -> Any:
         return self.steps.pop(0) if len(self.steps) > 1 else self.steps[0]
-
-
-def _certificate(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTS[0])])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host) for host in HOSTS]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
 
 
 @dataclass
@@ -127,7 +99,7 @@ def provider(tmp_path: Path) -> Iterator[Provider]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    cert, key = _certificate(tmp_path)
+    cert, key = self_signed_certificate(HOSTS, tmp_path)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -7,16 +7,11 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
 from notify.logic.providers.webhooks import (
@@ -33,6 +28,7 @@ from notify.logic.providers.webhooks import (
     raise_for_status,
 )
 from notify.models.channels import Channel
+from tests.unit.tls import self_signed_certificate
 
 SLACK = WEBHOOK_RULES[Channel.slack]
 DISCORD = WEBHOOK_RULES[Channel.discord]
@@ -245,30 +241,6 @@ def test_R8_provider_status_decides_retry_failure_or_unknown(status: int, failur
 # hands the opener a CheckedUrl directly: what is under test is where it connects and what it follows.
 
 
-def _self_signed(host: str, directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 class _Redirecting(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str]]] = []
 
@@ -287,7 +259,7 @@ class _Redirecting(BaseHTTPRequestHandler):
 @pytest.fixture
 def loopback_https(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """An HTTPS server on 127.0.0.1 presenting a certificate for hooks.slack.com; yields (port, cert)."""
-    cert, key = _self_signed("hooks.slack.com", tmp_path)
+    cert, key = self_signed_certificate(["hooks.slack.com"], tmp_path)
     server = HTTPServer(("127.0.0.1", 0), _Redirecting)
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.load_cert_chain(cert, key)
