@@ -15,7 +15,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps checkov-deps lint template-check test unit e2e openapi run run-sam docker-engine bench build deploy stack-name clean
+.PHONY: deps sam-deps checkov-deps format lint template-check test unit e2e openapi run run-sam docker-engine bench build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -46,6 +46,11 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 # Security checks: bandit on the code (settings in pyproject.toml), checkov on the template. checkov's
 # cloudformation framework reads SAM resources too; each skip is in the resource's Metadata with a reason.
 # --skip-download: checkov calls no Prisma Cloud API for guidelines.
+# ruff's formatter and its import sort (rule I), in place.
+format: deps
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
+
 lint: deps checkov-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
