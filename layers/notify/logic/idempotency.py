@@ -30,8 +30,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.clients import time_budget_leaving
+from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
 from notify.dal.idempotency_store import idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
@@ -242,20 +244,32 @@ def run_idempotently(
         config=config,
         key_prefix=scope.api,
     )(execute_and_remember)
+    # The request manifests execution records are written with the completion, in one transaction.
+    with manifests_with_completion():
+        try:
+            return idempotent(claim=scope.claim())
+        except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+            count("IdempotencyConflict", api=scope.api)
+            raise IdempotencyKeyInUse() from exc
+        except IdempotencyPersistenceLayerError as exc:
+            if "response" in outcome:
+                # Executed, but the completion write failed. The claim lapses with the invocation, and a
+                # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
+                logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
+                _write_manifests_alone(scope)
+                return outcome["response"]
+            logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+            count("IdempotencyStoreUnavailable", api=scope.api)
+            raise ServiceUnavailable() from exc
+
+
+def _write_manifests_alone(scope: RequestScope) -> None:
+    """The completion carried the request's manifests: write them on their own, so the status route still
+    finds the request the client was answered about. A failure is logged (the answer goes out either way)."""
     try:
-        return idempotent(claim=scope.claim())
-    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
-        count("IdempotencyConflict", api=scope.api)
-        raise IdempotencyKeyInUse() from exc
-    except IdempotencyPersistenceLayerError as exc:
-        if "response" in outcome:
-            # Executed, but the completion write failed. The claim lapses with the invocation, and a
-            # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
-            logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
-            return outcome["response"]
-        logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
-        count("IdempotencyStoreUnavailable", api=scope.api)
-        raise ServiceUnavailable() from exc
+        write_deferred_manifests()
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.error("request record failed", extra={"api": scope.api, "error": str(exc)})
 
 
 def serve_request(
