@@ -102,9 +102,11 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             return
         try:
             self.client.transact_write_items(TransactItems=[{"Update": update}, *manifests])
-        except (BotoCoreError, ClientError) as exc:
-            # The delivery log may be what failed: the request was executed, so complete its record alone (a
-            # failure here fails the completion, as it always did) and then try the manifests on their own.
+        except ClientError as exc:
+            if not _only_manifests_failed(exc):
+                raise  # the completion failed, as it could before: run_idempotently writes the manifests alone
+            # The delivery log failed, not the record: the request was executed, so complete its record alone
+            # and then try the manifests on their own.
             logger.warning("completion with request manifests failed", extra={"error": str(exc)})
             self.client.update_item(**update)
             try:
@@ -182,6 +184,17 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
         if len(data_record.response_data or "") <= INLINE_RESPONSE_BYTES:
             super()._save_to_cache(data_record)
+
+
+def _only_manifests_failed(error: ClientError) -> bool:
+    """Whether a completion transaction failed on its manifests alone: a missing table (the record's table
+    has just taken the claim), or a cancellation whose reason for the record's update (the first item) is
+    None. Throttling, 5xx and timeouts hit the whole transaction: the completion failed."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ResourceNotFoundException":
+        return True
+    reasons = error.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and bool(reasons) and reasons[0].get("Code") in (None, "None")
 
 
 def _part_key(idempotency_key: str, number: int) -> str:
