@@ -1,4 +1,5 @@
-"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id)."""
+"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id);
+a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`)."""
 
 from __future__ import annotations
 
@@ -159,17 +160,6 @@ def _put_many(items: list[dict[str, Any]], table: str | None = None) -> None:
     requests = [{"PutRequest": {"Item": item}} for item in items]
     chunks = [requests[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(requests), BATCH_WRITE_LIMIT)]
     map_in_parallel(lambda chunk: _batch_write(_table(table), chunk), chunks, PARALLEL_CALLS)
-
-
-def put_request_manifest(manifest: RequestManifest, table: str | None = None, *, replace: bool = False) -> None:
-    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest,
-    unless `replace` (to name the notifications the queue refused)."""
-    _put(_manifest_item(manifest), table, replace=replace)
-
-
-def put_request_manifests(manifests: list[RequestManifest], table: str | None = None) -> None:
-    """Record many requests at once: BatchWriteItem, 25 a call, calls in parallel (overwriting)."""
-    _put_many([_manifest_item(manifest) for manifest in manifests], table)
 
 
 def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:

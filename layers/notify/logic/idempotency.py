@@ -2,7 +2,8 @@
 
 Order of every POST request, the same for the three APIs (`serve_request`):
 authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,
-definitions -> execute -> store the response.
+definitions -> execute -> store the response, with the request's status record in the same transaction
+(notify.dal.delivery_log.manifests_with_completion): claim, enqueue, complete are its three AWS calls.
 
 Only authentication and reading the key come before the replay (R4): a stored answer replays
 whatever the body, the headers or the definitions say now. Validation runs inside the claimed
