@@ -15,6 +15,7 @@ import notify
 from bench.aws_calls import measure_request_calls
 from bench.cold_start import RUNS, TARGET_RATIO, measure_cold_starts
 from bench.local_load import CLIENTS, PHASE_MAX_REQUESTS, PHASE_SECONDS, measure_local_load
+from bench.memory import measure_memory
 from bench.report import render_table
 from bench.warm_latency import measure_warm_latency
 from local.seed import demo_workspaces
@@ -45,6 +46,8 @@ def main() -> int:
     imports = measure_cold_starts()
     _progress("warm in-process latency, Event API")
     warm = measure_warm_latency()
+    _progress("peak memory: each function in a fresh process, serving its requests")
+    memory = measure_memory()
     _progress(f"local stack: {CLIENTS} clients, up to {PHASE_SECONDS:.0f} s or {PHASE_MAX_REQUESTS} requests per phase")
     workspace = demo_workspaces()[0]
     load = measure_local_load(workspace.workspace, workspace.api_key)
@@ -55,6 +58,7 @@ def main() -> int:
         "aws_calls": [scenario.as_dict() for scenario in scenarios],
         "cold_start": {"target_ratio": TARGET_RATIO, "runs": RUNS, "imports": [t.as_dict() for t in imports]},
         "warm_latency_event_api": warm.as_dict(),
+        "memory": [use.as_dict() for use in memory],
         "local_stack": load.as_dict(),
     }
     RESULTS_PATH.write_text(json.dumps(results, indent=2) + "\n")

@@ -92,6 +92,7 @@ def invoke(api: Api, event: dict[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class InProcessStack:
     workspace: DemoWorkspace
+    resources: Any = None  # local.template's resources (names of tables and queues)
 
 
 @contextlib.contextmanager
@@ -124,7 +125,7 @@ def in_process_stack() -> Iterator[InProcessStack]:
             os.environ.update(function_environment(API_FUNCTIONS[0], resources))
             reset_container_state()
             workspaces = seed_demo_data(resources.tables["ApiKeysTable"], resources.tables["DefinitionsTable"])
-            yield InProcessStack(workspace=workspaces[0])
+            yield InProcessStack(workspace=workspaces[0], resources=resources)
         finally:
             if isinstance(handler, logging.StreamHandler) and previous_stream is not None:
                 handler.setStream(previous_stream)

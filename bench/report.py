@@ -39,9 +39,10 @@ def _calls_section(calls: list[dict[str, Any]]) -> list[str]:
             lines.append(f"{'':16}WARNING: {scenario['unhooked_clients']} product client(s) were not counted")
     lines += [
         "   cache = reads that fill the per-container caches of API keys and definitions (60 s); a cold container",
-        "   pays them once, so targets count `request` = total - cache. Every request that executes also writes a",
-        "   request manifest to DeliveryLogTable (PutItem, or BatchWriteItem of 25 for bulk) before enqueueing, so",
-        "   the status route shows `queued` at once: that write is the whole gap to the issue's targets.",
+        "   pays them once, so targets count `request` = total - cache. A keyed request's manifest (what the status",
+        "   route shows `queued`) rides in its completion: TransactWriteItems[DeliveryLogTable,IdempotencyTable];",
+        "   a bulk's item manifests go 100 to an item, so 1000 recipients are 10 Puts in that transaction. Unkeyed",
+        "   and `test` requests have no completion: they write the manifest (PutItem) before enqueueing.",
     ]
     return lines
 
@@ -85,6 +86,39 @@ def _latency_section(warm: dict[str, Any]) -> list[str]:
         summary = warm[name]
         lines.append(_row([label, summary["count"], f"{summary['median_ms']:.2f}", f"{summary['p99_ms']:.2f}"], widths))
     lines.append(f"   new key / replay (medians): {warm['ratio_new_to_replay']}x")
+    breakdown = warm.get("new_key_breakdown_median_ms") or {}
+    if breakdown:
+        parts = ", ".join(f"{name} {ms:.2f}" for name, ms in breakdown.items())
+        lines.append(f"   new key, median ms per request: {parts}")
+        lines.append(
+            "   (AWS calls against moto in-process: moto's TransactWriteItems is far slower than its single writes)"
+        )
+    return lines
+
+
+def _memory_section(memory: list[dict[str, Any]]) -> list[str]:
+    widths = [22, 9, 10, 10, 9, 9, 7]
+    lines = [
+        "5. Peak memory: each function in a fresh process with moto, serving its requests (Bulk: a 1000-recipient",
+        "   bulk, its replay and 20 bulks of 1); peak RSS counts moto too, `added` = peak - RSS before the import",
+        _row(["function", "requests", "stack MB", "peak MB", "added MB", "Memory", "verdict"], widths),
+    ]
+    for use in memory:
+        lines.append(
+            _row(
+                [
+                    use["function"],
+                    use["requests"],
+                    f"{use['stack_rss_mb']:.0f}",
+                    f"{use['peak_rss_mb']:.0f}",
+                    f"{use['function_mb']:.0f}",
+                    use["memory_size_mb"],
+                    use["verdict"],
+                ],
+                widths,
+            )
+        )
+    lines.append("   verdict OK: MemorySize >= 1.5 x the whole process's peak (an upper bound of the function's need)")
     return lines
 
 
@@ -142,5 +176,6 @@ def render_table(results: dict[str, Any]) -> str:
         _cold_start_section(results["cold_start"]),
         _latency_section(results["warm_latency_event_api"]),
         _local_section(results["local_stack"]),
+        _memory_section(results.get("memory", [])),
     ]
     return "\n\n".join("\n".join(section) for section in sections)

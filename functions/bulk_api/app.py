@@ -8,18 +8,23 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from notify import snapstart
 from notify.api import build_resolver, parse_body, serve
-from notify.logic.bulk import accept_bulk
-from notify.models.requests import BulkRequest
 from notify.observability import logger, metrics, tracer
 
 app = build_resolver()
+# With SnapStart (off by default), the snapshot holds what the first request would import.
+snapstart.register(preload=("notify.logic.bulk", "notify.models.requests"))
 
 
 @app.post("/v1/<workspace>/<version>/event/bulk")
 @tracer.capture_method
 def post_bulk(workspace: str, version: str) -> Response:
     # The whole body is validated before anything is queued: one bad item and nothing is stored or sent (R5).
+    # Imported on the first request, not at cold start (notify/api.py).
+    from notify.logic.bulk import accept_bulk
+    from notify.models.requests import BulkRequest
+
     return serve(app, "bulk", workspace, version, lambda scope: accept_bulk(scope, parse_body(app, BulkRequest)))
 
 

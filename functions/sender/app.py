@@ -1,20 +1,24 @@
-"""Sender: consumes the notification queue and delivers each notification at most once (D1, R8)."""
+"""Sender: consumes the notification queue and delivers each notification at most once (D1, R8).
+
+Cold start: only the batch processor, Logger and Metrics are imported here; the sending logic, pydantic's
+models and the providers are imported by the first invocation (and jinja2 by the first render).
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
-from notify.logic import budget
-from notify.logic.providers import Providers
-from notify.logic.sender import send_notification
-from notify.models.messages import NotificationMessage
 from notify.observability import logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from notify.logic.providers import Providers
+    from notify.models.messages import NotificationMessage
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -22,6 +26,8 @@ processor = BatchProcessor(event_type=EventType.SQS)
 @cache
 def providers() -> Providers:
     """One set of providers per container (created on first use, after settings are readable)."""
+    from notify.logic.providers import Providers
+
     return Providers()
 
 
@@ -32,6 +38,10 @@ class MalformedMessage(Exception):
 def read_message(record: SQSRecord) -> NotificationMessage:
     """The record's notification. pydantic's own error quotes the body, recipient address included, and
     Lambda logs the traceback of a batch whose every record failed: name only the fields that broke."""
+    from pydantic import ValidationError
+
+    from notify.models.messages import NotificationMessage
+
     try:
         return NotificationMessage.model_validate_json(record.body)
     except ValidationError as exc:
@@ -43,6 +53,8 @@ def read_message(record: SQSRecord) -> NotificationMessage:
 @tracer.capture_method
 def send_record(record: SQSRecord) -> None:
     """One queue message; raising reports it as a batch item failure, so SQS redelivers only it."""
+    from notify.logic.sender import send_notification
+
     send_notification(read_message(record), int(record.attributes.approximate_receive_count), providers())
 
 
@@ -50,6 +62,8 @@ def send_record(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    from notify.logic import budget
+
     # Every provider call is bounded by what is left of this invocation, so a slow provider cannot make
     # Lambda time out the whole batch; messages that do not fit go back to the queue untouched.
     token = budget.start_invocation(context)

@@ -1,15 +1,19 @@
-"""HTTP plumbing shared by every API function: the resolver, the auth middleware, error mapping."""
+"""HTTP plumbing shared by every API function: the resolver, the auth middleware, error mapping.
+
+Cold start: this module and the functions' `app.py` import only the resolver, Logger and Metrics. What a
+request needs beyond them (pydantic and the models, Powertools' idempotency, the product's logic) is
+imported by the first request that needs it, so a container pays it once, at its first request, and
+never for a route it does not serve (SnapStart preloads it before the snapshot: notify/snapstart.py).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from pydantic import BaseModel, ValidationError
 
 from notify.dal.clients import RESERVE_FRACTION, time_budget
 from notify.errors import (
@@ -19,15 +23,19 @@ from notify.errors import (
     RouteNotFound,
     ServiceUnavailable,
 )
-from notify.logic.auth import authenticate
-from notify.logic.idempotency import Api, RequestScope, serve_request
 from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import count, logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+    from pydantic import BaseModel
+
+    from notify.logic.idempotency import Api, RequestScope
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
 
 
 def error_response(error: NotifyError) -> Response:
@@ -59,6 +67,8 @@ def serve(
     execute: Callable[[RequestScope], StoredResponse],
 ) -> Response:
     """One POST API call: the key's stored answer, or `execute` (which parses the body) run once (R1-R9)."""
+    from notify.logic.idempotency import serve_request
+
     return to_response(serve_request(api, workspace, version, app.current_event.headers, execute, app.lambda_context))
 
 
@@ -82,6 +92,8 @@ def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMid
     match = _WORKSPACE_ROUTE.search(app.current_event.path)
     if match is None:
         return next_middleware(app)
+    from notify.logic.auth import authenticate
+
     try:
         if match["version"] not in VERSIONS:
             raise RouteNotFound()
@@ -138,6 +150,8 @@ def _field_error(loc: tuple[int | str, ...], message: str) -> dict[str, Any]:
 
 def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
     """The JSON object body validated against `model`, or RequestValidationError naming each bad field."""
+    from pydantic import ValidationError
+
     payload = parse_json(app)
     if not isinstance(payload, dict):
         raise RequestValidationError("The request body must be a JSON object")

@@ -2,15 +2,75 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 logger = Logger()
-# Of what X-Ray patches by default (botocore, requests, sqlite3 here), the functions only call botocore;
-# the others were imported into every cold start for nothing (about 50 ms, see `make bench`).
-tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics()
+
+
+class LazyTracer:
+    """Powertools' Tracer, created on the first traced call rather than at import.
+
+    Creating a Tracer imports the X-Ray SDK (and wrapt, which patches botocore): about 100 ms of every cold
+    start in `make bench`, and the SDK is loaded even where tracing is off. Here the decorators are applied
+    at import as usual, but the SDK is loaded only when a decorated function first runs with tracing on
+    (a Lambda environment without POWERTOOLS_TRACE_DISABLED, not under SAM CLI); with tracing off it is
+    never loaded and the decorated functions run unwrapped.
+    """
+
+    # Of what X-Ray patches by default (botocore, requests, sqlite3 here), the functions only call botocore.
+    PATCH_MODULES = ("botocore",)
+
+    def __init__(self) -> None:
+        self._tracer: Any = None
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def enabled() -> bool:
+        """Whether tracing is on here, decided as Powertools decides it (its own check, without the SDK)."""
+        from aws_lambda_powertools.tracing.tracer import Tracer
+
+        return not Tracer._is_tracer_disabled()
+
+    def get(self) -> Any:
+        """The real Tracer (None while tracing is off): created, and botocore patched, once per container."""
+        if self._tracer is None and self.enabled():
+            with self._lock:
+                if self._tracer is None:
+                    from aws_lambda_powertools import Tracer
+
+                    self._tracer = Tracer(patch_modules=self.PATCH_MODULES)
+        return self._tracer
+
+    def _lazily(self, decorate: Callable[[Any, F], F], function: F) -> F:
+        wrapped: list[Callable[..., Any]] = []
+
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not wrapped:
+                tracer = self.get()
+                wrapped.append(function if tracer is None else decorate(tracer, function))
+            return wrapped[0](*args, **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    def capture_lambda_handler(self, handler: F) -> F:
+        return self._lazily(lambda tracer, function: tracer.capture_lambda_handler(function), handler)
+
+    def capture_method(self, method: F) -> F:
+        return self._lazily(lambda tracer, function: tracer.capture_method(function), method)
+
+
+tracer = LazyTracer()
 
 
 def count(name: str, value: float = 1, **breakdown: str) -> None:

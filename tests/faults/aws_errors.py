@@ -20,6 +20,7 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 
 from notify.dal.clients import client
+from tests.unit.faults import call_matches, operations_writing
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,11 @@ def aws_error(
     """
     answered: list[dict[str, Any]] = []
     answered_urls: dict[int, str] = {}
-    event = f"before-send.{service}.{operation}"
+    names = [f"before-send.{service}.{name}" for name in operations_writing(service, operation)]
 
     def answer(request: Any, **_: Any) -> AWSResponse | None:
         params = _target(request)
-        if table is not None and params.get("TableName") != table:
+        if not call_matches(params, operation, table):
             return None
         if times is not None and len(answered) >= times:
             return None
@@ -87,13 +88,15 @@ def aws_error(
 
     events = client(service).meta.events
     # More specific events come first: `answer` runs before moto's `before-send`, `restore` after it.
-    events.register_first(event, answer, unique_id=f"aws-error-{event}")
-    events.register_last("before-send", restore, unique_id=f"aws-error-restore-{event}")
+    for event in names:
+        events.register_first(event, answer, unique_id=f"aws-error-{event}")
+    events.register_last("before-send", restore, unique_id=f"aws-error-restore-{names[0]}")
     try:
         yield answered
     finally:
-        events.unregister(event, unique_id=f"aws-error-{event}")
-        events.unregister("before-send", unique_id=f"aws-error-restore-{event}")
+        for event in names:
+            events.unregister(event, unique_id=f"aws-error-{event}")
+        events.unregister("before-send", unique_id=f"aws-error-restore-{names[0]}")
 
 
 def _error_body(service: str, error: AwsError) -> tuple[bytes, dict[str, str]]:

@@ -21,6 +21,27 @@ def unreachable(**_: Any) -> None:
     raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
 
+# An item write can also travel in a TransactWriteItems (a keyed request's completion carries its manifests).
+TRANSACT_KINDS = {"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}
+
+
+def operations_writing(service: str, operation: str) -> list[str]:
+    """`operation`, and TransactWriteItems when it is a DynamoDB item write a transaction can carry."""
+    if service == "dynamodb" and operation in TRANSACT_KINDS:
+        return [operation, "TransactWriteItems"]
+    return [operation]
+
+
+def call_matches(params: dict[str, Any], operation: str, table: str | None) -> bool:
+    """Whether a call's parameters are `operation` on `table` (any table when None), in a transaction too."""
+    if "TransactItems" in params:
+        kind = TRANSACT_KINDS.get(operation)
+        return any(
+            kind in item and (table is None or item[kind].get("TableName") == table) for item in params["TransactItems"]
+        )
+    return table is None or params.get("TableName") == table
+
+
 @contextmanager
 def fail_call(
     service: str,
@@ -37,21 +58,26 @@ def fail_call(
     intercepted: list[dict[str, Any]] = []
     # before-parameter-build sees the API parameters (TableName...); after-call runs once the call succeeded.
     assert not (after and table), "after-call hooks cannot tell tables apart"
-    event = f"{'after-call' if after else 'before-parameter-build'}.{service}.{operation}"
+    names = [
+        f"{'after-call' if after else 'before-parameter-build'}.{service}.{name}"
+        for name in operations_writing(service, operation)
+    ]
 
     def hook(**kwargs: Any) -> None:
         params = kwargs.get("params", {})
-        if table is not None and params.get("TableName") != table:
+        if not after and not call_matches(params, operation, table):
             return
         intercepted.append(params)
         action(**kwargs)
 
     events = client(service).meta.events
-    events.register(event, hook, unique_id=f"fault-{event}")
+    for event in names:
+        events.register(event, hook, unique_id=f"fault-{event}")
     try:
         yield intercepted
     finally:
-        events.unregister(event, unique_id=f"fault-{event}")
+        for event in names:
+            events.unregister(event, unique_id=f"fault-{event}")
 
 
 @contextmanager

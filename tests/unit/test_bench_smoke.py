@@ -16,8 +16,10 @@ def test_counter_counts_the_calls_of_a_new_keyed_event(client: EventApiClient, s
 
     calls = counter.take()
     assert calls["dynamodb.PutItem[IdempotencyTable]"] == 1  # the claim
-    assert calls["dynamodb.UpdateItem[IdempotencyTable]"] == 1  # the completion
+    # the completion, with the request manifest in the same transaction
+    assert calls["dynamodb.TransactWriteItems[DeliveryLogTable,IdempotencyTable]"] == 1
     assert calls["sqs.SendMessageBatch"] == 1
+    assert sum(calls.values()) == 3
     assert len(stack.queued_messages()) == 2
     assert counter.unhooked_clients() == 0
 

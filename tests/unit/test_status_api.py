@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
-from tests.unit.conftest import EventApiClient, SenderDriver, Stack, StatusApiClient, welcome
+import pytest
+
+from notify.dal.delivery_log import record_attempt, record_outcome
+from notify.logic.idempotency import IdempotencyOptions, RequestScope, derive_msg_id
+from notify.models.delivery import DeliveryState
+from tests.unit.conftest import (
+    AutomationApiClient,
+    BulkApiClient,
+    EventApiClient,
+    SenderDriver,
+    Stack,
+    StatusApiClient,
+    receipts_in,
+    welcome,
+)
 
 
 def order() -> dict[str, object]:
@@ -103,15 +118,101 @@ def test_status_needs_a_valid_api_key(client: EventApiClient, status: StatusApiC
     assert status.get(request_id, version="beta").status == 404
 
 
-def test_R3_failed_request_record_is_a_stored_500_and_nothing_is_queued(
-    stack: Stack, client: EventApiClient, sender: SenderDriver
+def test_a_delivery_log_that_cannot_be_written_loses_the_status_not_the_request(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
+    # A keyed request writes its manifest with its completion, after enqueueing: the transaction fails, the
+    # record completes alone, and the answer (202: queued) is stored and replayed (R3); only the status is lost.
     stack.session.client("dynamodb").delete_table(TableName=stack.resources.tables["DeliveryLogTable"])
 
     first = client.post(welcome(), key="no-log-1")
     replay = client.post(welcome(), key="no-log-1")
 
-    assert first.status == 500
-    assert first.json()["_message"] == "The notification could not be queued"
-    assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (500, first.body, "true")
+    assert first.status == 202
+    assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (202, first.body, "true")
+    assert sender.queue_depth() == 1
+
+
+def test_an_unkeyed_request_whose_record_fails_is_a_500_and_nothing_is_queued(
+    stack: Stack, client: EventApiClient, sender: SenderDriver
+) -> None:
+    # Without a key the manifest is written before enqueueing, as it always was.
+    stack.session.client("dynamodb").delete_table(TableName=stack.resources.tables["DeliveryLogTable"])
+
+    response = client.post(welcome())
+
+    assert response.status == 500
+    assert response.json()["_message"] == "The notification could not be queued"
     assert sender.queue_depth() == 0
+
+
+# The status route shows a just-accepted request at once, for every API, keyed or not --------------
+
+
+@pytest.mark.parametrize("key", ["shown-at-once", None])
+def test_event_request_shows_queued_as_soon_as_it_is_accepted(
+    client: EventApiClient, status: StatusApiClient, key: str | None
+) -> None:
+    accepted = client.post(order(), key=key).json()
+
+    notifications = status.get(accepted["request_id"]).json()["notifications"]
+
+    assert {(n["msg_id"], n["state"]) for n in notifications} == {
+        (receipt["msg_id"], "queued") for receipt in receipts_in(accepted)
+    }
+
+
+@pytest.mark.parametrize(("key", "recipients"), [("bulk-shown", 3), ("bulk-shown-many", 150), (None, 3)])
+def test_every_bulk_item_shows_queued_as_soon_as_the_bulk_is_accepted(
+    bulk_client: BulkApiClient, status: StatusApiClient, key: str | None, recipients: int
+) -> None:
+    body = {"event": "Welcome_Email", "batch": [welcome(f"user{n}@example.com") for n in range(recipients)]}
+    accepted = bulk_client.post(body, key=key).json()
+
+    assert len(accepted["response"]) == recipients
+    for item in accepted["response"]:
+        answer = status.get(item["request_id"])
+        assert answer.status == 200
+        [notification] = answer.json()["notifications"]
+        assert (notification["msg_id"], notification["state"]) == (item["email"]["msg_id"], "queued")
+        # An item's id starts with its bulk's 8 bytes: how the status route finds the bulk's manifests.
+        assert item["request_id"].replace("-", "")[:16] == accepted["request_id"].replace("-", "")[:16]
+
+
+@pytest.mark.parametrize("key", ["automation-shown", None])
+def test_automation_request_shows_queued_as_soon_as_it_is_accepted(
+    automation_client: AutomationApiClient, status: StatusApiClient, key: str | None
+) -> None:
+    payload = {"email": "a@example.com", "phone": "+14155550100", "name": "A", "order": {"id": "1", "amount": "2"}}
+    accepted = automation_client.post(payload, key=key).json()
+
+    notifications = status.get(accepted["request_id"]).json()["notifications"]
+
+    assert {(n["msg_id"], n["state"]) for n in notifications} == {
+        (receipt["msg_id"], "queued") for receipt in receipts_in(accepted)
+    }
+
+
+def test_an_outcome_recorded_before_the_manifest_shows_once_the_request_is_accepted(
+    stack: Stack, client: EventApiClient, status: StatusApiClient
+) -> None:
+    # A keyed request's manifest is written with its completion, after enqueueing, so a fast sender can
+    # record an outcome first. Ids are deterministic (R8), so that order can be played here exactly.
+    workspace = stack.workspaces[0].workspace
+    scope = RequestScope(workspace, "event", "live", IdempotencyOptions(key="sender-first"))
+    expiry = int(time.time()) + 2 * 24 * 3600  # the key's lifetime, which the request's ids derive from
+    request_id = scope.request_id_in_lifetime(expiry)
+    msg_id = derive_msg_id(request_id, 0, "email")
+    now = "2026-01-01T00:00:00.000Z"
+    record_attempt(request_id, msg_id, channel="email", destination="r***@example.com", now=now, expires_at=2**31)
+    record_outcome(request_id, msg_id, state=DeliveryState.sent, updated_at=now, provider="ses")
+
+    assert status.get(request_id).status == 404  # no manifest yet: the request is not shown half-known
+
+    accepted = client.post(
+        welcome(), key="sender-first", headers={"x-idempotency-expiration": str(expiry * 1000)}
+    ).json()
+
+    assert accepted["request_id"] == request_id
+    [notification] = status.get(request_id).json()["notifications"]
+    assert (notification["msg_id"], notification["state"], notification["provider"]) == (msg_id, "sent", "ses")

@@ -1,9 +1,15 @@
-"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id)."""
+"""Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id);
+a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -25,36 +31,133 @@ def _table(table: str | None) -> str:
     return table or get_settings().delivery_log_table
 
 
-def put_request_manifest(manifest: RequestManifest, table: str | None = None, *, replace: bool = False) -> None:
-    """Record what a request queued. A re-execution of the same keyed request (R8) keeps the first manifest,
-    unless `replace` (to name the notifications the queue refused)."""
-    ddb = client("dynamodb")
+# TransactWriteItems holds at most 100 items: the idempotency record's completion and up to 99 manifest items.
+MAX_DEFERRED_ITEMS = 99
+# A bulk request's item manifests, this many to a group item (zlib-compressed JSON, far below 400 KB even
+# with every channel and the longest masked addresses): 1000 items are 10 items to write.
+MANIFESTS_PER_GROUP = 100
+GROUP_PREFIX = "#bulk:"  # request_id of a group partition: never a uuid
+GROUP_SK_PREFIX = "#items:"
+GROUP_ATTR = "manifests_zlib"
+
+# The manifest items of the keyed request being executed, by key, while they wait for its completion.
+_deferred: ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = ContextVar("deferred_manifests", default=None)
+
+
+@contextlib.contextmanager
+def manifests_with_completion() -> Iterator[None]:
+    """Inside, manifests are kept back, to be written in one transaction with the idempotency record's
+    completion (notify.dal.idempotency_store): a keyed request makes no write of its own for them."""
+    token = _deferred.set({})
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def _defer(items: list[dict[str, Any]], *, replace: bool) -> bool:
+    """Keep `items` back for the completion if a keyed request is executing and they fit its transaction.
+    A replacement (the "not queued" marking) of items kept back replaces them there, at no cost."""
+    pending = _deferred.get()
+    if pending is None:
+        return False
+    keys = [_key(item) for item in items]
+    if replace:
+        if not all(key in pending for key in keys):
+            return False
+    elif len(pending.keys() | set(keys)) > MAX_DEFERRED_ITEMS:
+        return False
+    pending.update(zip(keys, items, strict=True))
+    return True
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    return item["request_id"]["S"], item["msg_id"]["S"]
+
+
+def record_manifests(manifests: list[RequestManifest], *, replace: bool = False) -> None:
+    """Record requests' manifests: kept back for the completion of a keyed request (see _defer), else
+    written now. A first write keeps an existing manifest of the same request (a re-execution, R8) unless
+    `replace`."""
+    items = [_manifest_item(manifest) for manifest in manifests]
+    if not _defer(items, replace=replace):
+        _write_now(items, replace=replace)
+
+
+def record_bulk_manifests(bulk_request_id: str, manifests: list[RequestManifest], *, replace: bool = False) -> None:
+    """Record a bulk request's item manifests as a few group items under a partition every item's request id
+    names (notify.logic.bulk.item_request_id keeps the bulk id's first 8 bytes): 1000 items are 10 items,
+    which fit the completion's transaction (get_request finds an item's manifest there)."""
+    items = [
+        _group_item(bulk_request_id, number, manifests[start : start + MANIFESTS_PER_GROUP])
+        for number, start in enumerate(range(0, len(manifests), MANIFESTS_PER_GROUP))
+    ]
+    if not _defer(items, replace=replace):
+        _write_now(items, replace=True)
+
+
+def group_partition(request_id: str) -> str:
+    """The group partition of a bulk item's request id (or of the bulk's own): its first 8 bytes."""
+    return GROUP_PREFIX + uuid.UUID(request_id).hex[:16]
+
+
+def _group_item(bulk_request_id: str, number: int, manifests: list[RequestManifest]) -> dict[str, Any]:
+    body = json.dumps([manifest.model_dump(mode="json") for manifest in manifests], separators=(",", ":"))
+    return {
+        "request_id": {"S": group_partition(bulk_request_id)},
+        "msg_id": {"S": f"{GROUP_SK_PREFIX}{bulk_request_id}:{number:04d}"},
+        GROUP_ATTR: {"B": zlib.compress(body.encode(), 6)},
+        "expires_at": {"N": str(max(manifest.expires_at for manifest in manifests))},
+    }
+
+
+def _write_now(items: list[dict[str, Any]], *, replace: bool) -> None:
+    if len(items) == 1:
+        _put(items[0], replace=replace)
+    elif items:
+        _put_many(items)
+
+
+def deferred_manifest_puts(table: str | None = None) -> list[dict[str, Any]]:
+    """The manifest items kept back for the completion, as TransactWriteItems `Put` entries (overwriting: a
+    re-execution of the request, R8, records what it queued itself)."""
+    pending = _deferred.get()
+    if not pending:
+        return []
+    return [{"Put": {"TableName": _table(table), "Item": item}} for item in pending.values()]
+
+
+def clear_deferred_manifests() -> None:
+    """The completion wrote them."""
+    pending = _deferred.get()
+    if pending:
+        pending.clear()
+
+
+def write_deferred_manifests() -> None:
+    """Write the kept-back manifest items on their own: the completion that would have carried them failed,
+    and the status route must still find a request whose answer the client gets."""
+    pending = _deferred.get()
+    if pending:
+        items = list(pending.values())
+        pending.clear()
+        _write_now(items, replace=True)
+
+
+def _manifest_item(manifest: RequestManifest) -> dict[str, Any]:
     item = {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def _put(item: dict[str, Any], table: str | None = None, *, replace: bool) -> None:
+    ddb = client("dynamodb")
     condition = {} if replace else {"ConditionExpression": "attribute_not_exists(request_id)"}
     with contextlib.suppress(ddb.exceptions.ConditionalCheckFailedException):
-        ddb.put_item(
-            TableName=_table(table),
-            Item={name: _serializer.serialize(value) for name, value in item.items()},
-            **condition,
-        )
+        ddb.put_item(TableName=_table(table), Item=item, **condition)
 
 
-def put_request_manifests(manifests: list[RequestManifest], table: str | None = None) -> None:
-    """Record many requests at once (a bulk request's items): BatchWriteItem, 25 a call, calls in parallel.
-
-    Unlike put_request_manifest this overwrites, so a re-executed bulk request refreshes received_time.
-    """
-    requests = [
-        {
-            "PutRequest": {
-                "Item": {
-                    name: _serializer.serialize(value)
-                    for name, value in {"msg_id": MANIFEST_SK, **manifest.model_dump(mode="json")}.items()
-                }
-            }
-        }
-        for manifest in manifests
-    ]
+def _put_many(items: list[dict[str, Any]], table: str | None = None) -> None:
+    requests = [{"PutRequest": {"Item": item}} for item in items]
     chunks = [requests[start : start + BATCH_WRITE_LIMIT] for start in range(0, len(requests), BATCH_WRITE_LIMIT)]
     map_in_parallel(lambda chunk: _batch_write(_table(table), chunk), chunks, PARALLEL_CALLS)
 
@@ -89,7 +192,34 @@ def get_request(request_id: str, table: str | None = None) -> tuple[RequestManif
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     manifest = next((RequestManifest.model_validate(i) for i in items if i["msg_id"] == MANIFEST_SK), None)
     records = [DeliveryRecord.model_validate(i) for i in items if i["msg_id"] != MANIFEST_SK]
+    if manifest is None:
+        manifest = _bulk_item_manifest(request_id, table)
     return manifest, records
+
+
+def _bulk_item_manifest(request_id: str, table: str | None) -> RequestManifest | None:
+    """A bulk item's manifest, from the group items of the partition its request id names (None if none)."""
+    try:
+        partition = group_partition(request_id)
+    except ValueError:
+        return None
+    arguments: dict[str, Any] = {
+        "TableName": _table(table),
+        "KeyConditionExpression": "request_id = :group",
+        "ExpressionAttributeValues": {":group": {"S": partition}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = client("dynamodb").query(**arguments)
+        for raw in page["Items"]:
+            if GROUP_ATTR not in raw:
+                continue
+            for found in json.loads(zlib.decompress(bytes(raw[GROUP_ATTR]["B"]))):
+                if found["request_id"] == request_id:
+                    return RequestManifest.model_validate(found)
+        if "LastEvaluatedKey" not in page:
+            return None
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def record_attempt(

@@ -22,8 +22,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.clients import client
+from notify.dal.delivery_log import clear_deferred_manifests, deferred_manifest_puts, write_deferred_manifests
+from notify.observability import logger
 from notify.settings import get_settings
 
 # The expiry of the request being claimed or completed. A context variable, not an attribute,
@@ -154,49 +157,85 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         return _claimed_expiry.get() or _request_expiry.get() or super()._get_expiry_timestamp()
 
     def _update_record(self, data_record: DataRecord) -> None:
-        """Complete the record; a response past INLINE_RESPONSE_BYTES is compressed, and spilled if need be."""
+        """Complete the record; a response past INLINE_RESPONSE_BYTES is compressed, and spilled if need be.
+
+        The request manifests a keyed request kept back (notify.dal.delivery_log.manifests_with_completion)
+        go in the same TransactWriteItems: one call completes the record and makes the request visible to
+        the status route. A cancelled transaction writes neither, and fails like a failed update.
+        """
         encoded = (data_record.response_data or "").encode()
-        if len(encoded) <= INLINE_RESPONSE_BYTES:
-            super()._update_record(data_record)
-            return
-        compressed = zlib.compress(encoded, 6)
-        names = {"#expiry": self.expiry_attr, "#status": self.status_attr, "#encoding": ENCODING_ATTR}
+        names = {"#expiry": self.expiry_attr, "#status": self.status_attr, "#response_data": self.data_attr}
         values: dict[str, Any] = {
             ":expiry": {"N": str(data_record.expiry_timestamp)},
             ":status": {"S": data_record.status},
         }
-        if len(compressed) <= PART_BYTES:
-            assignments = "#response_data = :response_data, #encoding = :encoding"
-            names["#response_data"] = self.data_attr
-            values.update({":response_data": {"B": compressed}, ":encoding": {"S": "zlib"}})
+        if len(encoded) <= INLINE_RESPONSE_BYTES:
+            assignments = "#response_data = :response_data"
+            values[":response_data"] = {"S": data_record.response_data}
         else:
-            parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
-            for number, part in enumerate(parts):
-                self.client.put_item(
-                    TableName=self.table_name,
-                    Item={
-                        **self._get_key(_part_key(data_record.idempotency_key, number)),
-                        self.data_attr: {"B": part},
-                        self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
-                        self.status_attr: {"S": STATUS_PART},
-                    },
-                )
-            assignments = "#encoding = :encoding, #parts = :parts, #digest = :digest"
-            names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
-            values.update(
-                {
-                    ":encoding": {"S": "zlib-parts"},
-                    ":parts": {"N": str(len(parts))},
-                    ":digest": {"S": hashlib.sha256(compressed).hexdigest()},
-                }
+            assignments = self._compressed_assignments(data_record, encoded, names, values)
+        if self.payload_validation_enabled:
+            assignments += ", #validation_key = :validation_key"
+            values[":validation_key"] = {"S": data_record.payload_hash}
+            names["#validation_key"] = self.validation_key_attr
+        update = {
+            "TableName": self.table_name,
+            "Key": self._get_key(data_record.idempotency_key),
+            "UpdateExpression": f"SET #expiry = :expiry, #status = :status, {assignments}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        manifests = deferred_manifest_puts()
+        if not manifests:
+            self.client.update_item(**update)
+            return
+        try:
+            self.client.transact_write_items(TransactItems=[{"Update": update}, *manifests])
+        except ClientError as exc:
+            if not _only_manifests_failed(exc):
+                raise  # the completion failed, as it could before: run_idempotently writes the manifests alone
+            # The delivery log failed, not the record: the request was executed, so complete its record alone
+            # and then try the manifests on their own.
+            logger.warning("completion with request manifests failed", extra={"error": str(exc)})
+            self.client.update_item(**update)
+            try:
+                write_deferred_manifests()
+            except (BotoCoreError, ClientError, RuntimeError) as manifest_exc:
+                # The answer stands and replays; only the status route will not find this request.
+                logger.error("request record failed", extra={"error": str(manifest_exc)})
+        else:
+            clear_deferred_manifests()
+
+    def _compressed_assignments(
+        self, data_record: DataRecord, encoded: bytes, names: dict[str, str], values: dict[str, Any]
+    ) -> str:
+        """The compressed response inline, or spilled into part items written now (before the completion)."""
+        compressed = zlib.compress(encoded, 6)
+        names["#encoding"] = ENCODING_ATTR
+        if len(compressed) <= PART_BYTES:
+            values.update({":response_data": {"B": compressed}, ":encoding": {"S": "zlib"}})
+            return "#response_data = :response_data, #encoding = :encoding"
+        del names["#response_data"]
+        parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
+        for number, part in enumerate(parts):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **self._get_key(_part_key(data_record.idempotency_key, number)),
+                    self.data_attr: {"B": part},
+                    self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
+                    self.status_attr: {"S": STATUS_PART},
+                },
             )
-        self.client.update_item(
-            TableName=self.table_name,
-            Key=self._get_key(data_record.idempotency_key),
-            UpdateExpression=f"SET #expiry = :expiry, #status = :status, {assignments}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+        names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
+        values.update(
+            {
+                ":encoding": {"S": "zlib-parts"},
+                ":parts": {"N": str(len(parts))},
+                ":digest": {"S": hashlib.sha256(compressed).hexdigest()},
+            }
         )
+        return "#encoding = :encoding, #parts = :parts, #digest = :digest"
 
     def _item_to_data_record(self, item: dict[str, Any]) -> DataRecord:
         """Powertools' record, with a compressed or spilled response made whole again."""
@@ -234,6 +273,17 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
         if len(data_record.response_data or "") <= INLINE_RESPONSE_BYTES:
             super()._save_to_cache(data_record)
+
+
+def _only_manifests_failed(error: ClientError) -> bool:
+    """Whether a completion transaction failed on its manifests alone: a missing table (the record's table
+    has just taken the claim), or a cancellation whose reason for the record's update (the first item) is
+    None. Throttling, 5xx and timeouts hit the whole transaction: the completion failed."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ResourceNotFoundException":
+        return True
+    reasons = error.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and bool(reasons) and reasons[0].get("Code") in (None, "None")
 
 
 def _part_key(idempotency_key: str, number: int) -> str:

@@ -13,7 +13,7 @@ from notify.logic.definitions import require_event_definition
 from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, queue_notifications, receipts
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
-from notify.logic.status import record_requests
+from notify.logic.status import record_bulk_requests
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -22,8 +22,14 @@ from notify.observability import count, logger
 
 
 def item_request_id(bulk_request_id: str, seq: int) -> str:
-    """Each item's own request id, deterministic from the bulk request's (and so from its key, R8)."""
-    return str(uuid.uuid5(uuid.UUID(bulk_request_id), f"item:{seq}"))
+    """Each item's own request id, deterministic from the bulk request's (and so from its key, R8).
+
+    Its first 8 bytes are the bulk request id's, so the status route finds the item's manifest in the
+    bulk's manifest groups (notify.dal.delivery_log.group_partition); the other 8 are uuid5's, with its
+    variant bits. Bulk requests accepted before this scheme keep per-item manifests under their old ids.
+    """
+    bulk = uuid.UUID(bulk_request_id)
+    return str(uuid.UUID(bytes=bulk.bytes[:8] + uuid.uuid5(bulk, f"item:{seq}").bytes[8:]))
 
 
 def bulk_channels(request: BulkRequest, definition: EventDefinition) -> list[dict[Channel, str]]:
@@ -57,14 +63,16 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         items.append((seq, item_id, messages))
     every_message = [message for _, _, messages in items for message in messages]
     try:
-        # Recorded before enqueueing, so the status route never misses a notification a sender handles.
-        manifests = record_requests([messages for _, _, messages in items], event=request.event, received=received)
+        # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
+        manifests = record_bulk_requests(
+            request_id, [messages for _, _, messages in items], event=request.event, received=received
+        )
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {message.msg_id for message in every_message}
         count("EnqueueFailed", len(failed), api="bulk")
     else:
-        failed = queue_notifications(every_message, "bulk", manifests)
+        failed = queue_notifications(every_message, "bulk", manifests, bulk_request_id=request_id)
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}

@@ -69,7 +69,11 @@ NOT_QUEUED_RESERVE_SECONDS = 2.5
 
 
 def queue_notifications(
-    outgoing: Sequence[NotificationMessage | Outgoing], api: str, manifests: Sequence[RequestManifest]
+    outgoing: Sequence[NotificationMessage | Outgoing],
+    api: str,
+    manifests: Sequence[RequestManifest],
+    *,
+    bulk_request_id: str | None = None,
 ) -> set[str]:
     """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
     so the status route never shows them waiting (R8)."""
@@ -82,7 +86,7 @@ def queue_notifications(
         return set()
     logger.error("enqueue failed", extra={"notifications": len(outgoing), "failed": len(failed)})
     count("EnqueueFailed", len(failed), api=api)
-    record_not_queued(manifests, failed)
+    record_not_queued(manifests, failed, bulk_request_id=bulk_request_id)
     return failed
 
 
@@ -119,7 +123,7 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, channels, scope.dedupe_until())
     try:
-        # Recorded before enqueueing, so the status route never misses a notification a sender handles.
+        # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
         manifest = record_request(messages, event=request.event, received=received)
     except (BotoCoreError, ClientError) as exc:
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})

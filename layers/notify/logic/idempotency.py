@@ -2,7 +2,8 @@
 
 Order of every POST request, the same for the three APIs (`serve_request`):
 authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,
-definitions -> execute -> store the response.
+definitions -> execute -> store the response, with the request's status record in the same transaction
+(notify.dal.delivery_log.manifests_with_completion): claim, enqueue, complete are its three AWS calls.
 
 Only authentication and reading the key come before the replay (R4): a stored answer replays
 whatever the body, the headers or the definitions say now. Validation runs inside the claimed
@@ -30,8 +31,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.clients import time_budget_leaving
+from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
 from notify.dal.idempotency_store import claim_context, claimed_expiry, idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
@@ -101,10 +104,13 @@ class RequestScope:
         id (R8) while a key reused after it expired gets new ones (and is sent again); random otherwise."""
         if not self.is_idempotent:
             return str(uuid.uuid4())
+        return self.request_id_in_lifetime(claimed_expiry())
+
+    def request_id_in_lifetime(self, lifetime: int | None) -> str:
+        """The keyed request's id in the key lifetime that expires at `lifetime` (epoch seconds)."""
         assert self.options is not None
         scoped_key = json.dumps([self.workspace, self.api, self.options.key])
         name = hashlib.sha256(scoped_key.encode()).hexdigest()
-        lifetime = claimed_expiry()
         if lifetime is not None:
             name = f"{name}:{lifetime}"
         return str(uuid.uuid5(_REQUEST_ID_NAMESPACE, name))
@@ -250,21 +256,32 @@ def run_idempotently(
         config=config,
         key_prefix=scope.api,
     )(execute_and_remember)
-    try:
-        with claim_context():
+    # The request manifests execution records are written with the completion, in one transaction.
+    with manifests_with_completion(), claim_context():
+        try:
             return idempotent(claim=scope.claim())
-    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
-        count("IdempotencyConflict", api=scope.api)
-        raise IdempotencyKeyInUse() from exc
-    except IdempotencyPersistenceLayerError as exc:
-        if "response" in outcome:
-            # Executed, but the completion write failed. The claim lapses with the invocation, and a
-            # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
-            logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
-            return outcome["response"]
-        logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
-        count("IdempotencyStoreUnavailable", api=scope.api)
-        raise ServiceUnavailable() from exc
+        except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+            count("IdempotencyConflict", api=scope.api)
+            raise IdempotencyKeyInUse() from exc
+        except IdempotencyPersistenceLayerError as exc:
+            if "response" in outcome:
+                # Executed, but the completion write failed. The claim lapses with the invocation, and a
+                # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
+                logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
+                _write_manifests_alone(scope)
+                return outcome["response"]
+            logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+            count("IdempotencyStoreUnavailable", api=scope.api)
+            raise ServiceUnavailable() from exc
+
+
+def _write_manifests_alone(scope: RequestScope) -> None:
+    """The completion carried the request's manifests: write them on their own, so the status route still
+    finds the request the client was answered about. A failure is logged (the answer goes out either way)."""
+    try:
+        write_deferred_manifests()
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.error("request record failed", extra={"api": scope.api, "error": str(exc)})
 
 
 def serve_request(

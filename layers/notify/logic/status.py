@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.delivery_log import get_request, put_request_manifest, put_request_manifests
+from notify.dal.delivery_log import get_request, record_bulk_manifests, record_manifests
 from notify.errors import RequestNotFound, ServiceUnavailable
 from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
 from notify.models.messages import NotificationMessage
@@ -34,39 +34,52 @@ def _manifest(messages: Sequence[NotificationMessage], event: str, received: dat
 
 
 def record_request(messages: Sequence[NotificationMessage], *, event: str, received: datetime) -> RequestManifest:
-    """One write of what a request queues (all `messages` share its request_id), so its notifications show
-    `queued` before any sender runs. Kept at least as long as the key, so a retry finds the same request."""
+    """Record what a request queues (all `messages` share its request_id), so the status route shows its
+    notifications `queued` as soon as the client has the answer. Kept at least as long as the key, so a retry
+    finds the same request.
+
+    An unkeyed (or `test`) request writes it now, before enqueueing. A keyed one keeps it back and writes it
+    in one transaction with the idempotency record's completion, which happens before the answer leaves
+    (notify.logic.idempotency.run_idempotently): no call of its own. A sender may then record a notification's
+    outcome before the manifest exists; the status route starts from the manifest and never shows such a
+    notification without it, and the sender never reads the manifest (docs/bench.md, "Ordering")."""
     manifest = _manifest(messages, event, received)
-    put_request_manifest(manifest)
+    record_manifests([manifest])
     return manifest
 
 
-def record_requests(
-    requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime
+def record_bulk_requests(
+    bulk_request_id: str, requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime
 ) -> list[RequestManifest]:
-    """record_request for many requests at once (each bulk item is a request of its own)."""
+    """record_request for each item of a bulk request (a request of its own), stored a hundred to an item
+    (notify.dal.delivery_log.record_bulk_manifests): a 1000-recipient bulk's manifests fit its completion."""
     manifests = [_manifest(messages, event, received) for messages in requests]
-    put_request_manifests(manifests)
+    record_bulk_manifests(bulk_request_id, manifests)
     return manifests
 
 
 NOT_QUEUED_REASON = "not queued: the queue refused it after every retry; it will not be sent"
 
 
-def record_not_queued(manifests: Sequence[RequestManifest], failed: set[str]) -> None:
+def record_not_queued(
+    manifests: Sequence[RequestManifest], failed: set[str], *, bulk_request_id: str | None = None
+) -> None:
     """Write again the manifests of requests with notifications the queue refused, naming those, so the status
-    route shows them `failed` (a put like the first write: the API functions may not update the log). A failed
-    write is logged: the answer already tells the client, and nothing is sent either way."""
-    marked = [
-        manifest.model_copy(update={"not_queued": [e.msg_id for e in manifest.notifications if e.msg_id in failed]})
-        for manifest in manifests
-        if any(entry.msg_id in failed for entry in manifest.notifications)
-    ]
+    route shows them `failed` (a put like the first write: the API functions may not update the log). A
+    manifest still kept back for the completion of a keyed request is replaced there, at no cost. A bulk
+    request's manifests are rewritten as their groups. A failed write is logged: the answer already tells the
+    client, and nothing is sent either way."""
+
+    def marking(manifest: RequestManifest) -> RequestManifest:
+        refused = [entry.msg_id for entry in manifest.notifications if entry.msg_id in failed]
+        return manifest.model_copy(update={"not_queued": refused}) if refused else manifest
+
+    marked = [marking(manifest) for manifest in manifests]
     try:
-        if len(marked) == 1:
-            put_request_manifest(marked[0], replace=True)
-        elif marked:
-            put_request_manifests(marked)
+        if bulk_request_id is not None:
+            record_bulk_manifests(bulk_request_id, marked, replace=True)
+        else:
+            record_manifests([m for m, first in zip(marked, manifests, strict=True) if m is not first], replace=True)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("not-queued record failed", extra={"requests": len(marked), "error": str(exc)})
 
