@@ -43,6 +43,7 @@ from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+API_KEY_PREFIX = "nfy_"
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
 LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
 LOCAL_QUEUES = {"NotificationQueueUrl": "NotificationQueue", "NotificationDLQUrl": "NotificationDLQ"}
@@ -122,7 +123,9 @@ def require_workspace(workspace: str) -> str:
 
 def create_key(tables: Tables, workspace: str) -> tuple[str, str]:
     """Create a key for `workspace`; returns (key, its hash). The key itself is never stored."""
-    api_key = secrets.token_urlsafe(32)
+    # A fixed prefix: a key never starts with '-' (which argparse takes for an option), and secret scanners
+    # can recognise one in a leaked file.
+    api_key = f"{API_KEY_PREFIX}{secrets.token_urlsafe(32)}"
     key_hash = hash_api_key(api_key)
     record = ApiKeyRecord(key_hash=key_hash, workspace=workspace, created_at=datetime.now(UTC).isoformat())
     put_api_key(record, table=tables.api_keys)

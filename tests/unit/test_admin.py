@@ -178,3 +178,13 @@ def test_migrate_provider_secrets_moves_legacy_tokens_out_of_the_definitions_tab
     output = capsys.readouterr().out
     assert "1 workspace(s) into SSM: WSLOCAL0001" in output and "0 workspace(s)" in output
     assert "xoxb" not in output
+
+
+def test_a_created_key_can_always_be_revoked_by_its_value(
+    stack_with_outputs: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """About one random key in 64 starts with '-', which argparse read as an option of `revoke-key --key`."""
+    monkeypatch.setattr(admin.secrets, "token_urlsafe", lambda _: "-dash-first-" + "x" * 32)
+    admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+    api_key = created_key(capsys.readouterr().out)
+    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", api_key]) == 0
