@@ -12,7 +12,7 @@ REGION ?= us-east-1
 PYENV_VERSION ?= 3.11.7:3.13.0
 # Branch coverage of layers/ and functions/ that make test requires: the figure measured when it was set,
 # so it can only rise (raise it when coverage does).
-COVERAGE_FLOOR := 78
+COVERAGE_FLOOR := 90
 STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samconfig.toml','rb'))['$(ENV)']['global']['parameters']['stack_name'])")
 
 export SAM_CLI_TELEMETRY := 0
