@@ -8,7 +8,6 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
@@ -19,8 +18,8 @@ from notify.logic.events import (
     build_notifications,
     channels_to_send,
     iso_utc,
-    queue_notifications,
     receipts,
+    record_then_queue,
 )
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
@@ -145,17 +144,15 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
                 message.not_before = int(received.timestamp()) + delay
             outgoing.append(Outgoing(message, delay_seconds=delay))
         planned_messages.append((planned, messages))
-    try:
-        # One request, many events: the status route lists every step's notifications under it.
-        manifest = record_request(
-            [item.message for item in outgoing], event=f"automation:{automation.id}", received=received
-        )
-    except (BotoCoreError, ClientError) as exc:
-        logger.error("automation request record failed", extra={"request_id": request_id, "error": str(exc)})
-        failed = {item.message.msg_id for item in outgoing}
-        count("EnqueueFailed", len(failed), api="automation")
-    else:
-        failed = queue_notifications(outgoing, "automation", [manifest])
+    # One request, many events: the status route lists every step's notifications under it.
+    failed = record_then_queue(
+        lambda: [
+            record_request([item.message for item in outgoing], event=f"automation:{automation.id}", received=received)
+        ],
+        outgoing,
+        "automation",
+        request_id=request_id,
+    )
     if len(failed) == len(outgoing):
         return stored_response(
             500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}

@@ -6,11 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
-from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, queue_notifications, receipts
+from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, receipts, record_then_queue
 from notify.logic.idempotency import RequestScope
 from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_bulk_requests
@@ -62,17 +60,16 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, item_channels, dedupe_until)
         items.append((seq, item_id, messages))
     every_message = [message for _, _, messages in items for message in messages]
-    try:
-        # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-        manifests = record_bulk_requests(
+    # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
+    failed = record_then_queue(
+        lambda: record_bulk_requests(
             request_id, [messages for _, _, messages in items], event=request.event, received=received
-        )
-    except (BotoCoreError, ClientError, RuntimeError) as exc:
-        logger.error("bulk request record failed", extra={"request_id": request_id, "error": str(exc)})
-        failed = {message.msg_id for message in every_message}
-        count("EnqueueFailed", len(failed), api="bulk")
-    else:
-        failed = queue_notifications(every_message, "bulk", manifests, bulk_request_id=request_id)
+        ),
+        every_message,
+        "bulk",
+        request_id=request_id,
+        bulk_request_id=request_id,
+    )
     if len(failed) == len(every_message):
         return stored_response(
             500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}

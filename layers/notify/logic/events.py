@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,6 +90,26 @@ def queue_notifications(
     return failed
 
 
+def record_then_queue(
+    record: Callable[[], Sequence[RequestManifest]],
+    outgoing: Sequence[NotificationMessage | Outgoing],
+    api: str,
+    *,
+    request_id: str,
+    bulk_request_id: str | None = None,
+) -> set[str]:
+    """Record the request for the status route (`record`), then queue its notifications; returns the msg_ids
+    that were not queued: every one when the record could not be written (nothing was offered to the queue)."""
+    try:
+        manifests = record()
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
+        failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
+        count("EnqueueFailed", len(failed), api=api)
+        return failed
+    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id)
+
+
 def receipts(messages: list[NotificationMessage], failed: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """`{channel: {"destination", "msg_id", "status"}}` as the APIs answer it."""
     answer: dict[str, Any] = {}
@@ -122,15 +142,13 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     received = datetime.now(UTC)
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, channels, scope.dedupe_until())
-    try:
-        # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-        manifest = record_request(messages, event=request.event, received=received)
-    except (BotoCoreError, ClientError) as exc:
-        logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
-        failed = {message.msg_id for message in messages}
-        count("EnqueueFailed", len(failed), api="event")
-    else:
-        failed = queue_notifications(messages, "event", [manifest])
+    # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
+    failed = record_then_queue(
+        lambda: [record_request(messages, event=request.event, received=received)],
+        messages,
+        "event",
+        request_id=request_id,
+    )
     if len(failed) == len(messages):
         return stored_response(
             500,
