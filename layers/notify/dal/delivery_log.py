@@ -176,20 +176,10 @@ def _batch_write(table: str, chunk: list[dict[str, Any]]) -> None:
 
 def get_request(request_id: str, table: str | None = None) -> tuple[RequestManifest | None, list[DeliveryRecord]]:
     """The request's manifest (None when unknown) and every notification item the senders wrote."""
-    ddb = client("dynamodb")
-    items: list[dict[str, Any]] = []
-    arguments: dict[str, Any] = {
-        "TableName": _table(table),
-        "KeyConditionExpression": "request_id = :id",
-        "ExpressionAttributeValues": {":id": {"S": request_id}},
-        "ConsistentRead": True,
-    }
-    while True:
-        page = ddb.query(**arguments)
-        items.extend({name: _deserializer.deserialize(value) for name, value in raw.items()} for raw in page["Items"])
-        if "LastEvaluatedKey" not in page:
-            break
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    items = [
+        {name: _deserializer.deserialize(value) for name, value in raw.items()}
+        for raw in _partition_items(request_id, table)
+    ]
     manifest = next((RequestManifest.model_validate(i) for i in items if i["msg_id"] == MANIFEST_SK), None)
     records = [DeliveryRecord.model_validate(i) for i in items if i["msg_id"] != MANIFEST_SK]
     if manifest is None:
@@ -203,22 +193,28 @@ def _bulk_item_manifest(request_id: str, table: str | None) -> RequestManifest |
         partition = group_partition(request_id)
     except ValueError:
         return None
+    for raw in _partition_items(partition, table):
+        if GROUP_ATTR not in raw:
+            continue
+        for found in json.loads(zlib.decompress(bytes(raw[GROUP_ATTR]["B"]))):
+            if found["request_id"] == request_id:
+                return RequestManifest.model_validate(found)
+    return None
+
+
+def _partition_items(partition: str, table: str | None) -> Iterator[dict[str, Any]]:
+    """Every item (raw) under one request_id, page after page, read consistently."""
     arguments: dict[str, Any] = {
         "TableName": _table(table),
-        "KeyConditionExpression": "request_id = :group",
-        "ExpressionAttributeValues": {":group": {"S": partition}},
+        "KeyConditionExpression": "request_id = :id",
+        "ExpressionAttributeValues": {":id": {"S": partition}},
         "ConsistentRead": True,
     }
     while True:
         page = client("dynamodb").query(**arguments)
-        for raw in page["Items"]:
-            if GROUP_ATTR not in raw:
-                continue
-            for found in json.loads(zlib.decompress(bytes(raw[GROUP_ATTR]["B"]))):
-                if found["request_id"] == request_id:
-                    return RequestManifest.model_validate(found)
+        yield from page["Items"]
         if "LastEvaluatedKey" not in page:
-            return None
+            return
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
