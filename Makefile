@@ -66,12 +66,12 @@ template-check: deps sam-deps
 	$(SAM) validate --lint --region $(REGION)
 
 unit: deps
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest tests/unit tests/infrastructure
 
 # tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
 test: lint template-check node_modules/.installed
 	-@local/lambda_image/docker-engine.sh
-	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/faults tests/integration tests/fuzz tests/stress tests/sam_local \
+	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/infrastructure tests/faults tests/integration tests/fuzz tests/stress tests/sam_local \
 		--cov=layers --cov=functions --cov-branch --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.

@@ -1,4 +1,4 @@
-"""The API functions in this process against moto, as the unit tests run them (tests/unit/conftest.py).
+"""The API functions in this process against moto, as the unit tests run them (tests/support/stack.py).
 
 Resources come from template.yaml and the demo data from local.seed, so the bench measures the
 product as deployed, minus the network.

@@ -19,3 +19,6 @@ for _name, _value in {
 os.environ.pop("AWS_PROFILE", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("POWERTOOLS_IDEMPOTENCY_DISABLED", None)
+
+# The shared harness (tests/support): its fixtures are available to every suite.
+pytest_plugins = ["tests.support.plugin"]

@@ -6,27 +6,11 @@ E2E_ENV=dev E2E_API_KEY=... E2E_WORKSPACE=ACME000001 .venv/bin/python -m pytest 
 from __future__ import annotations
 
 import os
-import tomllib
-from dataclasses import dataclass
-from pathlib import Path
 
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def stack_name_for(environment: str) -> str:
-    """The stack of a samconfig.toml environment: the same name `make deploy ENV=...` deploys."""
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
-    return str(config[environment]["global"]["parameters"]["stack_name"])
-
-
-@dataclass(frozen=True)
-class DeployedStack:
-    api_url: str
-    workspace: str
-    api_key: str
+from tests.support.deployed import DeployedStack, stack_name_for
 
 
 @pytest.fixture(scope="session")

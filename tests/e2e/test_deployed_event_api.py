@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import DeployedStack
+from tests.support.deployed import DeployedStack
 
 pytestmark = pytest.mark.e2e
 

@@ -27,8 +27,10 @@ from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
 from notify.settings import get_settings
-from tests.unit.conftest import EventApiClient, SenderDriver, Stack, StatusApiClient
-from tests.unit.tls import self_signed_certificate
+from tests.support.clients import EventApiClient, StatusApiClient
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack
+from tests.support.tls import self_signed_certificate
 
 HOSTS = ("hooks.slack.com", "slack.com", "discord.com")
 PUBLIC_ADDRESS = "162.159.135.232"  # what the guard is told the hosts resolve to

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
-from tests.unit.conftest import BulkApiClient, FakeLambdaContext, SenderDriver, Stack
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import BulkApiClient
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, recorded_response
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack
 
 DEADLINE_MS = 3_000
 PAST_DEADLINE = timedelta(seconds=4)

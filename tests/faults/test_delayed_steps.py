@@ -14,9 +14,11 @@ from typing import Any
 
 from notify.dal.definitions import put_automation
 from notify.models.definitions import AutomationDefinition
-from tests.faults.conftest import delivered
-from tests.unit.conftest import AutomationApiClient, FakeLambdaContext, SenderDriver, Stack, StatusApiClient
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import AutomationApiClient, StatusApiClient
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.scenarios import delivered
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack
 
 TWO_DAYS = 2 * 24 * 60 * 60
 PAYLOAD = {"email": "a@example.com", "name": "Rahul"}

@@ -25,7 +25,7 @@ from local.moto_backend import MotoServer, MotoSession
 from local.seed import seed_demo_data
 from local.template import LocalResources, create_resources, function_environment
 from local.worker import LocalLambdaContext
-from tests.unit.conftest import EventApiClient, HttpResult, welcome
+from tests.support.clients import EventApiClient, HttpResult, welcome
 
 REGION = "us-east-1"
 Hang = Callable[[str, dict[str, Any]], bool]  # (X-Amz-Target, JSON body) -> hold this request?

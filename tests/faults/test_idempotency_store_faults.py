@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.faults.aws_errors import (
+from tests.support.faults import (
     DYNAMODB_INTERNAL_ERROR,
     PROVISIONED_THROUGHPUT_EXCEEDED,
     THROTTLING,
     AwsError,
     aws_error,
 )
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
-from tests.unit.conftest import FakeLambdaContext, SenderDriver, Stack
+from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, recorded_response
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack
 
 # The first call and the clients' 3 retries (botocore's `max_attempts` counts retries; notify.dal.clients).
 ATTEMPTS = 1 + 3

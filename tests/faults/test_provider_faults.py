@@ -1,6 +1,6 @@
 """SES and SNS failing at the edges AWS produces: each notification reaches its recipient at most once (R8).
 
-Faults are injected in botocore's send (tests/faults/aws_errors.py), where urllib3's own errors arise,
+Faults are injected in botocore's send (tests/support/faults.py), where urllib3's own errors arise,
 so botocore's retry logic sees them as it would on AWS: a read timeout or a dropped connection after
 moto took the message, a 5xx or a throttling answer, a refused connection before anything left. What is
 asserted is what a user sees: how many times the provider got the message, and the status route.
@@ -18,17 +18,19 @@ from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, 
 from notify.dal.definitions import put_event_definition
 from notify.dal.inbox import list_inbox
 from notify.models.definitions import EventDefinition
-from tests.faults.aws_errors import (
+from tests.support.clients import StatusApiClient
+from tests.support.faults import (
     DYNAMODB_INTERNAL_ERROR,
     THROTTLING,
     AwsError,
+    SimulatedLambdaTimeout,
     aws_error,
-    provider_error,
+    fail_call,
     transport_failure,
 )
-from tests.faults.conftest import Api
-from tests.unit.conftest import SenderDriver, Stack, StatusApiClient, sent_emails, sent_sms
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.scenarios import Api
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack, sent_emails, sent_sms
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ def test_R8_provider_5xx_is_unknown_and_the_provider_is_asked_once(
 ) -> None:
     request_id = send(client_api, provider, f"5xx-{provider.name}")
 
-    with provider_error(provider.service, provider.operation, AwsError(500, "InternalFailure")) as answered:
+    with aws_error(provider.service, provider.operation, AwsError(500, "InternalFailure")) as answered:
         sender.drain()
 
     assert len(answered) == 1  # once: no botocore retry, no SQS redelivery
@@ -139,7 +141,7 @@ def test_R8_provider_throttling_is_retried_through_sqs_and_sent_once(
 ) -> None:
     request_id = send(client_api, provider, f"throttled-{provider.name}")
 
-    with provider_error(provider.service, provider.operation, provider.throttle, times=1) as answered:
+    with aws_error(provider.service, provider.operation, provider.throttle, times=1) as answered:
         sender.drain()
 
     assert len(answered) == 1

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.faults.aws_errors import SQS_SERVICE_UNAVAILABLE, aws_error
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, recorded_response
-from tests.unit.conftest import SenderDriver, Stack, receipts_in
-from tests.unit.faults import fail_call, unreachable
+from tests.support.clients import receipts_in
+from tests.support.faults import SQS_SERVICE_UNAVAILABLE, aws_error, fail_call, unreachable
+from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, recorded_response
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack
 
 
 def test_R3_queue_answering_5xx_is_a_stored_500_replayed_and_nothing_is_sent(

@@ -3,10 +3,17 @@ each msg_id is still delivered at most once (R8)."""
 
 from __future__ import annotations
 
-from tests.faults.aws_errors import PROVISIONED_THROUGHPUT_EXCEEDED, THROTTLING, aws_error
-from tests.faults.conftest import Api, assert_delivered_at_most_once, deliver_all, delivered, recorded_response
-from tests.unit.conftest import SenderDriver, Stack, StatusApiClient
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import StatusApiClient
+from tests.support.faults import (
+    PROVISIONED_THROUGHPUT_EXCEEDED,
+    THROTTLING,
+    SimulatedLambdaTimeout,
+    aws_error,
+    fail_call,
+)
+from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, delivered, recorded_response
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack
 
 
 def send_records(stack: Stack) -> list[dict]:

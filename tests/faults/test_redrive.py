@@ -10,9 +10,11 @@ import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from notify import admin
-from tests.faults.aws_errors import transport_failure
-from tests.faults.conftest import Api
-from tests.unit.conftest import SenderDriver, Stack, StatusApiClient, sent_emails
+from tests.support.clients import StatusApiClient
+from tests.support.faults import transport_failure
+from tests.support.scenarios import Api
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack, sent_emails
 
 
 @pytest.fixture

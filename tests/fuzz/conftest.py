@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from schemathesis.schemas import BaseSchema
 
-from tests.integration.conftest import ROOT, LocalStackProcess, start_local_stack
+from tests.support.local_stack import ROOT, LocalStackProcess, start_local_stack
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import Case, GenerationMode
 
-from tests.integration.conftest import LocalStackProcess
+from tests.support.local_stack import LocalStackProcess
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.integration.conftest import ROOT, LocalStackProcess
+from tests.support.local_stack import ROOT, LocalStackProcess
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,16 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import ROOT, HttpResult, LocalStackProcess
-from tests.integration.test_event_api import API_KEY_1, API_KEY_2, QUEUE, WORKSPACE_1, WORKSPACE_2
+from tests.support.local_stack import (
+    API_KEY_1,
+    API_KEY_2,
+    QUEUE,
+    ROOT,
+    WORKSPACE_1,
+    WORKSPACE_2,
+    HttpResult,
+    LocalStackProcess,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -4,19 +4,29 @@ and the status route shows it (docs/contract.md section 4)."""
 from __future__ import annotations
 
 import json
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HttpResult, LocalStackProcess, start_local_stack, wait_for
+from tests.support.local_stack import (
+    API_KEY_2,
+    WORKSPACE_2,
+    LocalStackProcess,
+    emails_to,
+    headers,
+    notification_states,
+    start_local_stack,
+    status_of,
+    wait_for,
+)
+from tests.support.local_stack import (
+    WORKSPACE_1 as WORKSPACE,
+)
 
 pytestmark = pytest.mark.integration
 
-WORKSPACE, API_KEY = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
-OTHER_WORKSPACE, OTHER_API_KEY = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
+OTHER_WORKSPACE, OTHER_API_KEY = WORKSPACE_2, API_KEY_2
 
 
 @pytest.fixture(scope="module")
@@ -25,31 +35,6 @@ def delivering_stack() -> Iterator[LocalStackProcess]:
     stack = start_local_stack()
     yield stack
     assert stack.stop() == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
-
-
-def headers(key: str | None = None, api_key: str = API_KEY) -> dict[str, str]:
-    sent = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-    if key is not None:
-        sent["Idempotency-Key"] = key
-    return sent
-
-
-def emails_to(stack: LocalStackProcess, address: str) -> list[dict[str, Any]]:
-    """Emails moto's SES accepted for `address`."""
-    with urllib.request.urlopen(f"{stack.moto_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
-        data = json.load(response)
-    return [m for m in data["ses"].get("Message", []) if address in m["destinations"].get("ToAddresses", [])]
-
-
-def status_of(
-    stack: LocalStackProcess, request_id: str, workspace: str = WORKSPACE, api_key: str = API_KEY
-) -> HttpResult:
-    return stack.request("GET", f"/v1/{workspace}/live/request/{request_id}", headers=headers(api_key=api_key))
-
-
-def notification_states(stack: LocalStackProcess, request_id: str) -> list[str]:
-    result = status_of(stack, request_id)
-    return [n["state"] for n in result.json()["notifications"]] if result.status == 200 else []
 
 
 def test_R8_demo_curl_sends_exactly_one_email_however_often_it_is_repeated(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import LocalStackProcess, wait_for
+from tests.support.local_stack import LocalStackProcess, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -11,14 +11,20 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import HttpResult, LocalStackProcess
+from tests.support.local_stack import (
+    API_KEY_1,
+    API_KEY_2,
+    INVALID_API_DETAILS,
+    QUEUE,
+    WORKSPACE_1,
+    WORKSPACE_2,
+    HttpResult,
+    LocalStackProcess,
+    assert_executed,
+    assert_replayed,
+)
 
 pytestmark = pytest.mark.integration
-
-WORKSPACE_1, API_KEY_1 = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
-WORKSPACE_2, API_KEY_2 = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
-QUEUE = "NotificationQueue"
-INVALID_API_DETAILS = {"_message": "Invalid API details", "status": "error"}
 
 
 def welcome(email: str = "rahul@example.com") -> dict[str, Any]:
@@ -68,17 +74,6 @@ def record_of(stack: LocalStackProcess, request_id: str) -> dict[str, Any]:
     matches = [item for item in idempotency_records(stack) if request_id in item.get("data", {}).get("S", "")]
     assert len(matches) == 1
     return matches[0]
-
-
-def assert_replayed(result: HttpResult, first: HttpResult) -> None:
-    assert result.status == first.status
-    assert result.body == first.body
-    assert result.headers.get("idempotency-replayed") == "true"
-
-
-def assert_executed(result: HttpResult) -> None:
-    assert result.status == 202, result.text
-    assert "idempotency-replayed" not in result.headers
 
 
 # R1 ------------------------------------------------------------------------------------------

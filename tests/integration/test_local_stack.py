@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from local.process import free_port, local_stack_environment
-from tests.integration.conftest import ROOT, LocalStackProcess
+from tests.support.local_stack import ROOT, LocalStackProcess
 
 pytestmark = pytest.mark.integration
 

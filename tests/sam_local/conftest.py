@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from local.sam import DockerUnavailable, containers_of_run, docker_bridge_gateway
-from tests.integration.conftest import LocalStackProcess, start_local_stack
+from tests.support.local_stack import LocalStackProcess, start_local_stack
 
 # A fresh machine builds the stand-in Lambda image and runs `sam build` before the first `ready`.
 READY_TIMEOUT_SECONDS = 900

@@ -6,9 +6,18 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.integration.conftest import LocalStackProcess, wait_for
-from tests.integration.test_delivery import WORKSPACE, emails_to, headers, notification_states, status_of
-from tests.integration.test_event_api import INVALID_API_DETAILS, assert_executed, assert_replayed
+from tests.support.local_stack import (
+    INVALID_API_DETAILS,
+    LocalStackProcess,
+    assert_executed,
+    assert_replayed,
+    emails_to,
+    headers,
+    notification_states,
+    status_of,
+    wait_for,
+)
+from tests.support.local_stack import WORKSPACE_1 as WORKSPACE
 
 # Containers start and import on the first request of each function, and the sender's on its first message.
 DELIVERY_TIMEOUT_SECONDS = 90

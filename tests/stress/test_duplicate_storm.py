@@ -25,7 +25,7 @@ import pytest
 
 from local.dynamodb_local import unavailable_reason
 from local.process import free_port
-from tests.integration.conftest import ROOT, LocalStackProcess, start_local_stack, wait_for
+from tests.support.local_stack import ROOT, LocalStackProcess, start_local_stack, wait_for
 
 pytestmark = pytest.mark.stress
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from local.container import reset_container_state
 from local.seed import DEMO_EVENTS, DemoWorkspace
 from notify import admin
 from notify.dal.api_keys import hash_api_key
 from notify.dal.definitions import put_event_definition
-from tests.unit.conftest import EventApiClient, Stack, reset_container_state, welcome
+from tests.support.clients import EventApiClient, welcome
+from tests.support.stack import Stack
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 from freezegun import freeze_time
 
 from notify.dal.api_keys import hash_api_key, revoke_api_key
-from tests.unit.conftest import EventApiClient, Stack, welcome
+from tests.support.clients import EventApiClient, welcome
+from tests.support.stack import Stack
 
 INVALID = {"_message": "Invalid API details", "status": "error"}
 

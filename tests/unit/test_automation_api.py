@@ -10,7 +10,8 @@ import pytest
 
 from notify.dal.definitions import put_automation
 from notify.models.definitions import AutomationDefinition
-from tests.unit.conftest import AutomationApiClient, Stack
+from tests.support.clients import AutomationApiClient
+from tests.support.stack import Stack
 
 PAYLOAD = {
     "email": "rahul@example.com",

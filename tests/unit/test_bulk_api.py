@@ -11,8 +11,9 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from notify.dal.clients import client as product_client
-from tests.unit.conftest import BulkApiClient, Stack
-from tests.unit.faults import fail_call
+from tests.support.clients import BulkApiClient
+from tests.support.faults import fail_call
+from tests.support.stack import Stack
 
 
 def recipients(count: int, channel: str = "email") -> list[dict[str, Any]]:

@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.unit.conftest import EventApiClient, HttpResult, Stack, import_function, welcome
-from tests.unit.faults import fail_call
+from local.container import import_function
+from tests.support.clients import EventApiClient, HttpResult, welcome
+from tests.support.faults import fail_call
+from tests.support.stack import Stack
 
 RACERS = 20
 

@@ -22,18 +22,10 @@ from notify.dal.clients import client as product_client
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.logic.definitions import forget_cached_definitions
 from notify.models.definitions import AutomationDefinition, EventDefinition
-from tests.unit.conftest import (
-    AutomationApiClient,
-    BulkApiClient,
-    EventApiClient,
-    FakeLambdaContext,
-    SenderDriver,
-    Stack,
-    StatusApiClient,
-    sent_emails,
-    welcome,
-)
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call, queue_refuses
+from tests.support.clients import AutomationApiClient, BulkApiClient, EventApiClient, StatusApiClient, welcome
+from tests.support.faults import SimulatedLambdaTimeout, fail_call, queue_refuses
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack, sent_emails
 
 ORDER = {"event": "OrderConfirmed", "data": {"order_id": "A-1", "amount": "9"}}
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.unit.conftest import EventApiClient, Stack, welcome
+from tests.support.clients import EventApiClient, welcome
+from tests.support.stack import Stack
 
 
 def test_accepted_event_has_the_exact_fyno_shape(client: EventApiClient, stack: Stack) -> None:

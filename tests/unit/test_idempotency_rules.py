@@ -12,8 +12,9 @@ from freezegun import freeze_time
 
 from notify.logic.idempotency import RequestScope, read_idempotency_options, run_idempotently
 from notify.logic.responses import stored_response
-from tests.unit.conftest import EventApiClient, FakeLambdaContext, Stack, welcome
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import EventApiClient, welcome
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.stack import FakeLambdaContext, Stack
 
 DAY = 24 * 60 * 60
 
@@ -183,7 +184,7 @@ def test_R4_changed_payload_replays_first_response(client: EventApiClient, stack
 
 
 def test_R4_replay_sends_nothing_even_from_a_new_container(client: EventApiClient, stack: Stack) -> None:
-    from tests.unit.conftest import reset_container_state
+    from local.container import reset_container_state
 
     first = client.post(welcome(), key="cold")
     reset_container_state()  # no local cache: the replay must come from DynamoDB

@@ -13,8 +13,10 @@ from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
 from local.template import load_template, resources_of_type
-from tests.unit.conftest import EventApiClient, SenderDriver, Stack, welcome
-from tests.unit.faults import fail_call
+from tests.support.clients import EventApiClient, welcome
+from tests.support.faults import fail_call
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = load_template()["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]

@@ -13,18 +13,15 @@ from local.template import resources_of_type
 from notify.models.delivery import RequestStatus
 from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted
 from notify.openapi import build_openapi, render_openapi
-from tests.unit.conftest import (
+from tests.support.clients import (
     ApiClient,
     AutomationApiClient,
     BulkApiClient,
     EventApiClient,
-    FakeLambdaContext,
-    Stack,
     StatusApiClient,
-    load_function,
-    sample_event,
     welcome,
 )
+from tests.support.stack import FakeLambdaContext, Stack, load_function, sample_event
 
 ROOT = Path(__file__).resolve().parents[2]
 REGENERATE = "make openapi  (or: PYTHONPATH=layers .venv/bin/python -m notify.openapi > openapi.json)"

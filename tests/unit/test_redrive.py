@@ -13,15 +13,9 @@ from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
 from notify import admin
-from tests.unit.conftest import (
-    REGION,
-    EventApiClient,
-    SenderDriver,
-    Stack,
-    StatusApiClient,
-    sent_emails,
-    welcome,
-)
+from tests.support.clients import EventApiClient, StatusApiClient, welcome
+from tests.support.sender import SenderDriver
+from tests.support.stack import REGION, Stack, sent_emails
 
 
 class TooManyRequests(ServiceException):

@@ -11,17 +11,9 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from tests.unit.conftest import (
-    ApiClient,
-    AutomationApiClient,
-    BulkApiClient,
-    EventApiClient,
-    FakeLambdaContext,
-    Stack,
-    receipts_in,
-    welcome,
-)
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, receipts_in, welcome
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.stack import FakeLambdaContext, Stack
 
 
 @dataclass

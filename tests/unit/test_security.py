@@ -22,19 +22,10 @@ from notify.dal.provider_secrets import put_provider_settings
 from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
-from tests.unit.conftest import (
-    ApiClient,
-    AutomationApiClient,
-    BulkApiClient,
-    EventApiClient,
-    FakeLambdaContext,
-    SenderDriver,
-    Stack,
-    StatusApiClient,
-    sample_event,
-    sent_emails,
-)
-from tests.unit.faults import fail_call
+from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, StatusApiClient
+from tests.support.faults import fail_call
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack, sample_event, sent_emails
 
 EMAIL = "rahul.sharma@example.com"
 OTHER_EMAIL = "priya.iyer@example.org"

@@ -18,17 +18,10 @@ from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
 from notify.settings import get_settings
-from tests.unit.conftest import (
-    EventApiClient,
-    FakeLambdaContext,
-    SenderDriver,
-    Stack,
-    StatusApiClient,
-    sent_emails,
-    sent_sms,
-    welcome,
-)
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.clients import EventApiClient, StatusApiClient, welcome
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.sender import SenderDriver
+from tests.support.stack import FakeLambdaContext, Stack, sent_emails, sent_sms
 
 PUBLIC_ADDRESS = "162.159.135.232"
 

@@ -10,16 +10,16 @@ import pytest
 from notify.dal.delivery_log import record_attempt, record_outcome
 from notify.logic.idempotency import IdempotencyOptions, RequestScope, derive_msg_id
 from notify.models.delivery import DeliveryState
-from tests.unit.conftest import (
+from tests.support.clients import (
     AutomationApiClient,
     BulkApiClient,
     EventApiClient,
-    SenderDriver,
-    Stack,
     StatusApiClient,
     receipts_in,
     welcome,
 )
+from tests.support.sender import SenderDriver
+from tests.support.stack import Stack
 
 
 def order() -> dict[str, object]:

@@ -28,7 +28,7 @@ from notify.logic.providers.webhooks import (
     raise_for_status,
 )
 from notify.models.channels import Channel
-from tests.unit.tls import self_signed_certificate
+from tests.support.tls import self_signed_certificate
 
 SLACK = WEBHOOK_RULES[Channel.slack]
 DISCORD = WEBHOOK_RULES[Channel.discord]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import stack_name_for
+from tests.support.deployed import stack_name_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("default", "dev", "prod")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.aws_calls import CallCounter
-from tests.unit.conftest import EventApiClient, Stack, welcome
+from tests.support.clients import EventApiClient, welcome
+from tests.support.stack import Stack
 
 
 def test_counter_counts_the_calls_of_a_new_keyed_event(client: EventApiClient, stack: Stack) -> None:

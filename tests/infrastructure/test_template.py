@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template, resources_of_type
-from tests.unit.conftest import Stack
+from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = resources_of_type("AWS::Serverless::Function")

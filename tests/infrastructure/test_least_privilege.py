@@ -13,15 +13,9 @@ import pytest
 
 from local.template import load_template
 from notify.dal.clients import client
-from tests.unit.conftest import (
-    ApiClient,
-    AutomationApiClient,
-    BulkApiClient,
-    EventApiClient,
-    Stack,
-    welcome,
-)
-from tests.unit.faults import queue_refuses
+from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, welcome
+from tests.support.faults import queue_refuses
+from tests.support.stack import Stack
 
 API_FUNCTIONS = ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction", "StatusApiFunction")
 RESOURCES = load_template()["Resources"]

@@ -1,0 +1,138 @@
+"""Clients that call the API functions in process, with the API Gateway HTTP API events (payload 2.0) the
+samples in events/ hold: what a user's HTTP request becomes on Lambda."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from local.seed import DemoWorkspace
+from tests.support.stack import FakeLambdaContext, function_timeout_ms, load_function, sample_event
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class ApiClient:
+    """Calls one API function with API Gateway HTTP API (payload 2.0) events built from its sample in events/."""
+
+    def __init__(self, workspace: DemoWorkspace, function: str, sample: str, route: str, logical_id: str) -> None:
+        self.workspace = workspace
+        self.module = load_function(function)
+        self.timeout_ms = function_timeout_ms(logical_id)
+        self.sample = sample
+        self.route = route  # what follows /v1/{workspace}/{version}/
+
+    def post(
+        self,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        version: str = "live",
+        workspace: str | None = None,
+        api_key: str | None = "default",
+        raw_body: str | None = None,
+        binary_body: bytes | None = None,
+        route: str | None = None,
+        context: FakeLambdaContext | None = None,
+    ) -> HttpResult:
+        event = copy.deepcopy(sample_event(self.sample))
+        workspace = workspace or self.workspace.workspace
+        path = f"/v1/{workspace}/{version}/{route or self.route}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["pathParameters"] = {**event.get("pathParameters", {}), "workspace": workspace, "version": version}
+        sent_headers = {"content-type": "application/json"}
+        if api_key == "default":
+            api_key = self.workspace.api_key
+        if api_key is not None:
+            sent_headers["authorization"] = f"Bearer {api_key}"
+        if key is not None:
+            sent_headers["idempotency-key"] = key
+        # API Gateway lowercases header names in payload format 2.0.
+        sent_headers.update({name.lower(): value for name, value in (headers or {}).items()})
+        event["headers"] = sent_headers
+        event["body"] = raw_body if raw_body is not None else json.dumps(body)
+        if binary_body is not None:
+            # As API Gateway passes a body that is not UTF-8 text.
+            event["body"], event["isBase64Encoded"] = base64.b64encode(binary_body).decode(), True
+        response = self.module.lambda_handler(event, context or FakeLambdaContext(self.timeout_ms))
+        return HttpResult(
+            status=response["statusCode"],
+            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
+            body=response.get("body", ""),
+        )
+
+
+class EventApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        super().__init__(workspace, "event_api", "event_api/post_event.json", "event", "EventApiFunction")
+
+
+class BulkApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        super().__init__(workspace, "bulk_api", "bulk_api/post_bulk.json", "event/bulk", "BulkApiFunction")
+
+
+class AutomationApiClient(ApiClient):
+    def __init__(self, workspace: DemoWorkspace, automation_id: str = "onboarding") -> None:
+        super().__init__(
+            workspace,
+            "automation_api",
+            "automation_api/trigger.json",
+            f"automation/{automation_id}/trigger",
+            "AutomationApiFunction",
+        )
+
+
+def receipts_in(answer: Any) -> list[dict[str, Any]]:
+    """Every per-notification receipt (`{"destination", "msg_id", "status"}`) in an accepted answer, any API."""
+    if isinstance(answer, dict):
+        own = [answer] if "msg_id" in answer else []
+        return own + [receipt for value in answer.values() for receipt in receipts_in(value)]
+    if isinstance(answer, list):
+        return [receipt for value in answer for receipt in receipts_in(value)]
+    return []
+
+
+def welcome(email: str = "rahul@example.com", name: str = "Rahul") -> dict[str, Any]:
+    return {"event": "Welcome_Email", "to": {"email": email}, "data": {"name": name}}
+
+
+class StatusApiClient:
+    """Calls the Status function with GET events built from events/status_api/get_request.json."""
+
+    def __init__(self, workspace: DemoWorkspace) -> None:
+        self.workspace = workspace
+        self.module = load_function("status_api")
+
+    def get(
+        self, request_id: str, *, version: str = "live", workspace: str | None = None, api_key: str | None = "default"
+    ) -> HttpResult:
+        event = copy.deepcopy(sample_event("status_api/get_request.json"))
+        workspace = workspace or self.workspace.workspace
+        path = f"/v1/{workspace}/{version}/request/{request_id}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["pathParameters"] = {"workspace": workspace, "version": version, "request_id": request_id}
+        headers = {name: value for name, value in event["headers"].items() if name != "authorization"}
+        if api_key == "default":
+            api_key = self.workspace.api_key
+        if api_key is not None:
+            headers["authorization"] = f"Bearer {api_key}"
+        event["headers"] = headers
+        response = self.module.lambda_handler(event, FakeLambdaContext())
+        return HttpResult(
+            status=response["statusCode"],
+            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
+            body=response.get("body", ""),
+        )

@@ -1,0 +1,75 @@
+"""The fixtures every suite can ask for, loaded as a pytest plugin by tests/conftest.py.
+
+The in-process stack (tests/support/stack.py) and its clients serve the unit and fault suites; suites that
+run `python -m local` build on tests/support/local_stack.py in their own conftest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import freezegun
+import pytest
+
+from local.template import function_environment
+from notify.settings import get_settings
+from tests.support.clients import AutomationApiClient, BulkApiClient, EventApiClient, StatusApiClient
+from tests.support.sender import SenderDriver
+from tests.support.stack import REGION, Stack, atomic_dynamodb_writes, in_process_stack
+
+# Powertools' parser package builds pydantic models on first attribute access; freezegun's module scan would
+# build them around its fake datetime class. Nothing there reads the clock. One setting for every suite.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools.utilities.parser"])
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """moto with the template's tables and queues, the demo workspaces, and the API functions' environment."""
+    with in_process_stack(monkeypatch) as created:
+        yield created
+
+
+@pytest.fixture
+def atomic_dynamodb() -> Iterator[None]:
+    """Serialise moto's DynamoDB writes, so a conditional write is atomic as it is in DynamoDB."""
+    with atomic_dynamodb_writes():
+        yield
+
+
+@pytest.fixture
+def client(stack: Stack) -> EventApiClient:
+    return EventApiClient(stack.workspaces[0])
+
+
+@pytest.fixture
+def other_client(stack: Stack) -> EventApiClient:
+    return EventApiClient(stack.workspaces[1])
+
+
+@pytest.fixture
+def bulk_client(stack: Stack) -> BulkApiClient:
+    return BulkApiClient(stack.workspaces[0])
+
+
+@pytest.fixture
+def automation_client(stack: Stack) -> AutomationApiClient:
+    return AutomationApiClient(stack.workspaces[0])
+
+
+@pytest.fixture
+def sender(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> SenderDriver:
+    """The Sender function's environment (on top of the Event function's) and a verified SES sender."""
+    environment = function_environment("SenderFunction", stack.resources)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    stack.session.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=environment["EMAIL_FROM"])
+    return SenderDriver(stack, monkeypatch)
+
+
+@pytest.fixture
+def status(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> StatusApiClient:
+    for name, value in function_environment("StatusApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    return StatusApiClient(stack.workspaces[0])
