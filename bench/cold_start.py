@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from local.stack import LocalSettings, lambda_environment
+from local.lambda_environment import lambda_environment
+from local.settings import LocalSettings
 from local.template import TEMPLATE_PATH, FunctionSpec, LocalResources, function_environment, function_specs
 
 RUNS = 7

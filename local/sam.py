@@ -33,7 +33,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from local.functions import Invocation
 from local.moto_backend import FAKE_CREDENTIALS
 from local.process import free_port
-from local.stack import InvalidSetting, LocalSettings, LocalStack, PortInUse, StopRequested, _raise_stop
+from local.settings import InvalidSetting, LocalSettings, PortInUse
+from local.signals import StopRequested, ignore_stop_signals, stop_on_signals, wait_for_stop
+from local.stack import LocalStack
 from local.template import ROOT, FunctionSpec, HttpRoute
 
 SAM = ROOT / ".venv-sam" / "bin" / "sam"
@@ -276,8 +278,7 @@ def sam_local_command(
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
+    stop_on_signals()
     services: list[SamService] = []
     stack: LocalStack | None = None
     try:
@@ -321,8 +322,7 @@ def main() -> int:
         endpoint = f"http://127.0.0.1:{lambda_port}"
         stack.start_event_sources(lambda spec: SamLambdaInvoker(endpoint, spec, settings.region))
         stack.announce(functions=f"Lambda containers of {image} ({architecture}), sam local start-api")
-        while True:
-            signal.pause()
+        wait_for_stop()
     except StopRequested:
         print("local stack stopping", flush=True)
         return 0
@@ -334,8 +334,7 @@ def main() -> int:
         return 1
     finally:
         # A second Ctrl-C must not cut the shutdown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignore_stop_signals()
         # Stop taking requests, then the event sources and moto, then the sender's containers.
         for service in reversed(services):
             if service.name == "start-api":

@@ -3,36 +3,32 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import shlex
-import signal
-import socket
 import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.dynamodb_local import DynamoDBLocal, DynamoDBLocalUnavailable
+from local.dynamodb_local import DynamoDBLocal
 from local.event_sources import Invoker, SqsPoller
 from local.faults import ArmedFaultList
 from local.functions import FunctionPool, Invocation
 from local.http_api import LocalHttpApi
+from local.lambda_environment import lambda_environment
 from local.moto_backend import (
-    FAKE_CREDENTIALS,
     LOCAL_STACK_NAME,
     MotoServer,
     MotoSession,
     register_stack,
     verify_sender_identities,
 )
+from local.settings import InvalidSetting, LocalSettings, PortInUse, check_port_free
 from local.template import (
     ROOT,
-    TEMPLATE_PATH,
     FunctionSpec,
     LocalResources,
     create_resources,
@@ -42,129 +38,7 @@ from local.template import (
 )
 
 DEFAULT_SENDER = "notifications@example.com"
-DYNAMODB_BACKENDS = ("moto", "dynamodb-local")
 DEMO_BODY = {"event": "Welcome_Email", "to": {"email": "rahul@example.com"}, "data": {"name": "Rahul"}}
-
-
-class StopRequested(BaseException):
-    """Ctrl-C or SIGTERM: unwinds whatever the main thread is doing into the orderly shutdown."""
-
-
-class PortInUse(Exception):
-    def __init__(self, variable: str, port: int) -> None:
-        super().__init__(f"local stack: port {port} ({variable}) is in use; stop what holds it or set {variable}")
-
-
-class InvalidSetting(ValueError):
-    """An environment variable of the local stack holds a value it cannot use."""
-
-
-@dataclass(frozen=True)
-class LocalSettings:
-    api_port: int
-    moto_port: int
-    region: str
-    template_path: Path
-    dynamodb: str = "moto"  # or "dynamodb-local": AWS's DynamoDB Local serves DynamoDB, moto the rest
-    dynamodb_port: int = 8000
-    parameter_overrides: dict[str, str] = field(default_factory=dict)
-    # Addresses moto listens on besides 127.0.0.1: `make run-sam` adds the Docker bridge's gateway.
-    moto_extra_hosts: tuple[str, ...] = ()
-    # moto as SAM CLI's containers reach it, for the --env-vars file; None: Docker Desktop's host.docker.internal.
-    sam_endpoint_url: str | None = None
-
-    @classmethod
-    def from_environment(cls) -> LocalSettings:
-        dynamodb = os.environ.get("LOCAL_DYNAMODB", "moto")
-        if dynamodb not in DYNAMODB_BACKENDS:
-            raise InvalidSetting(f"LOCAL_DYNAMODB must be one of: {', '.join(DYNAMODB_BACKENDS)}")
-        return cls(
-            api_port=int(os.environ.get("API_PORT", "3000")),
-            moto_port=int(os.environ.get("MOTO_PORT", "5000")),
-            region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-            # Tests of the emulator itself point this at a template of their own.
-            template_path=Path(os.environ.get("LOCAL_TEMPLATE", str(TEMPLATE_PATH))).resolve(),
-            dynamodb=dynamodb,
-            dynamodb_port=int(os.environ.get("LOCAL_DYNAMODB_PORT", "8000")),
-            parameter_overrides=parse_parameter_overrides(os.environ.get("LOCAL_PARAMETER_OVERRIDES", "")),
-            moto_extra_hosts=parse_extra_hosts(os.environ.get("LOCAL_MOTO_EXTRA_HOSTS", "")),
-            sam_endpoint_url=os.environ.get("LOCAL_SAM_ENDPOINT_URL") or None,
-        )
-
-    @property
-    def moto_url(self) -> str:
-        return f"http://127.0.0.1:{self.moto_port}"
-
-    @property
-    def dynamodb_url(self) -> str | None:
-        """DynamoDB Local's endpoint when it serves DynamoDB; None when moto does."""
-        return f"http://127.0.0.1:{self.dynamodb_port}" if self.dynamodb == "dynamodb-local" else None
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.api_port}"
-
-
-def parse_parameter_overrides(text: str) -> dict[str, str]:
-    """`Name=Value Name2=Value2`, as `sam deploy --parameter-overrides` takes them."""
-    overrides = {}
-    for pair in text.split():
-        name, separator, value = pair.partition("=")
-        if not separator or not name:
-            raise InvalidSetting(f"LOCAL_PARAMETER_OVERRIDES: '{pair}' is not Name=Value")
-        overrides[name] = value
-    return overrides
-
-
-def parse_extra_hosts(text: str) -> tuple[str, ...]:
-    """Addresses for moto besides 127.0.0.1; never every interface, so nothing off the machine reaches it."""
-    hosts = tuple(text.replace(",", " ").split())
-    for host in hosts:
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError as exc:
-            raise InvalidSetting(f"LOCAL_MOTO_EXTRA_HOSTS: '{host}' is not an IP address") from exc
-        if address.is_unspecified:
-            raise InvalidSetting(f"LOCAL_MOTO_EXTRA_HOSTS: '{host}' would expose moto on every interface")
-    return hosts
-
-
-def lambda_environment(
-    spec: FunctionSpec, variables: dict[str, str], settings: LocalSettings, runtime: str
-) -> dict[str, str]:
-    """Exactly what a Lambda environment holds: the template's variables plus the runtime's reserved ones."""
-    return {
-        **variables,
-        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.logical_id}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST",
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
-        "LAMBDA_TASK_ROOT": str(spec.code_uri),
-        "_HANDLER": spec.handler,
-        "AWS_REGION": settings.region,
-        "AWS_DEFAULT_REGION": settings.region,
-        "AWS_ACCESS_KEY_ID": FAKE_CREDENTIALS["aws_access_key_id"],
-        "AWS_SECRET_ACCESS_KEY": FAKE_CREDENTIALS["aws_secret_access_key"],
-        "AWS_SESSION_TOKEN": FAKE_CREDENTIALS["aws_session_token"],
-        "AWS_ENDPOINT_URL": settings.moto_url,
-        # botocore prefers a service's own endpoint variable over AWS_ENDPOINT_URL.
-        **({"AWS_ENDPOINT_URL_DYNAMODB": settings.dynamodb_url} if settings.dynamodb_url else {}),
-        # No developer profile or config may leak into a function.
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        # As under `sam local`: Powertools then skips X-Ray, which has no daemon here.
-        "AWS_SAM_LOCAL": "true",
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": "en_US.UTF-8",
-        "TZ": "UTC",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def _raise_stop(signum: int, frame: Any) -> None:
-    raise StopRequested()
 
 
 def _print(*lines: str) -> None:
@@ -195,13 +69,13 @@ class LocalStack:
             if functions_here:
                 self.api = LocalHttpApi(settings.api_port, self.faults)
             else:
-                _check_port_free(settings.api_port)
+                check_port_free(settings.api_port)
         except OSError as exc:
             self.moto.close()
             raise PortInUse("API_PORT", settings.api_port) from exc
         if settings.dynamodb_url is not None:
             try:
-                _check_port_free(settings.dynamodb_port)
+                check_port_free(settings.dynamodb_port)
             except OSError as exc:
                 if self.api is not None:
                     self.api.close()
@@ -245,7 +119,7 @@ class LocalStack:
 
         senders = sorted({env["EMAIL_FROM"] for env in environments.values() if "EMAIL_FROM" in env})
         verify_sender_identities(session, senders or [DEFAULT_SENDER])
-        outputs = stack_outputs(resources, self.settings)
+        outputs = stack_outputs(resources, self.settings.api_url)
         register_stack(session, outputs)
         self._write_sam_env_vars(environments)
         self.resources, self.session = resources, session
@@ -341,7 +215,7 @@ class LocalStack:
         self.cleanup.close()
 
 
-def stack_outputs(resources: LocalResources, settings: LocalSettings) -> dict[str, str]:
+def stack_outputs(resources: LocalResources, api_url: str) -> dict[str, str]:
     """The template's Outputs resolved to local values; ApiUrl is this machine's API."""
     outputs = {}
     for name, output in resources.template.get("Outputs", {}).items():
@@ -351,7 +225,7 @@ def stack_outputs(resources: LocalResources, settings: LocalSettings) -> dict[st
             continue
         if isinstance(value, str):
             outputs[name] = value
-    outputs["ApiUrl"] = settings.api_url
+    outputs["ApiUrl"] = api_url
     return outputs
 
 
@@ -377,41 +251,3 @@ def _in_parallel() -> Iterator[Any]:
         thread.join()
     if errors:
         raise errors[0]
-
-
-def _check_port_free(port: int) -> None:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))
-
-
-def main() -> int:
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGINT, _raise_stop)
-    try:
-        settings = LocalSettings.from_environment()
-        stack = LocalStack(settings)
-    except (PortInUse, InvalidSetting) as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except StopRequested:
-        return 0
-    try:
-        stack.start()
-        stack.announce()
-        while True:
-            signal.pause()
-    except StopRequested:
-        _print("local stack stopping")
-        return 0
-    except DynamoDBLocalUnavailable as exc:
-        print(f"local stack: LOCAL_DYNAMODB=dynamodb-local: {exc}", file=sys.stderr)
-        return 1
-    except InvalidSetting as exc:
-        print(f"local stack: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        # A second Ctrl-C must not cut the shutdown short.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.close()

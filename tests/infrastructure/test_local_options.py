@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.stack import InvalidSetting, LocalSettings, lambda_environment, parse_parameter_overrides
+from local.lambda_environment import lambda_environment
+from local.settings import InvalidSetting, LocalSettings, parse_parameter_overrides
 from local.template import LocalResources, function_environment, function_specs
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from local.moto_backend import MotoServer
 from local.process import free_port
-from local.stack import InvalidSetting, parse_extra_hosts
+from local.settings import InvalidSetting, parse_extra_hosts
 
 
 def test_moto_extra_hosts_are_addresses_and_never_the_wildcard() -> None:
