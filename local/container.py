@@ -10,13 +10,7 @@ import importlib.util
 from types import ModuleType
 
 from local.template import ROOT
-from notify.dal.clients import reset_clients
-from notify.dal.idempotency_store import idempotency_store
-from notify.logic import idempotency
-from notify.logic import sender as sender_logic
-from notify.logic.auth import forget_cached_keys
-from notify.logic.definitions import forget_cached_definitions
-from notify.settings import get_settings
+from notify.caches import reset
 
 
 def import_function(name: str, instance: str = "") -> ModuleType:
@@ -34,10 +28,4 @@ def import_function(name: str, instance: str = "") -> ModuleType:
 
 def reset_container_state() -> None:
     """What a new Lambda container starts without: settings, clients, and every per-container cache."""
-    get_settings.cache_clear()
-    reset_clients()
-    idempotency_store.cache_clear()
-    idempotency._config.cache_clear()
-    forget_cached_keys()
-    forget_cached_definitions()
-    sender_logic._config.cache_clear()
+    reset()

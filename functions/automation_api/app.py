@@ -1,4 +1,7 @@
-"""Automations API: POST /v1/{workspace}/{version}/automation/{automation_id}/trigger (rules R1-R9)."""
+"""Automations API: POST /v1/{workspace}/{version}/automation/{automation_id}/trigger (rules R1-R9).
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notify import snapstart
 from notify.api import build_resolver, parse_json, serve
+from notify.environment import require_environment
 from notify.observability import logger, metrics, tracer
 
+# Cold start: stop here, naming the variable, when the template did not give one this function needs.
+require_environment("automation_api")
 app = build_resolver()
 # With SnapStart (off by default), the snapshot holds what the first request would import.
 snapstart.register(preload=("notify.logic.automations",))

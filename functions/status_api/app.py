@@ -10,9 +10,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notify import snapstart
 from notify.api import build_resolver
+from notify.environment import require_environment
 from notify.logic.responses import JSON
 from notify.observability import logger, metrics, tracer
 
+# Cold start: stop here, naming the variable, when the template did not give one this function needs.
+require_environment("status_api")
 app = build_resolver()
 # With SnapStart (off by default), the snapshot holds what the first request would import.
 snapstart.register(preload=("notify.logic.status",))

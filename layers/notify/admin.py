@@ -13,6 +13,7 @@
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
 template's logical ids).
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
+from notify.caches import reset
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
-from notify.dal.clients import client, reset_clients
+from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
@@ -319,7 +321,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["AWS_DEFAULT_REGION"] = args.region or "us-east-1"
-    reset_clients()
+    reset()  # the endpoint and region may have changed: no client or setting from before
     try:
         if args.command in ("dead-letters", "redrive"):
             return run_dead_letters(args, resolve_queues(args))

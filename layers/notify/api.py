@@ -4,6 +4,7 @@ Cold start: this module and the functions' `app.py` import only the resolver, Lo
 request needs beyond them (pydantic and the models, Powertools' idempotency, the product's logic) is
 imported by the first request that needs it, so a container pays it once, at its first request, and
 never for a route it does not serve (SnapStart preloads it before the snapshot: notify/snapstart.py).
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,17 @@
-"""Environment settings, read lazily so tests can change the environment without reloads."""
+"""Environment settings, read on first use (and again after notify.caches.reset()).
+
+Which variables each function must have is checked at cold start by notify.environment; here their values
+are validated, and a bad one is an InvalidSetting that names the variable (never pydantic's own report).
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+
+from notify.caches import per_container
 
 DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS = 24 * 60 * 60
 
@@ -40,8 +46,16 @@ class Settings(BaseModel):
     inbox_retention_days: int = Field(default=90, ge=1)
 
 
-@lru_cache(maxsize=1)
+@per_container
 def get_settings() -> Settings:
     """Settings of this container, from the environment variables of the same name in upper case."""
     values = {name: os.environ[name.upper()] for name in Settings.model_fields if name.upper() in os.environ}
-    return Settings.model_validate(values)
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = [f"{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()]
+        raise InvalidSetting(f"invalid environment variable {'; '.join(problems)}") from None
+
+
+class InvalidSetting(ValueError):
+    """An environment variable holds a value the function cannot use (the message names it)."""

@@ -34,19 +34,9 @@ def before_snapshot(preload: Sequence[str]) -> None:
 def after_restore() -> None:
     """Give this restored environment its own random state, clients and caches."""
     random.seed()  # from os.urandom: no two restored environments share a sequence
-    from notify.dal.clients import reset_clients
-    from notify.dal.idempotency_store import idempotency_store
-    from notify.logic import idempotency
-    from notify.logic.auth import forget_cached_keys
-    from notify.logic.definitions import forget_cached_definitions
-    from notify.settings import get_settings
+    from notify.caches import reset
 
-    reset_clients()
-    idempotency_store.cache_clear()  # Powertools' local cache of stored responses, with their expiry
-    idempotency._config.cache_clear()
-    forget_cached_keys()
-    forget_cached_definitions()
-    get_settings.cache_clear()
+    reset()
 
 
 def register(preload: Sequence[str] = ()) -> bool:

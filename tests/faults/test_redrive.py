@@ -1,9 +1,11 @@
 """The operator's redrive (python -m notify.admin redrive-notifications): `unknown` and `failed`
-notifications are delivered again on purpose, once; a `sent` notification is always refused (R8)."""
+notifications are delivered again on purpose, once; a `sent` notification is always refused (R8).
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -15,24 +17,6 @@ from tests.support.faults import transport_failure
 from tests.support.scenarios import Api
 from tests.support.sender import SenderDriver
 from tests.support.stack import Stack, sent_emails
-
-
-@pytest.fixture
-def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A CloudFormation stack in moto whose outputs name the delivery log, the idempotency table and the queue."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    outputs = {
-        "DeliveryLogTableName": stack.resources.tables["DeliveryLogTable"],
-        "IdempotencyTableName": stack.resources.tables["IdempotencyTable"],
-        "NotificationQueueUrl": stack.queue_url,
-    }
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
-    }
-    cfn = stack.session.client("cloudformation", region_name="us-east-1")
-    cfn.create_stack(StackName="idempotent-notify-redrive", TemplateBody=json.dumps(template))
-    return "idempotent-notify-redrive"
 
 
 def read_timeout(request: Any) -> Exception:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from requests.structures import CaseInsensitiveDict
 from schemathesis import Case, GenerationMode
 
 from tests.support.local_stack import LocalStackProcess
@@ -32,7 +33,12 @@ MAX_EXAMPLES = 30
 # Names the seeded workspace defines (docs/contract.md section 5). Valid-by-schema inputs use them, or every one of
 # them would be a 400 for an unknown event and nothing would ever execute.
 KNOWN_EVENTS = ("Welcome_Email", "OrderConfirmed")
-ONBOARDING_PAYLOAD = {"email": "rahul@example.com", "phone": "+14155550100", "name": "R", "order": {"id": "1"}}
+ONBOARDING_PAYLOAD: dict[str, Any] = {
+    "email": "rahul@example.com",
+    "phone": "+14155550100",
+    "name": "R",
+    "order": {"id": "1"},
+}
 
 schema = schemathesis.pytest.from_fixture("served_schema").include(method="POST")
 
@@ -51,14 +57,15 @@ def aim_at_seeded_definitions(case: Case) -> None:
     define email), so it gets past the lookups and executes; everything else in it stays as generated."""
     if case.meta is None or case.meta.generation.mode != GenerationMode.POSITIVE or not isinstance(case.body, dict):
         return
+    body: dict[str, Any] = case.body
     if APIS[case.path] == "automation":
         case.path_parameters = {**(case.path_parameters or {}), "automation_id": "onboarding"}
-        case.body = {**case.body, **ONBOARDING_PAYLOAD}
+        case.body = {**body, **ONBOARDING_PAYLOAD}
         return
-    deliveries = case.body["batch"] if APIS[case.path] == "bulk" else [case.body]
+    deliveries = body["batch"] if APIS[case.path] == "bulk" else [body]
     for delivery in deliveries:
         delivery["to"] = {**delivery["to"], "email": delivery["to"].get("email") or "fuzz@example.com"}
-    case.body["event"] = KNOWN_EVENTS[len(json.dumps(case.body)) % 2]
+    body["event"] = KNOWN_EVENTS[len(json.dumps(body)) % 2]
 
 
 def stored_record(stack: LocalStackProcess, record_id: str) -> dict[str, Any] | None:
@@ -72,12 +79,13 @@ def stored_record(stack: LocalStackProcess, record_id: str) -> dict[str, Any] | 
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_5xx_and_a_refused_request_stores_nothing(case: Case, fuzz_stack: LocalStackProcess) -> None:
     aim_at_seeded_definitions(case)
-    generated_key = (case.headers or {}).get("Idempotency-Key", "")
+    generated: dict[str, Any] = dict(case.headers or {})
+    generated_key = generated.get("Idempotency-Key", "")
     # Each generated input goes to both versions: live stores what it executes (R3), test never stores (R7).
     for version in ("live", "test"):
         case.path_parameters = {**(case.path_parameters or {}), "workspace": WORKSPACE, "version": version}
         key = f"fuzz-{uuid.uuid4()}-{generated_key}".strip()
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {API_KEY}", "Idempotency-Key": key}
+        case.headers = CaseInsensitiveDict({**generated, "Authorization": f"Bearer {API_KEY}", "Idempotency-Key": key})
 
         response = case.call(base_url=f"http://127.0.0.1:{fuzz_stack.api_port}", timeout=35)
 

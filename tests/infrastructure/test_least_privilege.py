@@ -28,7 +28,7 @@ TRANSACT_ACTIONS = {
 
 
 def statements(function: str) -> list[dict[str, Any]]:
-    found = []
+    found: list[dict[str, Any]] = []
     for policy in RESOURCES[function]["Properties"].get("Policies", []):
         found.extend(policy.get("Statement", []) if isinstance(policy, dict) else [])
     return found

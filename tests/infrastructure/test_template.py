@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template, resources_of_type
+from notify.environment import REQUIRED
 from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +37,18 @@ def test_every_function_handler_exists(logical_id: str) -> None:
     source = ROOT / properties["CodeUri"] / f"{module}.py"
     assert source.is_file()
     assert f"def {attribute}(" in source.read_text()
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_the_template_gives_every_function_the_variables_it_requires_at_cold_start(logical_id: str) -> None:
+    properties = FUNCTIONS[logical_id]["Properties"]
+    directory = Path(properties["CodeUri"]).name
+    given = {
+        **load_template()["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
+        **properties.get("Environment", {}).get("Variables", {}),
+    }
+    assert set(REQUIRED[directory]) <= set(given)
+    assert f'require_environment("{directory}")' in (ROOT / properties["CodeUri"] / "app.py").read_text()
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))

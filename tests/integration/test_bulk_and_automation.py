@@ -73,7 +73,7 @@ AUTOMATION = Api(
 
 @pytest.fixture(params=[BULK, AUTOMATION], ids=["bulk", "automation"])
 def api(request: pytest.FixtureRequest) -> Api:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 @pytest.fixture(scope="module")

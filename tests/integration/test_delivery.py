@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -35,6 +36,11 @@ def delivering_stack() -> Iterator[LocalStackProcess]:
     stack = start_local_stack()
     yield stack
     assert stack.stop() == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
+
+
+def sent(stack: LocalStackProcess, request_id: str) -> bool:
+    """Whether the request's only notification was sent."""
+    return notification_states(stack, request_id) == ["sent"]
 
 
 def test_R8_demo_curl_sends_exactly_one_email_however_often_it_is_repeated(
@@ -98,7 +104,7 @@ def test_bulk_items_are_each_delivered_once_and_visible_per_item(delivering_stac
     again = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event/bulk", body, headers(key))
     assert first.status == 202 and again.body == first.body
     for item in first.json()["response"]:
-        wait_for(lambda item=item: notification_states(delivering_stack, item["request_id"]) == ["sent"])
+        wait_for(partial(sent, delivering_stack, item["request_id"]))
     for i in range(1, 4):
         assert len(emails_to(delivering_stack, f"bulk{i}-{tag}@example.com")) == 1
 

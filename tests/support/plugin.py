@@ -37,6 +37,14 @@ def atomic_dynamodb() -> Iterator[None]:
 
 
 @pytest.fixture
+def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The stack as `sam deploy` leaves it, for the admin command: a CloudFormation stack whose Outputs name
+    its resources. Its name."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    return stack.register_as_deployed()
+
+
+@pytest.fixture
 def client(stack: Stack) -> EventApiClient:
     return EventApiClient(stack.workspaces[0])
 

@@ -21,8 +21,9 @@ from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import speed_up_sqs_clock
+from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
+from local.stack import stack_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +100,12 @@ class Stack:
     def queued_messages(self, queue: str = "NotificationQueue") -> list[dict[str, Any]]:
         """The notification messages on the queue, as the senders will read them."""
         return [json.loads(message.body) for message in self.queue_contents(queue)]
+
+    def register_as_deployed(self) -> str:
+        """A CloudFormation stack in moto with the template's Outputs, as `sam deploy` leaves them (and the local
+        stack registers them); its name, for the admin command's --stack-name."""
+        register_stack(self.session, stack_outputs(self.resources, api_url="http://127.0.0.1:3000"))
+        return LOCAL_STACK_NAME
 
     def idempotency_items(self) -> list[dict[str, Any]]:
         ddb = self.session.client("dynamodb", region_name=REGION)

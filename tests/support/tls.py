@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 
-def self_signed_certificate(hosts: list[str], directory: Path) -> tuple[Path, Path]:
+def self_signed_certificate(hosts: Sequence[str], directory: Path) -> tuple[Path, Path]:
     """A CA-flagged self-signed certificate for `hosts` and its key, as PEM files in `directory`."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])

@@ -18,33 +18,14 @@ from tests.support.clients import EventApiClient, welcome
 from tests.support.stack import Stack
 
 
-@pytest.fixture
-def stack_with_outputs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A CloudFormation stack in moto whose outputs name the tables, as `sam deploy` leaves them."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    outputs = {
-        "ApiKeysTableName": stack.resources.tables["ApiKeysTable"],
-        "DefinitionsTableName": stack.resources.tables["DefinitionsTable"],
-    }
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
-    }
-    cfn = stack.session.client("cloudformation", region_name="us-east-1")
-    cfn.create_stack(StackName="idempotent-notify-test", TemplateBody=json.dumps(template))
-    return "idempotent-notify-test"
-
-
 def created_key(output: str) -> str:
     match = re.search(r"^api key:\s+(\S+)$", output, re.MULTILINE)
     assert match, output
     return match[1]
 
 
-def test_created_key_works_for_its_workspace_only(
-    stack_with_outputs: str, stack: Stack, capsys: pytest.CaptureFixture
-) -> None:
-    code = admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+def test_created_key_works_for_its_workspace_only(deployed: str, stack: Stack, capsys: pytest.CaptureFixture) -> None:
+    code = admin.run(["--stack-name", deployed, "create-key", "--workspace", "ACME000001"])
     assert code == 0
     api_key = created_key(capsys.readouterr().out)
 
@@ -55,21 +36,21 @@ def test_created_key_works_for_its_workspace_only(
     assert acme.post(welcome(), workspace="WSLOCAL0001").status == 401
 
 
-def test_revoke_key_by_key_and_by_hash(stack_with_outputs: str, stack: Stack, capsys: pytest.CaptureFixture) -> None:
-    admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+def test_revoke_key_by_key_and_by_hash(deployed: str, stack: Stack, capsys: pytest.CaptureFixture) -> None:
+    admin.run(["--stack-name", deployed, "create-key", "--workspace", "ACME000001"])
     api_key = created_key(capsys.readouterr().out)
-    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", api_key]) == 0
+    assert admin.run(["--stack-name", deployed, "revoke-key", "--key", api_key]) == 0
     demo = stack.workspaces[1]
-    by_hash = ["--stack-name", stack_with_outputs, "revoke-key", "--key-hash", hash_api_key(demo.api_key)]
+    by_hash = ["--stack-name", deployed, "revoke-key", "--key-hash", hash_api_key(demo.api_key)]
     assert admin.run(by_hash) == 0
     reset_container_state()
     assert EventApiClient(demo).post(welcome()).status == 401
-    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", "never-issued"]) == 2
+    assert admin.run(["--stack-name", deployed, "revoke-key", "--key", "never-issued"]) == 2
     assert "no such API key" in capsys.readouterr().err
 
 
 def test_load_definitions_from_yaml_makes_the_event_usable(
-    stack_with_outputs: str, client: EventApiClient, tmp_path: Path, capsys: pytest.CaptureFixture
+    deployed: str, client: EventApiClient, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     file = tmp_path / "events.yaml"
     file.write_text(
@@ -79,7 +60,7 @@ def test_load_definitions_from_yaml_makes_the_event_usable(
         "      email: {subject: 'Reset your password', body: 'Use {{ link }}'}\n"
         "      sms: {body: 'Reset: {{ link }}'}\n"
     )
-    code = admin.run(["--stack-name", stack_with_outputs, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
+    code = admin.run(["--stack-name", deployed, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
     assert code == 0
     assert "loaded 1 event definition(s) and 0 automation(s) into WSLOCAL0001: PasswordReset" in capsys.readouterr().out
     response = client.post({"event": "PasswordReset", "to": {"sms": "+14155550100"}, "data": {"link": "x"}})
@@ -112,19 +93,17 @@ def test_load_definitions_from_json_with_explicit_tables(stack: Stack, tmp_path:
     ],
 )
 def test_bad_definition_files_are_clear_errors(
-    stack_with_outputs: str, tmp_path: Path, capsys: pytest.CaptureFixture, content: str, suffix: str, message: str
+    deployed: str, tmp_path: Path, capsys: pytest.CaptureFixture, content: str, suffix: str, message: str
 ) -> None:
     file = tmp_path / f"events{suffix}"
     file.write_text(content)
-    code = admin.run(["--stack-name", stack_with_outputs, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
+    code = admin.run(["--stack-name", deployed, "load-definitions", str(file), "--workspace", "WSLOCAL0001"])
     assert code == 2
     assert message in capsys.readouterr().err
 
 
-def test_bad_workspace_and_missing_stack_are_clear_errors(
-    stack_with_outputs: str, capsys: pytest.CaptureFixture
-) -> None:
-    assert admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "short"]) == 2
+def test_bad_workspace_and_missing_stack_are_clear_errors(deployed: str, capsys: pytest.CaptureFixture) -> None:
+    assert admin.run(["--stack-name", deployed, "create-key", "--workspace", "short"]) == 2
     assert "workspace id must be 10-20 letters or digits" in capsys.readouterr().err
     assert admin.run(["--stack-name", "no-such-stack", "create-key", "--workspace", "ACME000001"]) == 2
     assert "cannot read stack 'no-such-stack'" in capsys.readouterr().err
@@ -183,10 +162,10 @@ def test_migrate_provider_secrets_moves_legacy_tokens_out_of_the_definitions_tab
 
 
 def test_a_created_key_can_always_be_revoked_by_its_value(
-    stack_with_outputs: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    deployed: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """About one random key in 64 starts with '-', which argparse read as an option of `revoke-key --key`."""
     monkeypatch.setattr(admin.secrets, "token_urlsafe", lambda _: "-dash-first-" + "x" * 32)
-    admin.run(["--stack-name", stack_with_outputs, "create-key", "--workspace", "ACME000001"])
+    admin.run(["--stack-name", deployed, "create-key", "--workspace", "ACME000001"])
     api_key = created_key(capsys.readouterr().out)
-    assert admin.run(["--stack-name", stack_with_outputs, "revoke-key", "--key", api_key]) == 0
+    assert admin.run(["--stack-name", deployed, "revoke-key", "--key", api_key]) == 0

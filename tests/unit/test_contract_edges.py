@@ -3,6 +3,7 @@
 Answers past DynamoDB's 400 KB item limit, definitions that change between a request and its retry,
 queues that refuse part of a request, payloads an automation cannot evaluate, names past DynamoDB's
 key limits, and stores that hang instead of refusing.
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

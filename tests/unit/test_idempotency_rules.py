@@ -6,12 +6,13 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from freezegun import freeze_time
 
 from notify.logic.idempotency import RequestScope, read_idempotency_options, run_idempotently
-from notify.logic.responses import stored_response
+from notify.logic.responses import failure, stored_response
 from tests.support.clients import EventApiClient, welcome
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
 from tests.support.stack import FakeLambdaContext, Stack
@@ -116,13 +117,16 @@ def test_R2_same_key_on_two_apis_never_shares_a_result(stack: Stack) -> None:
 
     def execute(api: str) -> dict:
         executions.append(api)
-        return stored_response(202, {"api": api})
+        # Any body the API would answer with; this one names the API that executed.
+        return stored_response(202, failure(f"executed by {api}"))
 
     event_scope = RequestScope(workspace="WSLOCAL0001", api="event", version="live", options=options)
     bulk_scope = RequestScope(workspace="WSLOCAL0001", api="bulk", version="live", options=options)
     context = FakeLambdaContext()
-    assert json.loads(run_idempotently(event_scope, lambda: execute("event"), context)["body"]) == {"api": "event"}
-    assert json.loads(run_idempotently(bulk_scope, lambda: execute("bulk"), context)["body"]) == {"api": "bulk"}
+    answered = {}
+    for api, scope in (("event", event_scope), ("bulk", bulk_scope)):
+        answered[api] = json.loads(run_idempotently(scope, partial(execute, api), context)["body"])["_message"]
+    assert answered == {"event": "executed by event", "bulk": "executed by bulk"}
     assert executions == ["event", "bulk"]
     assert event_scope.request_id() != bulk_scope.request_id()
 

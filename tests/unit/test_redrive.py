@@ -1,4 +1,7 @@
-"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8)."""
+"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8).
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
@@ -20,23 +23,6 @@ from tests.support.stack import REGION, Stack, sent_emails
 
 class TooManyRequests(ServiceException):
     code = "TooManyRequestsException"
-
-
-@pytest.fixture
-def stack_with_queue_outputs(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A CloudFormation stack in moto whose outputs name the queues, as `sam deploy` leaves them."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    outputs = {
-        "NotificationQueueUrl": stack.resources.queues["NotificationQueue"]["url"],
-        "NotificationDLQUrl": stack.resources.queues["NotificationDLQ"]["url"],
-    }
-    template = {
-        "Resources": {"Placeholder": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
-    }
-    cfn = stack.session.client("cloudformation", region_name=REGION)
-    cfn.create_stack(StackName="idempotent-notify-ops", TemplateBody=json.dumps(template))
-    return "idempotent-notify-ops"
 
 
 @pytest.fixture
@@ -73,7 +59,7 @@ def email_state(status: StatusApiClient, request_id: str) -> dict[str, Any]:
 
 
 def test_redrive_delivers_a_notification_that_died_while_the_provider_throttled(
-    stack_with_queue_outputs: str,
+    deployed: str,
     stack: Stack,
     client: EventApiClient,
     sender: SenderDriver,
@@ -88,7 +74,7 @@ def test_redrive_delivers_a_notification_that_died_while_the_provider_throttled(
     throttled_ses()  # the provider recovers
 
     capsys.readouterr()
-    assert admin.run(["--stack-name", stack_with_queue_outputs, "redrive"]) == 0
+    assert admin.run(["--stack-name", deployed, "redrive"]) == 0
     assert "moved 1 message(s) back to the notification queue" in capsys.readouterr().out
     assert dlq_depth(stack) == 0
     sender.drain()
@@ -98,7 +84,7 @@ def test_redrive_delivers_a_notification_that_died_while_the_provider_throttled(
 
 
 def test_R8_redriven_message_that_was_already_sent_is_not_sent_again(
-    stack_with_queue_outputs: str, stack: Stack, client: EventApiClient, sender: SenderDriver
+    deployed: str, stack: Stack, client: EventApiClient, sender: SenderDriver
 ) -> None:
     """A copy of a delivered notification in the DLQ (say, a duplicate SQS delivery that kept failing)."""
     client.post(welcome(), key="redrive-2")
@@ -107,7 +93,7 @@ def test_R8_redriven_message_that_was_already_sent_is_not_sent_again(
     assert len(sent_emails()) == 1
     dead_letter(stack, queued)
 
-    assert admin.run(["--stack-name", stack_with_queue_outputs, "redrive"]) == 0
+    assert admin.run(["--stack-name", deployed, "redrive"]) == 0
     sender.drain()
 
     assert len(sent_emails()) == 1
@@ -115,9 +101,7 @@ def test_R8_redriven_message_that_was_already_sent_is_not_sent_again(
     assert sender.dead_letters() == []
 
 
-def test_redrive_moves_at_most_max_messages(
-    stack_with_queue_outputs: str, stack: Stack, client: EventApiClient
-) -> None:
+def test_redrive_moves_at_most_max_messages(deployed: str, stack: Stack, client: EventApiClient) -> None:
     for index in range(3):
         client.post(welcome(f"user{index}@example.com"), key=f"redrive-max-{index}")
     for message in stack.queued_messages():
@@ -125,14 +109,14 @@ def test_redrive_moves_at_most_max_messages(
     sqs = stack.session.client("sqs", region_name=REGION)
     sqs.purge_queue(QueueUrl=stack.queue_url)
 
-    assert admin.run(["--stack-name", stack_with_queue_outputs, "redrive", "--max", "2"]) == 0
+    assert admin.run(["--stack-name", deployed, "redrive", "--max", "2"]) == 0
 
     assert dlq_depth(stack) == 1
     assert len(stack.queued_messages()) == 2
 
 
 def test_dead_letters_lists_them_masked_and_moves_none(
-    stack_with_queue_outputs: str, stack: Stack, client: EventApiClient, capsys: pytest.CaptureFixture[str]
+    deployed: str, stack: Stack, client: EventApiClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
     client.post(welcome("rahul@example.com"), key="redrive-list")
     [queued] = stack.queued_messages()
@@ -140,7 +124,7 @@ def test_dead_letters_lists_them_masked_and_moves_none(
     dead_letter(stack, {"not": "a notification"})
 
     capsys.readouterr()
-    assert admin.run(["--stack-name", stack_with_queue_outputs, "dead-letters"]) == 0
+    assert admin.run(["--stack-name", deployed, "dead-letters"]) == 0
 
     output = capsys.readouterr().out
     assert f"msg_id={queued['msg_id']}" in output

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
+from local.seed import DemoWorkspace
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, receipts_in, welcome
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
 from tests.support.stack import FakeLambdaContext, Stack
@@ -58,7 +59,11 @@ def api(request: pytest.FixtureRequest, stack: Stack) -> Api:
 
 
 def other_workspace(api: Api, stack: Stack) -> ApiClient:
-    return type(api.client)(stack.workspaces[1])
+    clients: dict[str, Callable[[DemoWorkspace], ApiClient]] = {
+        "bulk": BulkApiClient,
+        "automation": AutomationApiClient,
+    }
+    return clients[api.name](stack.workspaces[1])
 
 
 def test_R1_without_key_every_request_executes(api: Api, stack: Stack) -> None:

@@ -1,7 +1,10 @@
 """Security properties (issue 6): one workspace never reads or replays another's records (R2), and logs
 never carry an API key, a provider secret or a full recipient address, on success or failure paths.
 
-Webhook SSRF rules are tested on the guard in test_webhooks.py; here, through the sender end to end."""
+Webhook SSRF rules are tested on the guard in test_webhooks.py; here, through the sender end to end.
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ Every call is bounded by the invocation's time budget (`time_budget`): each atte
 is cut to the time left, and no attempt starts once it is gone (OutOfTime, a BotoCoreError like a
 timeout). A hung store or queue therefore ends in the product's own answer (503 with Retry-After
 before execution, R9), not in the function timing out behind API Gateway's 500.
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import cache
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
+
+from notify.caches import per_container
 
 READ_TIMEOUT_SECONDS = 5.0
 # Short timeouts: the API must answer well inside API Gateway's 29 s, and a hung store is a 503 (R9).
@@ -96,18 +98,13 @@ def _bound_attempt(request: Any, **_: Any) -> None:
     request.context["read_timeout"] = min(READ_TIMEOUT_SECONDS, left)
 
 
-@cache
+@per_container
 def client(service: str) -> Any:
     """The container's client for `service` (endpoint from AWS_ENDPOINT_URL when set, as boto3 does)."""
     config = _PROVIDER_CONFIG if service in PROVIDER_SERVICES else _CONFIG
     created = boto3.session.Session().client(service, config=config)
     created.meta.events.register("before-send", _bound_attempt, unique_id="notify-time-budget")
     return created
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests swap the backend between cases)."""
-    client.cache_clear()
 
 
 def map_in_parallel(function: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:

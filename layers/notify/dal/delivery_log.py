@@ -1,5 +1,8 @@
 """Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id);
-a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`)."""
+a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`).
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ ones are compressed (zlib) into a binary attribute; one still larger than PART_B
 spilled into numbered part items (`<key>#part<n>`, same expiry) written before the record completes,
 so a COMPLETED record always has every part. A 1000-item bulk answer of 500 KB compresses to well
 under one item; spilling covers destinations long and varied enough to defeat compression.
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyIt
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.caches import per_container
 from notify.dal.clients import client
 from notify.dal.delivery_log import clear_deferred_manifests, deferred_manifest_puts, write_deferred_manifests
 from notify.observability import logger
@@ -291,7 +292,7 @@ def _part_key(idempotency_key: str, number: int) -> str:
     return f"{idempotency_key}#part{number}"
 
 
-@cache
+@per_container
 def idempotency_store(api: str) -> RequestExpiryDynamoDBPersistenceLayer:
     """One persistence layer per API per container (Powertools configures a layer once)."""
     return RequestExpiryDynamoDBPersistenceLayer(

@@ -8,6 +8,7 @@ from collections import OrderedDict
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.caches import on_reset
 from notify.dal.api_keys import get_api_key, hash_api_key
 from notify.errors import InvalidApiDetails, ServiceUnavailable
 from notify.observability import logger
@@ -58,6 +59,7 @@ def authenticate(authorization: str | None, workspace: str) -> None:
         raise InvalidApiDetails()
 
 
+@on_reset
 def forget_cached_keys() -> None:
     with _lock:
         _cache.clear()

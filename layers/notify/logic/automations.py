@@ -13,22 +13,23 @@ from pydantic import ValidationError
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_automation, require_event_definition
-from notify.logic.events import (
+from notify.logic.idempotency import RequestScope
+from notify.logic.notifications import (
     NoChannelToSend,
     build_notifications,
     channels_to_send,
-    iso_utc,
     receipts,
     record_then_queue,
 )
-from notify.logic.idempotency import RequestScope
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_request
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
+from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
 from notify.observability import count, logger
+from notify.timestamps import iso_utc
 
 
 @dataclass(frozen=True)
@@ -154,25 +155,23 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
         request_id=request_id,
     )
     if len(failed) == len(outgoing):
-        return stored_response(
-            500, {"_message": "The automation could not be queued", "status": "error", "request_id": request_id}
-        )
+        return stored_response(500, failure("The automation could not be queued", request_id=request_id))
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(
         202,
-        {
-            "automation_id": automation.id,
-            "received_time": iso_utc(received),
-            "request_id": request_id,
-            "steps": [
-                {
-                    "step": planned.number,
-                    "event": planned.step.event,
-                    "delay_seconds": planned.step.delay_seconds,
-                    "response": receipts(messages, failed),
-                }
+        AutomationAccepted(
+            automation_id=automation.id,
+            received_time=iso_utc(received),
+            request_id=request_id,
+            steps=[
+                AutomationStepReceipt(
+                    step=planned.number,
+                    event=planned.step.event,
+                    delay_seconds=planned.step.delay_seconds,
+                    response=ChannelReceipts(**receipts(messages, failed)),
+                )
                 for planned, messages in planned_messages
             ],
-        },
+        ),
     )

@@ -1,4 +1,7 @@
-"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id."""
+"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id.
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +11,21 @@ from typing import Any
 
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
-from notify.logic.events import NoChannelToSend, build_notifications, channels_to_send, receipts, record_then_queue
 from notify.logic.idempotency import RequestScope
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.notifications import (
+    NoChannelToSend,
+    build_notifications,
+    channels_to_send,
+    receipts,
+    record_then_queue,
+)
+from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_bulk_requests
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
+from notify.models.responses import BulkAccepted, BulkItemReceipt
 from notify.observability import count, logger
 
 
@@ -71,19 +81,18 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         bulk_request_id=request_id,
     )
     if len(failed) == len(every_message):
-        return stored_response(
-            500, {"_message": "The notifications could not be queued", "status": "error", "request_id": request_id}
-        )
+        return stored_response(500, failure("The notifications could not be queued", request_id=request_id))
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(
         202,
-        {
-            "event": request.event,
-            "received_time": int(received.timestamp() * 1000),
-            "request_id": request_id,
-            "response": [
-                {"seq": seq, "request_id": item_id, **receipts(messages, failed)} for seq, item_id, messages in items
+        BulkAccepted(
+            event=request.event,
+            received_time=int(received.timestamp() * 1000),
+            request_id=request_id,
+            response=[
+                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, failed))
+                for seq, item_id, messages in items
             ],
-        },
+        ),
     )

@@ -1,4 +1,7 @@
-"""Definitions as the request path sees them: looked up at most once a minute per container."""
+"""Definitions as the request path sees them: looked up at most once a minute per container.
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.caches import on_reset
 from notify.dal.definitions import get_automation, get_event_definition
 from notify.errors import ServiceUnavailable, UnknownAutomation, UnknownEvent
 from notify.models.definitions import AutomationDefinition, EventDefinition
@@ -54,6 +58,7 @@ def require_automation(workspace: str, automation_id: str) -> AutomationDefiniti
     return automation
 
 
+@on_reset
 def forget_cached_definitions() -> None:
     with _lock:
         _cache.clear()

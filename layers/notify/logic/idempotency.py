@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any, Literal
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -33,11 +32,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.caches import per_container
 from notify.dal.clients import time_budget_leaving
 from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
 from notify.dal.idempotency_store import claim_context, claimed_expiry, idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.observability import count, logger
 from notify.settings import get_settings
 
@@ -206,7 +206,7 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "headers": {**response.get("headers", {}), REPLAYED_HEADER: "true"}}
 
 
-@cache
+@per_container
 def _config(api: Api) -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath="[workspace, api, key]",
@@ -243,7 +243,7 @@ def run_idempotently(
         except Exception:
             # Raising would make Powertools delete the claim; R3 stores every outcome once execution started.
             logger.exception("execution failed", extra={"api": scope.api})
-            outcome["response"] = stored_response(500, {"_message": "Internal server error", "status": "error"})
+            outcome["response"] = stored_response(500, failure("Internal server error"))
         return outcome["response"]
 
     config = _config(scope.api)

@@ -5,13 +5,13 @@ Whether the recipient got it is for a person to find out (the provider's own log
 sends it once more on purpose: its state goes back to `queued` (only from `unknown` or `failed`, so a
 `sent` notification is always refused), the sender's guard for the msg_id is removed, and the queue
 message the sender kept in the delivery log is queued again.
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from notify.dal.clients import client
 from notify.dal.delivery_log import (
@@ -25,6 +25,7 @@ from notify.dal.queue import EnqueueFailed, enqueue_notifications
 from notify.logic.sender import send_guard_id
 from notify.models.messages import NotificationMessage
 from notify.observability import logger
+from notify.timestamps import iso_utc
 
 REDRIVE_REASON = "redriven by an operator"
 NOT_RECORDED = "no delivery was recorded for it"
@@ -87,7 +88,7 @@ def _redrive_one(targets: RedriveTargets, request_id: str, msg_id: str) -> Redri
     if body is None:
         return Redriven(msg_id, channel, before.value, False, "the sender did not keep its queue message")
     message = NotificationMessage.model_validate_json(body)
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    now = iso_utc()
     # The state change is the gate: conditional on unknown/failed, so two operators cannot both redrive.
     if not mark_redriven(request_id, msg_id, updated_at=now, reason=REDRIVE_REASON, table=targets.delivery_log_table):
         return Redriven(msg_id, channel, before.value, False, "its state changed meanwhile")

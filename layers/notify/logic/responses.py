@@ -1,27 +1,45 @@
-"""Responses in the shape that is stored and replayed: status code, content type and exact body (R3)."""
+"""Responses in the shape that is stored and replayed: status code, content type and exact body (R3).
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notify.errors import NotifyError
+
+if TYPE_CHECKING:
+    from notify.models.responses import ErrorBody, ResponseBody
 
 JSON = "application/json"
 # What is stored and replayed (R3): {"statusCode": int, "headers": {"Content-Type": ...}, "body": str}
 StoredResponse = dict[str, Any]
 
 
-def stored_response(status_code: int, body: dict[str, Any]) -> StoredResponse:
+def stored_response(status_code: int, body: ResponseBody) -> StoredResponse:
+    """`body` (one of notify.models.responses, the OpenAPI document's models) as a stored response."""
     return {
         "statusCode": status_code,
         "headers": {"Content-Type": JSON},
-        "body": json.dumps(body, separators=(",", ":")),
+        "body": json.dumps(body.body(), separators=(",", ":")),
     }
 
 
 def error_body(error: NotifyError) -> dict[str, Any]:
-    body: dict[str, Any] = {"_message": error.message, "status": "error"}
-    if error.errors:
-        body["errors"] = error.errors
-    return body
+    """`{"_message", "status": "error"}`, plus `errors` naming the fields, as ErrorBody defines it."""
+    return failure(error.message, errors=error.errors or None).body()
+
+
+def failure(message: str, *, request_id: str | None = None, errors: list[dict[str, Any]] | None = None) -> ErrorBody:
+    """An error body; `request_id` names the request of a stored 500 that executed and failed."""
+    # Imported on first use: the API functions' cold start imports no pydantic (notify/api.py).
+    from notify.models.responses import ErrorBody, FieldError
+
+    return ErrorBody(
+        message=message,
+        status="error",
+        request_id=request_id,
+        errors=[FieldError.model_validate(error) for error in errors] if errors else None,
+    )

@@ -19,6 +19,7 @@ retry (even hours later, for a step delayed by days), finds it.
   otherwise it goes back to the queue untouched.
 
 An operator can send an `unknown` or `failed` notification again on purpose (logic/redrive.py).
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import json
 import time
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -40,6 +39,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from botocore.exceptions import BotoCoreError, ClientError
 
+from notify.caches import per_container
 from notify.dal.definitions import get_event_definition
 from notify.dal.delivery_log import record_attempt, record_outcome
 from notify.dal.idempotency_store import idempotency_store
@@ -57,6 +57,7 @@ from notify.models.delivery import DeliveryState
 from notify.models.messages import NotificationMessage
 from notify.observability import count, logger, mask_destination
 from notify.settings import get_settings
+from notify.timestamps import iso_utc
 
 SEND_KEY_PREFIX = "send"
 SANDBOX_PROVIDER = "sandbox"
@@ -115,10 +116,10 @@ def _defer(message: NotificationMessage) -> SendOutcome:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc()
 
 
-@cache
+@per_container
 def _config() -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath="msg_id",

@@ -14,6 +14,7 @@ from notify.models.delivery import DeliveryState, ManifestEntry, NotificationSta
 from notify.models.messages import NotificationMessage
 from notify.observability import logger, mask_destination
 from notify.settings import get_settings
+from notify.timestamps import iso_utc
 
 
 def _manifest(messages: Sequence[NotificationMessage], event: str, received: datetime) -> RequestManifest:
@@ -24,7 +25,7 @@ def _manifest(messages: Sequence[NotificationMessage], event: str, received: dat
         workspace=first.workspace,
         version=first.version,
         event=event,
-        received_time=received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        received_time=iso_utc(received),
         notifications=[
             ManifestEntry(msg_id=m.msg_id, channel=m.channel, destination=mask_destination(m.destination))
             for m in messages

@@ -1,21 +1,27 @@
-"""Response bodies of the public API as pydantic models: the OpenAPI document's source (notify.openapi).
-
-The handlers build these bodies as dicts (notify.logic); tests validate real answers against these models,
-so the document cannot drift from what the API sends.
+"""Response bodies of the public API as pydantic models: what the handlers answer (notify.logic builds these
+and `ResponseBody.body()` serialises them), and the OpenAPI document's source (notify.openapi). One definition
+for both, so the document cannot drift from what the API sends; tests also validate real answers against them.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 
-class Receipt(BaseModel):
-    """One channel of one recipient: `destination` echoes the request; `msg_id` names the notification."""
+class ResponseBody(BaseModel):
+    """A body the API answers with; `body()` is what goes on the wire (aliases, no unset optional field)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Receipt(ResponseBody):
+    """One channel of one recipient: `destination` echoes the request; `msg_id` names the notification."""
 
     destination: str
     msg_id: str
@@ -25,10 +31,8 @@ class Receipt(BaseModel):
     )
 
 
-class ChannelReceipts(BaseModel):
+class ChannelReceipts(ResponseBody):
     """`{channel: receipt}` for each channel that was queued (channels the event does not define are skipped)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     email: Receipt | SkipJsonSchema[None] = None
     sms: Receipt | SkipJsonSchema[None] = None
@@ -41,10 +45,8 @@ class ChannelReceipts(BaseModel):
     voice: Receipt | SkipJsonSchema[None] = None
 
 
-class EventAccepted(BaseModel):
+class EventAccepted(ResponseBody):
     """202 of `POST /v1/{workspace}/{version}/event`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     event: str
     received_time: str = Field(description="ISO-8601 UTC with milliseconds, e.g. 2026-11-27T23:07:54.343Z")
@@ -52,17 +54,17 @@ class EventAccepted(BaseModel):
     response: ChannelReceipts
 
 
-class BulkItemReceipt(ChannelReceipts):
-    """One `batch` item: its position and its own request id, then its channels."""
-
+class BulkItemPosition(ResponseBody):
     seq: int = Field(ge=1, description="Position in `batch`, counting from 1")
     request_id: str = Field(description="This item's own request id; usable on the status route")
 
 
-class BulkAccepted(BaseModel):
-    """202 of `POST /v1/{workspace}/{version}/event/bulk`."""
+class BulkItemReceipt(ChannelReceipts, BulkItemPosition):
+    """One `batch` item: its position and its own request id, then its channels (fields in that order)."""
 
-    model_config = ConfigDict(extra="forbid")
+
+class BulkAccepted(ResponseBody):
+    """202 of `POST /v1/{workspace}/{version}/event/bulk`."""
 
     event: str
     received_time: int = Field(description="Epoch milliseconds")
@@ -70,10 +72,8 @@ class BulkAccepted(BaseModel):
     response: list[BulkItemReceipt]
 
 
-class AutomationStepReceipt(BaseModel):
+class AutomationStepReceipt(ResponseBody):
     """One step of a triggered automation, queued with its delay."""
-
-    model_config = ConfigDict(extra="forbid")
 
     step: int = Field(ge=1)
     event: str
@@ -81,10 +81,8 @@ class AutomationStepReceipt(BaseModel):
     response: ChannelReceipts
 
 
-class AutomationAccepted(BaseModel):
+class AutomationAccepted(ResponseBody):
     """202 of `POST /v1/{workspace}/{version}/automation/{automation_id}/trigger`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     automation_id: str
     received_time: str = Field(description="ISO-8601 UTC with milliseconds")
@@ -92,10 +90,8 @@ class AutomationAccepted(BaseModel):
     steps: list[AutomationStepReceipt]
 
 
-class FieldError(BaseModel):
+class FieldError(ResponseBody):
     """One field that failed validation; bulk items are named by `seq`, automation steps by `step`."""
-
-    model_config = ConfigDict(extra="forbid")
 
     field: str
     message: str
@@ -103,10 +99,8 @@ class FieldError(BaseModel):
     step: int | SkipJsonSchema[None] = None
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(ResponseBody):
     """Every error: `{"_message", "status": "error"}`, plus `errors` when the body failed validation."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     message: str = Field(alias="_message")
     status: Literal["error"]

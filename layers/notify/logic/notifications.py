@@ -1,0 +1,126 @@
+"""What the Event, Event Bulk and Automations APIs share: which channels to send, one notification per
+channel, recording the request then queueing it, and the receipts the answers carry.
+
+Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from notify.dal.clients import time_budget_leaving
+from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
+from notify.logic.idempotency import RequestScope, derive_msg_id
+from notify.logic.status import record_not_queued
+from notify.models.channels import Channel
+from notify.models.definitions import EventDefinition
+from notify.models.delivery import RequestManifest
+from notify.models.messages import NotificationMessage
+from notify.models.requests import Delivery, Recipient
+from notify.models.responses import Receipt
+from notify.observability import count, logger
+
+
+class NoChannelToSend(ValueError):
+    """The recipient has no destination on any channel the event defines."""
+
+
+def channels_to_send(to: Recipient, definition: EventDefinition) -> dict[Channel, str]:
+    """The requested channels the event defines. A destination for a channel the event lacks is
+    skipped, as Fyno does; a recipient left with nothing to send is refused before execution."""
+    sendable = {channel: dest for channel, dest in to.destinations().items() if channel in definition.channels}
+    if not sendable:
+        defined = ", ".join(sorted(c.value for c in definition.channels))
+        raise NoChannelToSend(f"must include one of: {defined}")
+    return sendable
+
+
+def build_notifications(
+    scope: RequestScope,
+    request_id: str,
+    recipient_index: int,
+    event: str,
+    delivery: Delivery,
+    channels: dict[Channel, str],
+    dedupe_until: int,
+) -> list[NotificationMessage]:
+    return [
+        NotificationMessage(
+            msg_id=derive_msg_id(request_id, recipient_index, channel.value),
+            request_id=request_id,
+            workspace=scope.workspace,
+            version=scope.version,
+            event=event,
+            channel=channel,
+            destination=destination,
+            data=delivery.data,
+            distinct_id=delivery.distinct_id,
+            callback=delivery.callback,
+            dedupe_until=dedupe_until,
+        )
+        for channel, destination in channels.items()
+    ]
+
+
+# Enqueueing leaves this much of the execution's time to record what the queue refused.
+NOT_QUEUED_RESERVE_SECONDS = 2.5
+
+
+def queue_notifications(
+    outgoing: Sequence[NotificationMessage | Outgoing],
+    api: str,
+    manifests: Sequence[RequestManifest],
+    *,
+    bulk_request_id: str | None = None,
+) -> set[str]:
+    """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
+    so the status route never shows them waiting (R8)."""
+    try:
+        with time_budget_leaving(NOT_QUEUED_RESERVE_SECONDS):
+            enqueue_notifications(outgoing)
+    except EnqueueFailed as exc:
+        failed = set(exc.failed)
+    else:
+        return set()
+    logger.error("enqueue failed", extra={"notifications": len(outgoing), "failed": len(failed)})
+    count("EnqueueFailed", len(failed), api=api)
+    record_not_queued(manifests, failed, bulk_request_id=bulk_request_id)
+    return failed
+
+
+def record_then_queue(
+    record: Callable[[], Sequence[RequestManifest]],
+    outgoing: Sequence[NotificationMessage | Outgoing],
+    api: str,
+    *,
+    request_id: str,
+    bulk_request_id: str | None = None,
+) -> set[str]:
+    """Record the request for the status route (`record`), then queue its notifications; returns the msg_ids
+    that were not queued: every one when the record could not be written (nothing was offered to the queue)."""
+    try:
+        manifests = record()
+    except (BotoCoreError, ClientError, RuntimeError) as exc:
+        logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
+        failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
+        count("EnqueueFailed", len(failed), api=api)
+        return failed
+    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id)
+
+
+def receipts(
+    messages: list[NotificationMessage], failed: set[str] | frozenset[str] = frozenset()
+) -> dict[str, Receipt]:
+    """`{channel: Receipt}` as the APIs answer it: the fields of ChannelReceipts and of each bulk item."""
+    answer: dict[str, Receipt] = {}
+    for message in messages:
+        queued = message.msg_id not in failed
+        answer[message.channel.value] = Receipt(
+            destination=message.destination,
+            msg_id=message.msg_id,
+            status="ok" if queued else "error",
+            message=None if queued else "The notification could not be queued",
+        )
+    return answer
