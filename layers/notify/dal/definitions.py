@@ -6,55 +6,48 @@ No secret lives here (the API functions read this table): provider secrets are i
 from __future__ import annotations
 
 import json
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from notify.dal.clients import client
 from notify.models.definitions import AutomationDefinition, EventDefinition
 from notify.settings import get_settings
 
-
-def _event_id(name: str) -> str:
-    return f"event#{name}"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def get_event_definition(workspace: str, name: str, table: str | None = None) -> EventDefinition | None:
+def _get(workspace: str, definition_id: str, model: type[ModelT], table: str | None) -> ModelT | None:
     response = client("dynamodb").get_item(
         TableName=table or get_settings().definitions_table,
-        Key={"workspace": {"S": workspace}, "definition_id": {"S": _event_id(name)}},
+        Key={"workspace": {"S": workspace}, "definition_id": {"S": definition_id}},
     )
     item = response.get("Item")
-    if not item:
-        return None
-    return EventDefinition.model_validate_json(item["body"]["S"])
+    return model.model_validate_json(item["body"]["S"]) if item else None
 
 
-def put_event_definition(workspace: str, definition: EventDefinition, table: str | None = None) -> None:
+def _put(workspace: str, definition_id: str, definition: BaseModel, table: str | None) -> None:
     client("dynamodb").put_item(
         TableName=table or get_settings().definitions_table,
         Item={
             "workspace": {"S": workspace},
-            "definition_id": {"S": _event_id(definition.name)},
+            "definition_id": {"S": definition_id},
             "body": {"S": json.dumps(definition.model_dump(mode="json", exclude_none=True))},
         },
     )
 
 
+def get_event_definition(workspace: str, name: str, table: str | None = None) -> EventDefinition | None:
+    return _get(workspace, f"event#{name}", EventDefinition, table)
+
+
+def put_event_definition(workspace: str, definition: EventDefinition, table: str | None = None) -> None:
+    _put(workspace, f"event#{definition.name}", definition, table)
+
+
 def get_automation(workspace: str, automation_id: str, table: str | None = None) -> AutomationDefinition | None:
-    response = client("dynamodb").get_item(
-        TableName=table or get_settings().definitions_table,
-        Key={"workspace": {"S": workspace}, "definition_id": {"S": f"automation#{automation_id}"}},
-    )
-    item = response.get("Item")
-    if not item:
-        return None
-    return AutomationDefinition.model_validate_json(item["body"]["S"])
+    return _get(workspace, f"automation#{automation_id}", AutomationDefinition, table)
 
 
 def put_automation(workspace: str, automation: AutomationDefinition, table: str | None = None) -> None:
-    client("dynamodb").put_item(
-        TableName=table or get_settings().definitions_table,
-        Item={
-            "workspace": {"S": workspace},
-            "definition_id": {"S": f"automation#{automation.id}"},
-            "body": {"S": json.dumps(automation.model_dump(mode="json", exclude_none=True))},
-        },
-    )
+    _put(workspace, f"automation#{automation.id}", automation, table)
