@@ -22,7 +22,7 @@ import boto3
 from moto import mock_aws
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import speed_up_sqs_clock
+from local.moto_backend import speed_up_dynamodb_transactions, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.template import create_resources, function_environment
 from notify.observability import logger
@@ -117,6 +117,7 @@ def in_process_stack() -> Iterator[InProcessStack]:
     handler = logger.registered_handler
     # moto's own SQS clock would make the 1000-recipient case measure moto, not the product.
     speed_up_sqs_clock()
+    speed_up_dynamodb_transactions()
     with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), mock_aws():
         previous_stream = handler.setStream(devnull) if isinstance(handler, logging.StreamHandler) else None
         try:

@@ -23,7 +23,8 @@ from werkzeug.serving import make_server
 LOCAL_STACK_NAME = "idempotent-notify-local"
 # Credentials moto accepts (any value does); never a developer's real ones, and no secret.
 FAKE_CREDENTIALS = dict.fromkeys(("aws_access_key_id", "aws_secret_access_key", "aws_session_token"), "testing")
-_WRITE_OPERATIONS = ("put_item", "update_item", "delete_item")
+# A transaction is one write: its condition checks and writes happen under the same lock as any other write.
+_WRITE_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items")
 
 
 def serialise_dynamodb_writes() -> None:
@@ -75,6 +76,63 @@ def speed_up_sqs_clock() -> None:
     sqs_models.unix_time_millis = unix_time_millis
 
 
+def speed_up_dynamodb_transactions() -> None:
+    """Make moto's TransactWriteItems cost what its items cost, not what its tables hold.
+
+    moto backs up every table a transaction touches with copy.deepcopy, to restore it when the transaction
+    is cancelled; with an idempotency table that grows with every request, each keyed request's completion
+    got slower than the last. Here only the items the transaction names are saved (as they were, or absent),
+    and put back, or deleted, when moto raises: the same outcome, at the cost of those items.
+    Call it before serialise_dynamodb_writes, so the whole transaction, restore included, holds the lock.
+    """
+    import copy
+    import types
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.exceptions import MockValidationException
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_fast", False):
+        return
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        # The table backups of transact_write_items; everything else is copied as before.
+        return value if isinstance(value, dynamodb_models.Table) else copy.deepcopy(value, memo)
+
+    dynamodb_models.copy = types.SimpleNamespace(copy=copy.copy, deepcopy=deepcopy)  # type: ignore[assignment]
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        for entry in transact_items:
+            operation: dict[str, Any] = next(iter(entry.values()), {})
+            name = operation.get("TableName")
+            if name not in self.tables:
+                continue  # moto refuses it; nothing of that table can change
+            table = self.tables[name]
+            if "Item" in operation:
+                attributes = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+                key = {attribute: operation["Item"].get(attribute) for attribute in attributes}
+            else:
+                key = operation.get("Key", {})
+            try:
+                current = self.get_item(name, key)
+            except MockValidationException:
+                continue  # a malformed key: moto refuses that write too, so the item cannot change
+            saved.append((name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for name, key, attributes in reversed(saved):
+                if attributes is None:
+                    self.delete_item(name, key)
+                else:
+                    self.put_item(name, attributes)
+            raise
+
+    transact_write_items.__dict__["_fast"] = True
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 class MotoServer:
     """moto's server on a thread of this process; binding happens at construction, so a taken port fails here.
 
@@ -104,6 +162,7 @@ class MotoServer:
         ]
 
     def start(self) -> None:
+        speed_up_dynamodb_transactions()
         serialise_dynamodb_writes()
         speed_up_sqs_clock()
         for thread in self._threads:

@@ -21,7 +21,7 @@ from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_sqs_clock
+from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_dynamodb_transactions, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.stack import stack_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
@@ -116,6 +116,7 @@ class Stack:
 def in_process_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """moto with the template's tables and queues, the demo workspaces, and the Event function's environment."""
     speed_up_sqs_clock()
+    speed_up_dynamodb_transactions()
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         resources = create_resources(session, REGION)
