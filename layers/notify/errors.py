@@ -77,3 +77,25 @@ class RequestNotFound(NotifyError):
 
     def __init__(self, request_id: str) -> None:
         super().__init__(f"The request '{request_id}' does not exist")
+
+
+class ProfileRefused(NotifyError):
+    """A Profiles API request that cannot be done (docs/contract.md section 6): Fyno's own message, a 400."""
+
+    status_code = 400
+
+
+class UnknownProfile(NotifyError):
+    """A request by `distinct_id` whose profile does not exist and whose `to` leaves nothing to send."""
+
+    status_code = 400
+
+    def __init__(self, distinct_id: str, *, seq: int | None = None) -> None:
+        where = f"batch item seq {seq}: " if seq is not None else ""
+        error: dict[str, object] = {"field": "distinct_id", "message": f"no profile '{distinct_id}'"}
+        if seq is not None:
+            error = {"seq": seq, **error}
+        super().__init__(
+            f"{where}incorrect/non existing distinct_id provided: '{distinct_id}', and 'to' names no destination",
+            errors=[error],
+        )

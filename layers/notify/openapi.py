@@ -16,18 +16,29 @@ from pydantic.json_schema import models_json_schema
 from notify.api import VERSIONS
 from notify.logic.idempotency import EXPIRATION_HEADER, REPLAYED_HEADER
 from notify.models.delivery import RequestStatus
+from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
 from notify.models.requests import BulkRequest, EventRequest
-from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted
+from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileChanged
 
 OPENAPI_PATH = "/v1/openapi.json"
 WORKSPACE_PATTERN = "^[A-Za-z0-9]{10,20}$"
 _REF = "#/components/schemas/{model}"
-_REQUEST_MODELS: tuple[type[BaseModel], ...] = (EventRequest, BulkRequest)
+_REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    EventRequest,
+    BulkRequest,
+    ProfileCreate,
+    ProfileUpdate,
+    ChannelPatch,
+    ChannelDelete,
+    ProfilesDelete,
+)
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     EventAccepted,
     BulkAccepted,
     AutomationAccepted,
     RequestStatus,
+    Profile,
+    ProfileChanged,
     ErrorBody,
 )
 
@@ -91,8 +102,109 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
     }
 
 
+_DISTINCT_ID = {
+    "name": "distinct_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 512},
+    "description": "The profile's distinct_id, percent-encoded; at most 512 bytes in UTF-8.",
+}
+
+
+def _profile_route(
+    operation_id: str,
+    summary: str,
+    success: str,
+    refused: str,
+    body: type[BaseModel] | None = None,
+    answer: type[BaseModel] = ProfileChanged,
+) -> dict[str, Any]:
+    """A Profiles API route (docs/contract.md section 6): Fyno's answers; no Idempotency-Key (it is idempotent by
+    nature, or refuses a duplicate)."""
+    route: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {
+            success: {"description": "Done.", "content": _json(_ref(answer))},
+            "400": _error(f"{refused}; or a body that fails validation (`errors` names each field)."),
+            "401": {"$ref": "#/components/responses/InvalidApiDetails"},
+            "404": {"$ref": "#/components/responses/NotFound"},
+            "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+        },
+    }
+    if body is not None:
+        route["requestBody"] = {"required": True, "content": _json(_ref(body))}
+    return route
+
+
+def _profile_paths() -> dict[str, Any]:
+    with_id = [*_PATH_PARAMETERS, _DISTINCT_ID]
+    return {
+        "/v1/{workspace}/{version}/profiles": {
+            "parameters": _PATH_PARAMETERS,
+            "post": _profile_route(
+                "createProfile",
+                "Create a profile",
+                "201",
+                "`Distinct ID '<id>' already exists in the '<version>' version of your workspace`",
+                ProfileCreate,
+            ),
+        },
+        "/v1/{workspace}/{version}/profiles/{distinct_id}": {
+            "parameters": with_id,
+            "get": _profile_route(
+                "getProfile", "A profile", "200", "`incorrect/non existing distinct_id provided`", answer=Profile
+            ),
+            "put": _profile_route(
+                "replaceProfile",
+                "Replace the keys given (a new distinct_id renames the profile)",
+                "200",
+                "`Unable to update the record since the record does not exist`, or a rename onto an existing profile",
+                ProfileUpdate,
+            ),
+        },
+        "/v1/{workspace}/{version}/profiles/{distinct_id}/channel": {
+            "parameters": with_id,
+            "patch": _profile_route(
+                "patchProfileChannels",
+                "Replace single destinations, add push and inapp tokens (at most 50 a channel)",
+                "200",
+                "`incorrect/non existing distinct_id provided`, or an invalid destination",
+                ChannelPatch,
+            ),
+        },
+        "/v1/{workspace}/{version}/profiles/{distinct_id}/channel/delete": {
+            "parameters": with_id,
+            "post": _profile_route(
+                "deleteProfileChannels",
+                "Delete whole channels, or tokens",
+                "200",
+                "`Unable to delete channel since the channel does not exist`",
+                ChannelDelete,
+            ),
+        },
+        "/v1/{workspace}/{version}/profiles/{source}/merge/{target}": {
+            "parameters": [
+                *_PATH_PARAMETERS,
+                {**_DISTINCT_ID, "name": "source", "description": "The profile merged, then deleted."},
+                {**_DISTINCT_ID, "name": "target", "description": "The profile merged into (created if unknown)."},
+            ],
+            "patch": _profile_route(
+                "mergeProfiles", "Merge a profile into another", "200", "`merge from id does not exist`"
+            ),
+        },
+        "/v1/{workspace}/{version}/profiles/delete": {
+            "parameters": _PATH_PARAMETERS,
+            "post": _profile_route(
+                "deleteProfiles", "Delete profiles", "200", "`Cannot delete non existing user`", ProfilesDelete
+            ),
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     return {
+        **_profile_paths(),
         "/v1/{workspace}/{version}/event": {
             "parameters": _PATH_PARAMETERS,
             "post": {
@@ -255,8 +367,8 @@ def build_openapi() -> dict[str, Any]:
         "info": {
             "title": "Idempotent notification API",
             "version": "1.0.0",
-            "description": "Event, Event Bulk and Automations APIs with idempotent requests, and the request "
-            'status route. Errors are `{"_message", "status": "error"}`.',
+            "description": "Event, Event Bulk and Automations APIs with idempotent requests, the request "
+            'status route, and the Profiles API. Errors are `{"_message", "status": "error"}`.',
         },
         "security": [{"bearerAuth": []}],
         "paths": _paths(),

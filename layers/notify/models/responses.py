@@ -108,3 +108,12 @@ class ErrorBody(ResponseBody):
     request_id: str | SkipJsonSchema[None] = Field(
         default=None, description="On a stored 500: the request that executed and failed"
     )
+
+
+class ProfileChanged(BaseModel):
+    """200 or 201 of the Profiles API's changes: Fyno's message, e.g. `1 Record(s) updated successfully`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    message: str = Field(alias="_message")
+    status: Literal["ok"]
