@@ -35,6 +35,11 @@ from notify.settings import get_settings
 _request_expiry: ContextVar[int | None] = ContextVar("request_expiry", default=None)
 # The expiry of the key lifetime the current request claimed (see claimed_expiry).
 _claimed_expiry: ContextVar[int | None] = ContextVar("claimed_expiry", default=None)
+# The record the current request claimed (its layer and key), and the recipients' destinations an earlier
+# execution of the same key recorded in it before sending anything (see recorded_destinations).
+_claimed_record: ContextVar[tuple[Any, str] | None] = ContextVar("claimed_record", default=None)
+_recorded_destinations: ContextVar[bytes | None] = ContextVar("recorded_destinations", default=None)
+DESTINATIONS_ATTR = "destinations_zlib"
 
 # DynamoDB items hold at most 400 KB, key and attribute names included.
 INLINE_RESPONSE_BYTES = 64 * 1024
@@ -54,10 +59,41 @@ class StoredResponseUnreadable(Exception):
 def claim_context() -> Iterator[None]:
     """One request's claim: what it claims (claimed_expiry) is forgotten when the request ends."""
     token = _claimed_expiry.set(None)
+    record_token = _claimed_record.set(None)
+    recorded_token = _recorded_destinations.set(None)
     try:
         yield
     finally:
         _claimed_expiry.reset(token)
+        _claimed_record.reset(record_token)
+        _recorded_destinations.reset(recorded_token)
+
+
+def recorded_destinations() -> bytes | None:
+    """What an earlier execution of the claimed key recorded with record_destinations (a crash, a timeout, a
+    failed completion), found when this request took its lapsed claim over; None otherwise."""
+    return _recorded_destinations.get()
+
+
+def record_destinations(payload: bytes) -> None:
+    """Keep the recipients' destinations (resolved from profiles) in the claimed record before anything is sent,
+    so a re-execution after a crash sends and answers the same ones whatever the profiles say by then (R8)."""
+    claimed = _claimed_record.get()
+    if claimed is None:
+        raise RuntimeError("no claimed idempotency record to record destinations in")
+    layer, key = claimed
+    layer.client.update_item(
+        TableName=layer.table_name,
+        Key=layer._get_key(key),
+        UpdateExpression="SET #destinations = :destinations",
+        ConditionExpression="#status = :inprogress",
+        ExpressionAttributeNames={"#destinations": DESTINATIONS_ATTR, "#status": layer.status_attr},
+        ExpressionAttributeValues={
+            ":destinations": {"B": payload},
+            ":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]},
+        },
+    )
+    _recorded_destinations.set(payload)
 
 
 def claimed_expiry() -> int | None:
@@ -110,8 +146,22 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
             _claimed_expiry.set(old.expiry_timestamp)
+            _claimed_record.set((self, data_record.idempotency_key))
+            _recorded_destinations.set(self._destinations_of(returned, data_record.idempotency_key))
             return
         _claimed_expiry.set(data_record.expiry_timestamp)
+        _claimed_record.set((self, data_record.idempotency_key))
+        _recorded_destinations.set(None)
+
+    def _destinations_of(self, returned: dict[str, Any] | None, idempotency_key: str) -> bytes | None:
+        """The destinations recorded in a claim taken over (from the refused put's old item, else read)."""
+        item = returned
+        if item is None:
+            item = self.client.get_item(
+                TableName=self.table_name, Key=self._get_key(idempotency_key), ConsistentRead=True
+            ).get("Item", {})
+        recorded = item.get(DESTINATIONS_ATTR)
+        return bytes(recorded["B"]) if recorded else None
 
     @staticmethod
     def _lapsed_in_progress(record: DataRecord) -> bool:

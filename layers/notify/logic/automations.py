@@ -20,11 +20,14 @@ from notify.logic.notifications import (
     channels_to_send,
     receipts,
     record_then_queue,
+    skipped_reasons,
 )
+from notify.logic.recipients import Destinations, resolve_destinations
+from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_request
 from notify.models.channels import Channel
-from notify.models.definitions import AutomationDefinition, AutomationStep
+from notify.models.definitions import AutomationDefinition, AutomationStep, EventDefinition
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
@@ -38,6 +41,7 @@ class PlannedStep:
     step: AutomationStep
     delivery: Delivery
     channels: dict[Channel, str]
+    definition: EventDefinition
 
 
 class CannotEvaluate(ValueError):
@@ -75,8 +79,19 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
         if len(found) < len(step.to):
             continue
         destinations = {channel: value for channel, value in found.items() if value not in (None, "")}
-        if not destinations:
-            wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items())
+        distinct_id: Any = None
+        if step.distinct_id:
+            try:
+                distinct_id = _evaluate(step.distinct_id, payload)
+            except CannotEvaluate as exc:
+                errors.append({"step": number, "field": "distinct_id", "message": str(exc)})
+                continue
+            if distinct_id is not None and not isinstance(distinct_id, str):
+                message = "the distinct_id expression must yield a string"
+                errors.append({"step": number, "field": "distinct_id", "message": message})
+                continue
+        if not destinations and not distinct_id:
+            wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items()) or f"'{step.distinct_id}'"
             errors.append({"step": number, "field": "to", "message": f"the payload yields no recipient ({wanted})"})
             continue
         try:
@@ -91,16 +106,19 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             continue
         try:
             recipient = Recipient.model_validate(destinations)
-            channels = channels_to_send(recipient, definition)
+            delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data)
+            # With a distinct_id, the profile fills the rest, inside the claim (notify.logic.recipients).
+            channels = channels_to_send(recipient, definition) if not distinct_id else recipient.destinations()
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
-                field = ".".join(["to", *(str(part) for part in error["loc"])])
+                loc = [str(part) for part in error["loc"]]
+                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"]) else ["to", *loc])
                 errors.append({"step": number, "field": field, "message": error["msg"]})
             continue
         except NoChannelToSend as exc:
             errors.append({"step": number, "field": "to", "message": str(exc)})
             continue
-        planned.append(PlannedStep(number, step, Delivery(to=recipient, data=data), channels))
+        planned.append(PlannedStep(number, step, delivery, channels, definition))
     if errors:
         first = errors[0]
         raise RequestValidationError(
@@ -109,6 +127,27 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             errors=errors,
         )
     return planned
+
+
+def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int, Destinations]:
+    """Each step's destinations by step number: `to`, then the profile of its distinct_id (one 400 naming every
+    step whose profile is unknown and whose `to` gives nothing, or whose channels are all missing)."""
+    found = resolve_destinations(scope, [ResolvedRecipient(p.number, p.delivery, p.definition) for p in steps])
+    errors: list[dict[str, Any]] = []
+    for planned in steps:
+        if found[planned.number].unknown_profile and planned.delivery.distinct_id is not None:
+            message = f"no profile '{planned.delivery.distinct_id}'"
+            errors.append({"step": planned.number, "field": "distinct_id", "message": message})
+        elif not found[planned.number].channels:
+            defined = ", ".join(sorted(c.value for c in planned.definition.channels))
+            errors.append({"step": planned.number, "field": "to", "message": f"must include one of: {defined}"})
+    if errors:
+        first = errors[0]
+        raise RequestValidationError(
+            f"The payload does not fit the automation: step {first['step']}: {first['field']}: {first['message']}",
+            errors=errors,
+        )
+    return found
 
 
 def require_automation_id(automation_id: str) -> None:
@@ -126,17 +165,28 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     require_automation_id(automation_id)
     automation = require_automation(scope.workspace, automation_id)
     steps = plan_automation(scope.workspace, automation, payload)
+    found = step_destinations(scope, steps)
     received = datetime.now(UTC)
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()
     outgoing: list[Outgoing] = []
     planned_messages = []
+    skipped: dict[str, str] = {}
     for planned in steps:
         delay = planned.step.delay_seconds
         messages = build_notifications(
-            scope, request_id, planned.number, planned.step.event, planned.delivery, planned.channels, dedupe_until
+            scope,
+            request_id,
+            planned.number,
+            planned.step.event,
+            planned.delivery,
+            found[planned.number].channels,
+            dedupe_until,
         )
+        skipped.update(skipped_reasons(messages, found[planned.number]))
         for message in messages:
+            if message.msg_id in skipped:
+                continue
             if delay:
                 # A retry can queue a copy until dedupe_until, due this much later: the guard must outlive it.
                 message.step_delay_seconds = delay
@@ -146,15 +196,16 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
             outgoing.append(Outgoing(message, delay_seconds=delay))
         planned_messages.append((planned, messages))
     # One request, many events: the status route lists every step's notifications under it.
+    every_message = [message for _, messages in planned_messages for message in messages]
     failed = record_then_queue(
         lambda: [
-            record_request([item.message for item in outgoing], event=f"automation:{automation.id}", received=received)
+            record_request(every_message, event=f"automation:{automation.id}", received=received, skipped=skipped)
         ],
         outgoing,
         "automation",
         request_id=request_id,
     )
-    if len(failed) == len(outgoing):
+    if outgoing and len(failed) == len(outgoing):
         return stored_response(500, failure("The automation could not be queued", request_id=request_id))
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
@@ -169,7 +220,7 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
                     step=planned.number,
                     event=planned.step.event,
                     delay_seconds=planned.step.delay_seconds,
-                    response=ChannelReceipts(**receipts(messages, failed)),
+                    response=ChannelReceipts(**receipts(messages, failed, skipped)),
                 )
                 for planned, messages in planned_messages
             ],

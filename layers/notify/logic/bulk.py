@@ -12,16 +12,10 @@ from typing import Any
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
-from notify.logic.notifications import (
-    NoChannelToSend,
-    build_notifications,
-    channels_to_send,
-    receipts,
-    record_then_queue,
-)
+from notify.logic.notifications import build_notifications, receipts, record_then_queue, skipped_reasons
+from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_bulk_requests
-from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
@@ -40,15 +34,21 @@ def item_request_id(bulk_request_id: str, seq: int) -> str:
     return str(uuid.UUID(bytes=bulk.bytes[:8] + uuid.uuid5(bulk, f"item:{seq}").bytes[8:]))
 
 
-def bulk_channels(request: BulkRequest, definition: EventDefinition) -> list[dict[Channel, str]]:
-    """Channels per item, or one 400 naming every item (by seq) that leaves nothing to send."""
-    channels: list[dict[Channel, str]] = []
+def bulk_channels(request: BulkRequest, definition: EventDefinition, scope: RequestScope) -> list[Destinations]:
+    """Destinations per item (`to`, then the profile of `distinct_id`), or one 400 naming every item (by seq)
+    that leaves nothing to send."""
+    found = resolve_destinations(
+        scope, [Recipient(seq, item, definition) for seq, item in enumerate(request.batch, start=1)]
+    )
+    channels: list[Destinations] = []
     errors: list[dict[str, Any]] = []
+    defined = ", ".join(sorted(c.value for c in definition.channels))
     for seq, item in enumerate(request.batch, start=1):
-        try:
-            channels.append(channels_to_send(item.to, definition))
-        except NoChannelToSend as exc:
-            errors.append({"seq": seq, "field": "to", "message": str(exc)})
+        if found[seq].unknown_profile and item.distinct_id is not None:
+            errors.append({"seq": seq, "field": "distinct_id", "message": f"no profile '{item.distinct_id}'"})
+        elif not found[seq].channels:
+            errors.append({"seq": seq, "field": "to", "message": f"must include one of: {defined}"})
+        channels.append(found[seq])
     if errors:
         first = errors[0]
         raise RequestValidationError(
@@ -60,27 +60,29 @@ def bulk_channels(request: BulkRequest, definition: EventDefinition) -> list[dic
 def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
     definition = require_event_definition(scope.workspace, request.event)
-    channels = bulk_channels(request, definition)
+    channels = bulk_channels(request, definition, scope)
     received = datetime.now(UTC)
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()
     items: list[tuple[int, str, list[NotificationMessage]]] = []
-    for seq, (item, item_channels) in enumerate(zip(request.batch, channels, strict=True), start=1):
+    skipped: dict[str, str] = {}
+    for seq, (item, found) in enumerate(zip(request.batch, channels, strict=True), start=1):
         item_id = item_request_id(request_id, seq)
-        messages = build_notifications(scope, item_id, 0, request.event, item, item_channels, dedupe_until)
+        messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
+        skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
-    every_message = [message for _, _, messages in items for message in messages]
+    every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
         lambda: record_bulk_requests(
-            request_id, [messages for _, _, messages in items], event=request.event, received=received
+            request_id, [messages for _, _, messages in items], event=request.event, received=received, skipped=skipped
         ),
         every_message,
         "bulk",
         request_id=request_id,
         bulk_request_id=request_id,
     )
-    if len(failed) == len(every_message):
+    if every_message and len(failed) == len(every_message):
         return stored_response(500, failure("The notifications could not be queued", request_id=request_id))
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
@@ -91,7 +93,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
             received_time=int(received.timestamp() * 1000),
             request_id=request_id,
             response=[
-                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, failed))
+                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, failed, skipped))
                 for seq, item_id, messages in items
             ],
         ),

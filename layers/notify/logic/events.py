@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from notify.errors import RequestValidationError
+from notify.errors import RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
-from notify.logic.notifications import (
-    NoChannelToSend,
-    build_notifications,
-    channels_to_send,
-    receipts,
-    record_then_queue,
-)
+from notify.logic.notifications import build_notifications, receipts, record_then_queue, skipped_reasons
+from notify.logic.recipients import Destinations, resolve_destinations
+from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_request
-from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.requests import EventRequest
 from notify.models.responses import ChannelReceipts, EventAccepted
@@ -24,31 +19,38 @@ from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
 
-def event_channels(request: EventRequest, definition: EventDefinition) -> dict[Channel, str]:
-    try:
-        return channels_to_send(request.to, definition)
-    except NoChannelToSend as exc:
+def event_channels(request: EventRequest, definition: EventDefinition, scope: RequestScope) -> Destinations:
+    """The channels to send and their destinations, `to` first, then the profile of `distinct_id`."""
+    found = resolve_destinations(scope, [ResolvedRecipient(0, request, definition)])[0]
+    if found.unknown_profile and request.distinct_id is not None:
+        raise UnknownProfile(request.distinct_id)
+    if not found.channels:
+        defined = ", ".join(sorted(c.value for c in definition.channels))
+        message = f"must include one of: {defined}"
         raise RequestValidationError(
-            f"The event '{definition.name}' has no channel for the destinations in 'to' ({exc})",
-            errors=[{"field": "to", "message": str(exc)}],
-        ) from exc
+            f"The event '{definition.name}' has no channel for the destinations in 'to' ({message})",
+            errors=[{"field": "to", "message": message}],
+        )
+    return found
 
 
 def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     """Queue one notification per channel and answer 202 with each channel's status; 500 when none was queued."""
     definition = require_event_definition(scope.workspace, request.event)
-    channels = event_channels(request, definition)
+    found = event_channels(request, definition, scope)
     received = datetime.now(UTC)
     request_id = scope.request_id()
-    messages = build_notifications(scope, request_id, 0, request.event, request, channels, scope.dedupe_until())
+    messages = build_notifications(scope, request_id, 0, request.event, request, found.channels, scope.dedupe_until())
+    skipped = skipped_reasons(messages, found)
+    outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
-        lambda: [record_request(messages, event=request.event, received=received)],
-        messages,
+        lambda: [record_request(messages, event=request.event, received=received, skipped=skipped)],
+        outgoing,
         "event",
         request_id=request_id,
     )
-    if len(failed) == len(messages):
+    if outgoing and len(failed) == len(outgoing):
         return stored_response(500, failure("The notification could not be queued", request_id=request_id))
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
@@ -58,6 +60,6 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
             event=request.event,
             received_time=iso_utc(received),
             request_id=request_id,
-            response=ChannelReceipts(**receipts(messages, failed)),
+            response=ChannelReceipts(**receipts(messages, failed, skipped)),
         ),
     )

@@ -1,5 +1,6 @@
-"""What the Event, Event Bulk and Automations APIs share: which channels to send, one notification per
-channel, recording the request then queueing it, and the receipts the answers carry.
+"""What the Event, Event Bulk and Automations APIs share: which channels to send (with notify.logic.recipients
+for a `distinct_id`), one notification per channel, recording the request then queueing it, and the receipts
+the answers carry.
 
 Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
@@ -13,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notify.dal.clients import time_budget_leaving
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.logic.idempotency import RequestScope, derive_msg_id
+from notify.logic.recipients import Destinations
 from notify.logic.status import record_not_queued
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
@@ -107,20 +109,43 @@ def record_then_queue(
         failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
         count("EnqueueFailed", len(failed), api=api)
         return failed
+    if not outgoing:
+        return set()  # every notification skipped (inactive profiles): recorded, nothing to queue
     return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id)
 
 
 def receipts(
-    messages: list[NotificationMessage], failed: set[str] | frozenset[str] = frozenset()
+    messages: list[NotificationMessage],
+    failed: set[str] | frozenset[str] = frozenset(),
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, Receipt]:
-    """`{channel: Receipt}` as the APIs answer it: the fields of ChannelReceipts and of each bulk item."""
+    """`{channel: Receipt}` as the APIs answer it: the fields of ChannelReceipts and of each bulk item.
+    `skipped` (msg_id -> reason): not sent on purpose, the recipient's profile being inactive."""
     answer: dict[str, Receipt] = {}
     for message in messages:
-        queued = message.msg_id not in failed
-        answer[message.channel.value] = Receipt(
-            destination=message.destination,
-            msg_id=message.msg_id,
-            status="ok" if queued else "error",
-            message=None if queued else "The notification could not be queued",
-        )
+        if skipped and message.msg_id in skipped:
+            receipt = Receipt(
+                destination=message.destination,
+                msg_id=message.msg_id,
+                status="skipped",
+                message=skipped[message.msg_id],
+            )
+        else:
+            queued = message.msg_id not in failed
+            receipt = Receipt(
+                destination=message.destination,
+                msg_id=message.msg_id,
+                status="ok" if queued else "error",
+                message=None if queued else "The notification could not be queued",
+            )
+        answer[message.channel.value] = receipt
     return answer
+
+
+def skipped_reasons(messages: Sequence[NotificationMessage], found: Destinations) -> dict[str, str]:
+    """msg_id -> why it is not sent, for a recipient whose profile is inactive (counted as NotificationsSkipped)."""
+    if not found.skipped:
+        return {}
+    for message in messages:
+        count("NotificationsSkipped", channel=message.channel.value)
+    return {message.msg_id: found.skipped for message in messages}

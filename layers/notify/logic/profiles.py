@@ -116,7 +116,6 @@ def create(workspace: str, version: str, body: ProfileCreate) -> StoredResponse:
         _store(lambda: create_profile(workspace, profile))
     except ProfileExists:
         raise already_exists(body.distinct_id, version) from None
-    count("ProfileCreated")
     return ok(CREATED, 201)
 
 
@@ -266,7 +265,6 @@ def merge(workspace: str, version: str, source_id: str, target_id: str) -> Store
         move_profile(workspace, source_id, source_revision, result, target_revision)
 
     _with_retries(change)
-    count("ProfilesMerged")
     return ok(MERGED)
 
 

@@ -17,7 +17,9 @@ from notify.settings import get_settings
 from notify.timestamps import iso_utc
 
 
-def _manifest(messages: Sequence[NotificationMessage], event: str, received: datetime) -> RequestManifest:
+def _manifest(
+    messages: Sequence[NotificationMessage], event: str, received: datetime, skipped: dict[str, str] | None = None
+) -> RequestManifest:
     first = messages[0]
     retention = received + timedelta(days=get_settings().delivery_log_retention_days)
     return RequestManifest(
@@ -31,10 +33,13 @@ def _manifest(messages: Sequence[NotificationMessage], event: str, received: dat
             for m in messages
         ],
         expires_at=max(int(retention.timestamp()), first.dedupe_until),
+        skipped={m.msg_id: skipped[m.msg_id] for m in messages if skipped and m.msg_id in skipped},
     )
 
 
-def record_request(messages: Sequence[NotificationMessage], *, event: str, received: datetime) -> RequestManifest:
+def record_request(
+    messages: Sequence[NotificationMessage], *, event: str, received: datetime, skipped: dict[str, str] | None = None
+) -> RequestManifest:
     """Record what a request queues (all `messages` share its request_id), so the status route shows its
     notifications `queued` as soon as the client has the answer. Kept at least as long as the key, so a retry
     finds the same request.
@@ -44,17 +49,22 @@ def record_request(messages: Sequence[NotificationMessage], *, event: str, recei
     (notify.logic.idempotency.run_idempotently): no call of its own. A sender may then record a notification's
     outcome before the manifest exists; the status route starts from the manifest and never shows such a
     notification without it, and the sender never reads the manifest (docs/bench.md, "Ordering")."""
-    manifest = _manifest(messages, event, received)
+    manifest = _manifest(messages, event, received, skipped)
     record_manifests([manifest])
     return manifest
 
 
 def record_bulk_requests(
-    bulk_request_id: str, requests: Sequence[Sequence[NotificationMessage]], *, event: str, received: datetime
+    bulk_request_id: str,
+    requests: Sequence[Sequence[NotificationMessage]],
+    *,
+    event: str,
+    received: datetime,
+    skipped: dict[str, str] | None = None,
 ) -> list[RequestManifest]:
     """record_request for each item of a bulk request (a request of its own), stored a hundred to an item
     (notify.dal.delivery_log.record_bulk_manifests): a 1000-recipient bulk's manifests fit its completion."""
-    manifests = [_manifest(messages, event, received) for messages in requests]
+    manifests = [_manifest(messages, event, received, skipped) for messages in requests]
     record_bulk_manifests(bulk_request_id, manifests)
     return manifests
 
@@ -86,6 +96,8 @@ def record_not_queued(
 
 
 def _state_without_record(entry: ManifestEntry, manifest: RequestManifest) -> tuple[DeliveryState, str | None]:
+    if entry.msg_id in manifest.skipped:
+        return DeliveryState.skipped, manifest.skipped[entry.msg_id]
     if entry.msg_id in manifest.not_queued:
         return DeliveryState.failed, NOT_QUEUED_REASON
     return DeliveryState.queued, None

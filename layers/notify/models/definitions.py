@@ -6,7 +6,7 @@ from typing import Any
 
 import jmespath
 import jmespath.exceptions
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from notify.models.channels import Channel
 from notify.models.limits import KeyName
@@ -44,15 +44,24 @@ class AutomationStep(BaseModel):
     """One step: an event sent to a recipient taken from the trigger payload, after a delay.
 
     `to` maps each channel to a JMESPath expression over the payload (e.g. {"email": "user.email"});
-    `data` is a JMESPath expression producing the template data (default: the whole payload).
+    `distinct_id` is a JMESPath expression naming the recipient's profile, whose destinations fill the channels
+    `to` does not give (docs/contract.md section 6); `data` is a JMESPath expression producing the template
+    data (default: the whole payload).
     """
 
     event: KeyName
-    to: dict[Channel, str] = Field(min_length=1)
+    to: dict[Channel, str] = Field(default_factory=dict)
+    distinct_id: str | None = None
     data: str | None = None
     delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY_SECONDS)
 
-    @field_validator("to", "data")
+    @model_validator(mode="after")
+    def _has_a_recipient(self) -> AutomationStep:
+        if not self.to and not self.distinct_id:
+            raise ValueError("a step needs `to` (at least one channel) or `distinct_id`")
+        return self
+
+    @field_validator("to", "data", "distinct_id")
     @classmethod
     def _compiles(cls, value: Any) -> Any:
         expressions = value.values() if isinstance(value, dict) else [value] if value else []

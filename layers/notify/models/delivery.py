@@ -18,6 +18,8 @@ class DeliveryState(StrEnum):
     failed = "failed"
     # The provider may have accepted it (timeout after sending, lost answer, 5xx): never re-sent automatically (R8).
     unknown = "unknown"
+    # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6).
+    skipped = "skipped"
 
 
 class ManifestEntry(BaseModel):
@@ -40,6 +42,8 @@ class RequestManifest(BaseModel):
     expires_at: int  # epoch seconds, the table's TTL
     # msg_ids the queue refused: `failed` on the status route unless a sender recorded more (R8).
     not_queued: list[str] = Field(default_factory=list)
+    # msg_ids never queued on purpose, with the reason (an inactive profile): `skipped` on the status route.
+    skipped: dict[str, str] = Field(default_factory=dict)
 
 
 class DeliveryRecord(BaseModel):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from notify.models.channels import (
     Channel,
@@ -20,9 +20,9 @@ from notify.models.limits import DistinctId, KeyName
 
 
 class Recipient(BaseModel):
-    """`to`: one destination per channel; at least one channel."""
+    """`to`: one destination per channel; at least one channel unless the request names a `distinct_id`."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid")
 
     email: EmailDestination | None = None
     sms: PhoneDestination | None = None
@@ -34,24 +34,31 @@ class Recipient(BaseModel):
     teams: Destination | None = None
     voice: PhoneDestination | None = None
 
-    @model_validator(mode="after")
-    def _at_least_one_channel(self) -> Recipient:
-        if not self.destinations():
-            raise ValueError(f"must name at least one channel ({', '.join(c.value for c in Channel)})")
-        return self
-
     def destinations(self) -> dict[Channel, str]:
         """The channels the request asked for, with their destinations."""
         return {Channel(name): value for name, value in self.model_dump(exclude_none=True).items()}
 
 
 class Delivery(BaseModel):
-    """One recipient and what fills the templates for them. Unknown fields are ignored, as Fyno does."""
+    """One recipient and what fills the templates for them. Unknown fields are ignored, as Fyno does.
 
-    to: Recipient
+    With a `distinct_id`, `to` may be left out: the profile's destinations fill each channel `to` does not give
+    (docs/contract.md section 6)."""
+
     distinct_id: DistinctId | None = None
+    to: Recipient = Field(default_factory=Recipient, validate_default=True)
     data: dict[str, Any] = Field(default_factory=dict)
     callback: dict[str, Any] | None = None
+
+    @field_validator("to")
+    @classmethod
+    def _someone(cls, to: Recipient, info: ValidationInfo) -> Recipient:
+        # A distinct_id that failed validation is absent from info.data: its own error says enough.
+        if not to.destinations() and "distinct_id" in info.data and info.data["distinct_id"] is None:
+            raise ValueError(
+                f"must name at least one channel ({', '.join(c.value for c in Channel)}), or give a distinct_id"
+            )
+        return to
 
     @model_validator(mode="before")
     @classmethod

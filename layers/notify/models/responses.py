@@ -21,13 +21,17 @@ class ResponseBody(BaseModel):
 
 
 class Receipt(ResponseBody):
-    """One channel of one recipient: `destination` echoes the request; `msg_id` names the notification."""
+    """One channel of one recipient: `destination` is the one used (from `to`, else the profile of `distinct_id`);
+    `msg_id` names the notification."""
 
     destination: str
     msg_id: str
-    status: Literal["ok", "error"]
+    status: Literal["ok", "error", "skipped"]
     message: str | SkipJsonSchema[None] = Field(
-        default=None, alias="_message", description="Why the notification could not be queued (status error)."
+        default=None,
+        alias="_message",
+        description="Why the notification could not be queued (status error), or is not sent (status skipped: "
+        "the profile of `distinct_id` is inactive).",
     )
 
 
@@ -110,10 +114,8 @@ class ErrorBody(ResponseBody):
     )
 
 
-class ProfileChanged(BaseModel):
+class ProfileChanged(ResponseBody):
     """200 or 201 of the Profiles API's changes: Fyno's message, e.g. `1 Record(s) updated successfully`."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     message: str = Field(alias="_message")
     status: Literal["ok"]

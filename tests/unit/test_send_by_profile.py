@@ -1,0 +1,350 @@
+"""Sending by `distinct_id` (docs/contract.md section 6): the profile fills each channel `to` does not give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+
+from notify.dal.clients import client as aws_client
+from notify.dal.definitions import put_automation
+from notify.dal.profiles import create_profile, get_profile, replace_profile
+from notify.models.definitions import AutomationDefinition
+from notify.models.profiles import Profile, ProfileChannels
+from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+
+NOW = "2026-12-01T00:00:00.000Z"
+
+
+class ShortLambdaContext:
+    """An invocation with 3 s left: its claim lapses 3 s after it started."""
+
+    function_name = "EventApiFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:EventApiFunction"
+    aws_request_id = "req-crash"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 3_000
+
+
+@pytest.fixture
+def workspace(stack: Any) -> str:
+    return str(stack.workspaces[0].workspace)
+
+
+def add_profile(workspace: str, distinct_id: str, status: int = 1, version: str = "live", **channel: Any) -> None:
+    create_profile(
+        workspace,
+        Profile.model_validate(
+            {
+                "distinct_id": distinct_id,
+                "status": status,
+                "channel": channel,
+                "created_at": NOW,
+                "updated_at": NOW,
+                "version": version,
+            }
+        ),
+    )
+
+
+def change_email(workspace: str, distinct_id: str, email: str) -> None:
+    found = get_profile(workspace, "live", distinct_id)
+    assert found is not None
+    profile, revision = found
+    changed = profile.model_copy(update={"channel": ProfileChannels(email=email)})
+    replace_profile(workspace, changed, revision)
+
+
+def by_profile(distinct_id: str = "user-1", event: str = "Welcome_Email", **to: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"event": event, "distinct_id": distinct_id, "data": {"name": "Rahul"}}
+    if to:
+        body["to"] = to
+    return body
+
+
+def profile_reads(stack: Any) -> list[str]:
+    """Registers a hook; returns the list it fills with each DynamoDB operation made on the profiles table."""
+    table = stack.resources.tables["ProfilesTable"]
+    calls: list[str] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        if params.get("TableName") == table or table in params.get("RequestItems", {}):
+            calls.append(model.name)
+
+    aws_client("dynamodb").meta.events.register("before-parameter-build.dynamodb", record, unique_id="profile-reads")
+    return calls
+
+
+@pytest.fixture
+def reads(stack: Any) -> Any:
+    calls = profile_reads(stack)
+    yield calls
+    aws_client("dynamodb").meta.events.unregister("before-parameter-build.dynamodb", unique_id="profile-reads")
+
+
+def test_an_event_by_distinct_id_goes_to_the_profiles_destination(
+    client: Any, stack: Any, workspace: str, sender: Any
+) -> None:
+    from tests.unit.conftest import sent_emails
+
+    add_profile(workspace, "user-1", email="profile@example.com", sms="+14155550100")
+    response = client.post(by_profile(), key="by-profile")
+
+    assert response.status == 202, response.body
+    answer = response.json()["response"]
+    assert answer == {
+        "email": {"destination": "profile@example.com", "msg_id": answer["email"]["msg_id"], "status": "ok"}
+    }
+    [message] = stack.queued_messages()
+    assert (message["destination"], message["distinct_id"]) == ("profile@example.com", "user-1")
+    sender.drain()
+    [email] = sent_emails()
+    assert email.destinations["ToAddresses"] == ["profile@example.com"]
+
+
+def test_R4_a_request_by_distinct_id_replays_identically_after_the_profile_changed_or_was_deleted(
+    client: Any, stack: Any, workspace: str
+) -> None:
+    add_profile(workspace, "user-1", email="first@example.com")
+    first = client.post(by_profile(), key="replay-profile")
+    change_email(workspace, "user-1", "second@example.com")
+    replay = client.post(by_profile(), key="replay-profile")
+    aws_client("dynamodb").delete_item(
+        TableName=stack.resources.tables["ProfilesTable"],
+        Key={"scope": {"S": f"{workspace}#live"}, "distinct_id": {"S": "user-1"}},
+    )
+    after_delete = client.post(by_profile(), key="replay-profile")
+
+    for later in (replay, after_delete):
+        assert (later.status, later.body, later.headers["idempotency-replayed"]) == (202, first.body, "true")
+    assert first.json()["response"]["email"]["destination"] == "first@example.com"
+    assert len(stack.queued_messages()) == 1
+
+
+def test_to_wins_over_the_profile_where_both_give_a_channel(client: Any, stack: Any, workspace: str) -> None:
+    add_profile(workspace, "user-1", email="profile@example.com", sms="+14155550100")
+    response = client.post(
+        by_profile(event="OrderConfirmed", email="given@example.com") | {"data": {"order_id": "1", "amount": "2"}}
+    )
+    answer = response.json()["response"]
+    assert {c: r["destination"] for c, r in answer.items()} == {"email": "given@example.com", "sms": "+14155550100"}
+    assert {m["channel"]: m["destination"] for m in stack.queued_messages()} == {
+        "email": "given@example.com",
+        "sms": "+14155550100",
+    }
+
+
+def test_a_request_whose_to_covers_every_channel_reads_no_profile(
+    client: Any, stack: Any, workspace: str, reads: list[str]
+) -> None:
+    add_profile(workspace, "user-1", email="profile@example.com")
+    reads.clear()
+    response = client.post(by_profile(email="given@example.com"), key="no-read")
+    assert response.status == 202
+    assert response.json()["response"]["email"]["destination"] == "given@example.com"
+    assert reads == []
+
+
+def test_an_unknown_profile_with_nothing_in_to_is_400_naming_the_distinct_id_and_stores_nothing(
+    client: Any, stack: Any
+) -> None:
+    response = client.post(by_profile("ghost"), key="ghost")
+    assert response.status == 400
+    body = response.json()
+    assert body["status"] == "error" and "ghost" in body["_message"]
+    assert body["errors"] == [{"field": "distinct_id", "message": "no profile 'ghost'"}]
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+
+def test_an_unknown_profile_still_gets_what_to_gives(client: Any, stack: Any) -> None:
+    response = client.post(
+        by_profile("ghost", event="OrderConfirmed", email="given@example.com") | {"data": {"order_id": "1"}}
+    )
+    assert response.status == 202
+    assert set(response.json()["response"]) == {"email"}
+
+
+def test_a_profile_without_a_destination_for_the_events_channels_is_400_naming_to(client: Any, workspace: str) -> None:
+    add_profile(workspace, "user-1", sms="+14155550100")
+    response = client.post(by_profile())
+    assert response.status == 400
+    assert response.json()["errors"] == [{"field": "to", "message": "must include one of: email"}]
+
+
+def test_an_inactive_profile_gets_nothing_and_its_notifications_are_skipped_with_the_reason(
+    client: Any, stack: Any, workspace: str, status: Any
+) -> None:
+    add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
+    response = client.post(by_profile("sleeper"), key="inactive")
+
+    assert response.status == 202, response.body
+    receipt = response.json()["response"]["email"]
+    reason = "skipped: the profile 'sleeper' is inactive (status 0); nothing is sent to it"
+    assert (receipt["status"], receipt["_message"], receipt["destination"]) == (
+        "skipped",
+        reason,
+        "sleeper@example.com",
+    )
+    assert stack.queued_messages() == []
+    shown = status.get(response.json()["request_id"]).json()["notifications"]
+    assert [(n["channel"], n["state"], n["reason"]) for n in shown] == [("email", "skipped", reason)]
+
+
+def test_live_and_test_profiles_are_separate_when_sending(client: Any, workspace: str) -> None:
+    add_profile(workspace, "user-1", version="test", email="test-only@example.com")
+    assert client.post(by_profile()).status == 400
+    on_test = client.post(by_profile(), version="test")
+    assert on_test.json()["response"]["email"]["destination"] == "test-only@example.com"
+
+
+def test_R9_an_unreachable_profiles_table_is_503_and_releases_the_key(client: Any, stack: Any, workspace: str) -> None:
+    add_profile(workspace, "user-1", email="profile@example.com")
+    with fail_call("dynamodb", "GetItem", table=stack.resources.tables["ProfilesTable"]):
+        refused = client.post(by_profile(), key="profiles-down")
+    assert refused.status == 503 and refused.headers["retry-after"] == "2"
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+    assert client.post(by_profile(), key="profiles-down").status == 202
+
+
+def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resolved(
+    client: Any, stack: Any, workspace: str
+) -> None:
+    """The first execution queues to the profile's address and dies before completing; the profile changes; the
+    retry (after the claim lapsed) answers and queues the first address again, so one address is ever sent to."""
+    add_profile(workspace, "user-1", email="first@example.com")
+
+    def crash(**_: object) -> None:
+        raise SimulatedLambdaTimeout()
+
+    start = datetime.now(UTC)
+    with freeze_time(start) as clock:
+        with fail_call("sqs", "SendMessageBatch", action=crash, after=True), pytest.raises(SimulatedLambdaTimeout):
+            client.post(by_profile(), key="crash-profile", context=ShortLambdaContext())
+        change_email(workspace, "user-1", "second@example.com")
+        clock.tick(timedelta(seconds=4))  # past the crashed invocation's timeout: its claim lapsed
+        retry = client.post(by_profile(), key="crash-profile")
+
+    assert retry.status == 202 and "idempotency-replayed" not in retry.headers
+    assert retry.json()["response"]["email"]["destination"] == "first@example.com"
+    messages = stack.queued_messages()
+    assert len(messages) == 2  # the crashed execution's copy and the retry's, one msg_id
+    assert {(m["msg_id"], m["destination"]) for m in messages} == {
+        (retry.json()["response"]["email"]["msg_id"], "first@example.com")
+    }
+
+
+def test_a_keyed_request_by_distinct_id_makes_five_aws_calls(client: Any, stack: Any, workspace: str) -> None:
+    """claim, profile GetItem, the destinations recorded in the claim, enqueue, completion."""
+    add_profile(workspace, "user-1", email="profile@example.com")
+    client.post(by_profile(email="warm@example.com"))  # warm the definitions cache
+    made: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        made.append(model.name)
+
+    events = aws_client("dynamodb").meta.events
+    sqs_events = aws_client("sqs").meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="count")
+    sqs_events.register("before-parameter-build.sqs", record, unique_id="count")
+    try:
+        assert client.post(by_profile(), key="counted").status == 202
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="count")
+        sqs_events.unregister("before-parameter-build.sqs", unique_id="count")
+    assert made == ["PutItem", "GetItem", "UpdateItem", "SendMessageBatch", "TransactWriteItems"]
+
+
+# Event Bulk ----------------------------------------------------------------------------------------------------
+
+
+def test_bulk_items_by_distinct_id_read_their_profiles_in_one_batch(
+    bulk_client: Any, stack: Any, workspace: str, reads: list[str]
+) -> None:
+    for index in range(3):
+        add_profile(workspace, f"user-{index}", email=f"user{index}@example.com")
+    add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
+    reads.clear()
+    body = {
+        "event": "Welcome_Email",
+        "batch": [
+            {"distinct_id": "user-0"},
+            {"distinct_id": "user-1", "to": {"email": "given@example.com"}},
+            {"distinct_id": "user-2", "data": {"name": "Two"}},
+            {"distinct_id": "sleeper"},
+            {"to": {"email": "plain@example.com"}},
+        ],
+    }
+    response = bulk_client.post(body, key="bulk-profiles")
+
+    assert response.status == 202, response.body
+    items = response.json()["response"]
+    assert [item["email"]["destination"] for item in items] == [
+        "user0@example.com",
+        "given@example.com",
+        "user2@example.com",
+        "sleeper@example.com",
+        "plain@example.com",
+    ]
+    assert [item["email"]["status"] for item in items] == ["ok", "ok", "ok", "skipped", "ok"]
+    assert reads == ["BatchGetItem"]
+    assert sorted(m["destination"] for m in stack.queued_messages()) == [
+        "given@example.com",
+        "plain@example.com",
+        "user0@example.com",
+        "user2@example.com",
+    ]
+
+
+def test_bulk_reads_more_than_100_profiles_in_batches_of_100(
+    bulk_client: Any, stack: Any, workspace: str, reads: list[str]
+) -> None:
+    for index in range(150):
+        add_profile(workspace, f"user-{index}", email=f"user{index}@example.com")
+    reads.clear()
+    body = {"event": "Welcome_Email", "batch": [{"distinct_id": f"user-{index}"} for index in range(150)]}
+    response = bulk_client.post(body)
+    assert response.status == 202
+    assert [item["email"]["destination"] for item in response.json()["response"]][-1] == "user149@example.com"
+    assert reads == ["BatchGetItem", "BatchGetItem"]
+
+
+def test_bulk_items_with_unknown_profiles_and_nothing_in_to_are_one_400_naming_each_seq(
+    bulk_client: Any, stack: Any, workspace: str
+) -> None:
+    add_profile(workspace, "user-1", email="one@example.com")
+    body = {"event": "Welcome_Email", "batch": [{"distinct_id": "user-1"}, {"distinct_id": "ghost"}]}
+    response = bulk_client.post(body, key="bulk-ghost")
+    assert response.status == 400
+    assert response.json()["errors"] == [{"seq": 2, "field": "distinct_id", "message": "no profile 'ghost'"}]
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+
+# Automations ---------------------------------------------------------------------------------------------------
+
+
+def test_an_automation_step_with_a_distinct_id_goes_to_the_profile(
+    automation_client: Any, stack: Any, workspace: str
+) -> None:
+    put_automation(
+        workspace,
+        AutomationDefinition.model_validate(
+            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
+        ),
+    )
+    add_profile(workspace, "user-1", email="profile@example.com")
+    from notify.logic.definitions import forget_cached_definitions
+
+    forget_cached_definitions()
+    response = automation_client.post({"user": "user-1", "name": "Rahul"}, key="automation-profile")
+    assert response.status == 202, response.body
+    [step] = response.json()["steps"]
+    assert step["response"]["email"]["destination"] == "profile@example.com"
+    assert [m["destination"] for m in stack.queued_messages()] == ["profile@example.com"]
+
+    ghost = automation_client.post({"user": "ghost", "name": "Rahul"}, key="automation-ghost")
+    assert ghost.status == 400
+    assert ghost.json()["errors"] == [{"step": 1, "field": "distinct_id", "message": "no profile 'ghost'"}]
