@@ -9,7 +9,9 @@ from typing import Any
 
 from notify.dal.api_keys import hash_api_key, put_api_key
 from notify.dal.definitions import put_automation, put_event_definition
+from notify.dal.profiles import ProfileExists, create_profile
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
+from notify.models.profiles import Profile, ProfileChannels
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,27 @@ DEMO_AUTOMATIONS = [
 ]
 
 
-def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWorkspace]:
-    """Store the demo keys (hashed) and events in both workspaces; idempotent, so restarts are harmless."""
+# docs/contract.md section 6: one profile per workspace, so `make run`'s banner can send by distinct_id.
+DEMO_DISTINCT_ID = "demo-user-0001"
+DEMO_PROFILE_EMAIL = "rahul.profile@example.com"
+
+
+def demo_profile(created_at: str) -> Profile:
+    return Profile(
+        distinct_id=DEMO_DISTINCT_ID,
+        name="Rahul",
+        channel=ProfileChannels(email=DEMO_PROFILE_EMAIL, sms="+14155550100"),
+        created_at=created_at,
+        updated_at=created_at,
+        version="live",
+    )
+
+
+def seed_demo_data(
+    api_keys_table: str, definitions_table: str, profiles_table: str | None = None
+) -> list[DemoWorkspace]:
+    """Store the demo keys (hashed) and events in both workspaces, and with `profiles_table` a demo profile in
+    each; idempotent, so restarts are harmless."""
     workspaces = demo_workspaces()
     created_at = datetime.now(UTC).isoformat()
     for demo in workspaces:
@@ -88,10 +109,17 @@ def seed_demo_data(api_keys_table: str, definitions_table: str) -> list[DemoWork
             put_event_definition(demo.workspace, definition, table=definitions_table)
         for automation in DEMO_AUTOMATIONS:
             put_automation(demo.workspace, automation, table=definitions_table)
+        if profiles_table is not None:
+            try:
+                create_profile(demo.workspace, demo_profile(created_at), table=profiles_table)
+            except ProfileExists:
+                pass  # seeded by an earlier start
     return workspaces
 
 
 def seed_handler(event: dict[str, str], context: Any) -> list[dict[str, str]]:
     """Entry point of `python -m local`'s seeding worker, which has the shared layer on its path."""
-    workspaces = seed_demo_data(event["api_keys_table"], event["definitions_table"])
-    return [asdict(workspace) for workspace in workspaces]
+    workspaces = seed_demo_data(event["api_keys_table"], event["definitions_table"], event.get("profiles_table"))
+    # With a profiles table, the banner also prints a curl sending to the demo profile by distinct_id.
+    extra = {"distinct_id": DEMO_DISTINCT_ID} if event.get("profiles_table") else {}
+    return [{**asdict(workspace), **extra} for workspace in workspaces]

@@ -163,6 +163,7 @@ class LocalStack:
                 {
                     "api_keys_table": resources.tables["ApiKeysTable"],
                     "definitions_table": resources.tables["DefinitionsTable"],
+                    **({"profiles_table": resources.tables["ProfilesTable"]} if "ProfilesTable" in resources.tables else {}),
                 }
             )
         finally:
@@ -205,6 +206,18 @@ class LocalStack:
                 "-d", json.dumps(DEMO_BODY, separators=(",", ":")),
             ]  # fmt: skip
             lines += ["try (send it twice to see the replay):", shlex.join(curl)]
+        if self.workspaces and self.workspaces[0].get("distinct_id"):
+            # docs/contract.md section 6: the same event to the profile the seeding stored (local/seed.py).
+            first = self.workspaces[0]
+            body = {"event": "Welcome_Email", "distinct_id": first["distinct_id"], "data": {"name": "Rahul"}}
+            by_profile = [
+                "curl", "-i", "-X", "POST", f"{self.settings.api_url}/v1/{first['workspace']}/live/event",
+                "-H", f"Authorization: Bearer {first['api_key']}",
+                "-H", "Content-Type: application/json",
+                "-H", f"Idempotency-Key: {uuid.uuid4()}",
+                "-d", json.dumps(body, separators=(",", ":")),
+            ]  # fmt: skip
+            lines += [f"send by distinct_id to the seeded profile {first['distinct_id']}:", shlex.join(by_profile)]
         lines.append(f"local stack ready on {self.settings.api_url} (Ctrl-C to stop)")
         _print(*lines)
 

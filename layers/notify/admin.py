@@ -9,6 +9,9 @@
     python -m notify.admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
     python -m notify.admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
     python -m notify.admin --stack-name idempotent-notify migrate-provider-secrets
+    python -m notify.admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
+    python -m notify.admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
+    python -m notify.admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -210,7 +213,78 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--max", type=int, help="at most this many (default: all)")
     add_redrive_notifications_parser(commands)
     add_provider_secrets_parser(commands)
+    add_profiles_parser(commands)
     return parser
+
+
+# profiles list / show / delete: a workspace's profiles (docs/contract.md section 6) ----------------------------
+
+LOCAL_PROFILES_TABLE = "ProfilesTable"
+
+
+def add_profiles_parser(commands: Any) -> None:
+    profiles = commands.add_parser("profiles", help="list, show or delete a workspace's profiles")
+    actions = profiles.add_subparsers(dest="profiles_command", required=True)
+    for name, help_text in (
+        ("list", "list the profiles of a workspace's version, destinations masked"),
+        ("show", "print one profile as the Profiles API answers it"),
+        ("delete", "delete profiles (repeat --distinct-id)"),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--workspace", required=True)
+        action.add_argument("--version", choices=("live", "test"), default="live")
+        action.add_argument("--profiles-table", help="the profiles table (the stack's output ProfilesTableName)")
+        if name == "show":
+            action.add_argument("--distinct-id", required=True)
+        elif name == "delete":
+            action.add_argument("--distinct-id", required=True, action="append")
+
+
+def resolve_profiles_table(args: argparse.Namespace) -> str:
+    table = args.profiles_table
+    if table is None and args.stack_name:
+        table = stack_outputs(args.stack_name).get("ProfilesTableName")
+    elif table is None and args.endpoint_url:
+        table = LOCAL_PROFILES_TABLE
+    if not table:
+        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or --profiles-table")
+    return str(table)
+
+
+def _masked_channels(channel: dict[str, Any]) -> str:
+    shown = []
+    for name, value in channel.items():
+        if isinstance(value, list):
+            shown.append(f"{name}={len(value)} token(s)")
+        else:
+            shown.append(f"{name}={mask_destination(str(value))}")
+    return " ".join(shown) or "no destination"
+
+
+def run_profiles(args: argparse.Namespace) -> int:
+    from notify.dal.profiles import delete_profile, get_profile, list_profiles
+
+    table = resolve_profiles_table(args)
+    workspace = require_workspace(args.workspace)
+    if args.profiles_command == "list":
+        listed = 0
+        for profile in list_profiles(workspace, args.version, table=table):
+            state = "active" if profile.status else "inactive"
+            print(f"{profile.distinct_id}  {state}  {_masked_channels(profile.channel.stored())}")
+            listed += 1
+        print(f"{listed} profile(s) in {workspace} ({args.version})")
+        return 0
+    if args.profiles_command == "show":
+        found = get_profile(workspace, args.version, args.distinct_id, table=table)
+        if found is None:
+            raise AdminError(f"no profile {args.distinct_id!r} in {workspace} ({args.version})")
+        print(json.dumps(found[0].answer(), indent=2, ensure_ascii=False))
+        return 0
+    missing = [d for d in args.distinct_id if not delete_profile(workspace, args.version, d, table=table)]
+    print(f"deleted {len(args.distinct_id) - len(missing)} profile(s) of {workspace} ({args.version})")
+    if missing:
+        raise AdminError(f"no such profile: {', '.join(missing)}")
+    return 0
 
 
 # redrive-notifications: send `unknown` or `failed` notifications again, on purpose (R8) -----------------
@@ -329,6 +403,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return run_redrive_notifications(args)
         if args.command == "set-slack-token":
             return run_set_slack_token(args)
+        if args.command == "profiles":
+            return run_profiles(args)
         tables = resolve_tables(args)
         if args.command == "migrate-provider-secrets":
             return run_migrate_provider_secrets(args, tables)

@@ -40,7 +40,10 @@ ONBOARDING_PAYLOAD: dict[str, Any] = {
     "order": {"id": "1"},
 }
 
-schema = schemathesis.pytest.from_fixture("served_schema").include(method="POST")
+schema = schemathesis.pytest.from_fixture("served_schema").include(method="POST").exclude(path_regex="/profiles")
+# The Profiles API (docs/contract.md section 6): every route and method, no Idempotency-Key (none applies).
+profiles_schema = schemathesis.pytest.from_fixture("served_schema").include(path_regex="/profiles")
+PROFILE_EXAMPLES = 12
 
 
 def idempotency_record_id(api: str, key: str) -> str:
@@ -64,7 +67,8 @@ def aim_at_seeded_definitions(case: Case) -> None:
         return
     deliveries = body["batch"] if APIS[case.path] == "bulk" else [body]
     for delivery in deliveries:
-        delivery["to"] = {**delivery["to"], "email": delivery["to"].get("email") or "fuzz@example.com"}
+        to = delivery.get("to") or {}
+        delivery["to"] = {**to, "email": to.get("email") or "fuzz@example.com"}
     body["event"] = KNOWN_EVENTS[len(json.dumps(body)) % 2]
 
 
@@ -98,3 +102,26 @@ def test_no_5xx_and_a_refused_request_stores_nothing(case: Case, fuzz_stack: Loc
         else:
             assert response.status_code == 202, f"{response.status_code} {response.text[:500]}\n{curl}"
             assert record is not None and record["status"]["S"] == "COMPLETED", curl
+
+
+@profiles_schema.parametrize()
+@settings(max_examples=PROFILE_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_profiles_routes_never_answer_5xx_and_answer_fynos_shapes(case: Case, fuzz_stack: LocalStackProcess) -> None:
+    """Any input to any Profiles route, on live and test: a 2xx with `status: ok` (or the profile), or a 4xx with
+    `status: error`; never a 5xx or a stack trace."""
+    for version in ("live", "test"):
+        case.path_parameters = {**(case.path_parameters or {}), "workspace": WORKSPACE, "version": version}
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {API_KEY}"}
+
+        response = case.call(base_url=f"http://127.0.0.1:{fuzz_stack.api_port}", timeout=35)
+
+        curl = case.as_curl_command()
+        assert response.status_code < 500, f"{response.status_code} {response.text[:500]}\n{curl}"
+        if response.status_code == 404 and "message" in response.json():
+            continue  # API Gateway's own answer: a path parameter the route cannot match (e.g. an encoded '/')
+        body = response.json()
+        assert "Traceback" not in response.text, curl
+        if response.status_code >= 400:
+            assert body["status"] == "error" and body["_message"], curl
+        elif case.method != "GET":
+            assert body["status"] == "ok" and body["_message"], curl

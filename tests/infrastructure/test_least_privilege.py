@@ -6,6 +6,7 @@ provider secrets; only the sender reads them, and it may send email only from th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,9 +16,15 @@ from local.template import load_template
 from notify.dal.clients import client
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, welcome
 from tests.support.faults import queue_refuses
-from tests.support.stack import Stack
+from tests.support.stack import FakeLambdaContext, Stack
 
-API_FUNCTIONS = ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction", "StatusApiFunction")
+API_FUNCTIONS = (
+    "EventApiFunction",
+    "BulkApiFunction",
+    "AutomationApiFunction",
+    "StatusApiFunction",
+    "ProfilesApiFunction",
+)
 RESOURCES = load_template()["Resources"]
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -133,3 +140,87 @@ def test_R8_marking_notifications_not_queued_needs_no_more_than_the_api_function
     # A keyed request names the refused notifications in the manifest its completion writes (one Put).
     assert made, "the refused notifications were not recorded"
     assert set(made) <= actions_on(function, "DeliveryLogTable")
+
+
+# Profiles (docs/contract.md section 6) -------------------------------------------------------------------------
+
+
+def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.container import import_function
+    from local.template import function_environment
+    from notify.dal.profiles import create_profile
+    from notify.models.profiles import Profile
+    from notify.settings import get_settings
+
+    for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    module = import_function("profiles_api")
+    demo = stack.workspaces[0]
+
+    def call(method: str, route: str, body: Any = None) -> int:
+        path = f"/v1/{demo.workspace}/live/{route}"
+        event = {
+            "version": "2.0",
+            "rawPath": path,
+            "headers": {"authorization": f"Bearer {demo.api_key}", "content-type": "application/json"},
+            "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+            "body": json.dumps(body) if body is not None else None,
+            "isBase64Encoded": False,
+        }
+        return int(module.lambda_handler(event, FakeLambdaContext())["statusCode"])
+
+    dynamodb_calls.clear()
+    assert call("POST", "profiles", {"distinct_id": "u1", "channel": {"email": "a@example.com"}}) == 201
+    assert call("GET", "profiles/u1") == 200
+    assert call("PUT", "profiles/u1", {"name": "x"}) == 200
+    assert call("PATCH", "profiles/u1/channel", {"channel": {"push": [{"token": "t"}]}}) == 200
+    assert call("POST", "profiles/u1/channel/delete", {"push": ["t"]}) == 200
+    assert call("PUT", "profiles/u1", {"distinct_id": "u2"}) == 200
+    create_profile(demo.workspace, Profile(distinct_id="u3", created_at="x", updated_at="x", version="live"))
+    assert call("PATCH", "profiles/u2/merge/u3") == 200
+    assert call("POST", "profiles/delete", {"distinct_id": ["u3"]}) == 200
+
+    table = stack.resources.tables["ProfilesTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    assert made == actions_on("ProfilesApiFunction", "ProfilesTable")
+    # The function reads API keys and nothing else of the product's tables.
+    assert {name for _, name in dynamodb_calls} <= {table, stack.resources.tables["ApiKeysTable"]}
+
+
+@pytest.mark.parametrize(
+    ("function", "api", "body"),
+    [
+        ("EventApiFunction", EventApiClient, {"event": "Welcome_Email", "distinct_id": "u1"}),
+        (
+            "BulkApiFunction",
+            BulkApiClient,
+            {"event": "Welcome_Email", "batch": [{"distinct_id": "u1"}, {"distinct_id": "u2"}]},
+        ),
+    ],
+)
+def test_sending_by_distinct_id_only_reads_profiles(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], function: str, api: type[ApiClient], body: Any
+) -> None:
+    from notify.dal.profiles import create_profile
+    from notify.models.profiles import Profile, ProfileChannels
+
+    for distinct_id in ("u1", "u2"):
+        profile = Profile(
+            distinct_id=distinct_id,
+            channel=ProfileChannels(email=f"{distinct_id}@example.com"),
+            created_at="x",
+            updated_at="x",
+            version="live",
+        )
+        create_profile(stack.workspaces[0].workspace, profile)
+    dynamodb_calls.clear()
+    assert api(stack.workspaces[0]).post(body, key=f"profile-{function}").status == 202  # type: ignore[call-arg]
+
+    table = stack.resources.tables["ProfilesTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    assert made and made <= actions_on(function, "ProfilesTable")
+    for sending in ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction"):
+        assert actions_on(sending, "ProfilesTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}

@@ -122,3 +122,32 @@ def test_onboarding_automation_sends_its_first_step_at_once(delivering_stack: Lo
     assert sorted(states) == ["queued", "sent"]  # step 2 waits for its 60 s delay
     (email,) = emails_to(delivering_stack, address)
     assert email["subject"] == "Welcome Rahul"
+
+
+def test_R8_an_event_by_distinct_id_delivers_one_email_to_the_profile_and_replays_after_the_profile_changed(
+    delivering_stack: LocalStackProcess,
+) -> None:
+    """docs/contract.md section 6: the profile's address gets exactly one email; a replay after the profile
+    changed answers the same body and sends nothing to the new address."""
+    distinct_id = f"it-{uuid.uuid4()}"
+    first_address = f"profile-{uuid.uuid4().hex[:8]}@example.com"
+    second_address = f"changed-{uuid.uuid4().hex[:8]}@example.com"
+    profile = json.dumps({"distinct_id": distinct_id, "channel": {"email": first_address}})
+    assert delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/profiles", profile, headers()).status == 201
+    body = json.dumps({"event": "Welcome_Email", "distinct_id": distinct_id, "data": {"name": "Rahul"}})
+    key = str(uuid.uuid4())
+
+    first = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers(key))
+    assert first.status == 202, first.text
+    request_id = first.json()["request_id"]
+    wait_for(lambda: notification_states(delivering_stack, request_id) == ["sent"], message="the email is sent")
+
+    change = json.dumps({"channel": {"email": second_address}})
+    path = f"/v1/{WORKSPACE}/live/profiles/{distinct_id}/channel"
+    assert delivering_stack.request("PATCH", path, change, headers()).status == 200
+    replay = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers(key))
+
+    assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (202, first.body, "true")
+    (email,) = emails_to(delivering_stack, first_address)
+    assert email["subject"] == "Welcome Rahul"
+    assert emails_to(delivering_stack, second_address) == []

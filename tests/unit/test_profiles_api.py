@@ -492,7 +492,7 @@ def test_merging_a_profile_into_itself_is_400_and_keeps_it(profiles: ProfilesApi
 
 def test_a_merge_that_fails_midway_leaves_both_profiles(profiles: ProfilesApi, stack: Any) -> None:
     """The merge is one transaction: when DynamoDB refuses it, neither profile changed."""
-    from tests.unit.faults import fail_call
+    from tests.support.faults import fail_call
 
     profiles.create(RAHUL)
     profiles.create({"distinct_id": "user-2"})
@@ -535,56 +535,13 @@ def test_delete_profiles_with_an_invalid_body_is_400_naming_distinct_id(
 
 def test_an_unreachable_profiles_table_is_503_with_retry_after(profiles: ProfilesApi, stack: Any) -> None:
     profiles.create(RAHUL)
-    from tests.unit.faults import fail_call
+    from tests.support.faults import fail_call
 
     with fail_call("dynamodb", "GetItem", table=stack.resources.tables["ProfilesTable"]):
         for answer in (profiles.get("user-1"), profiles.patch_channel("user-1", {"sms": "+14155550100"})):
             assert answer.status == 503 and answer.headers["retry-after"] == "2"
             assert answer.body["status"] == "error"
     assert profiles.get("user-1").body["channel"]["sms"] == "+919876543210"
-
-
-def test_the_profiles_function_may_call_only_what_the_template_allows(profiles: ProfilesApi, stack: Any) -> None:
-    """Every DynamoDB action the routes make on the profiles table is one the template grants, and no more."""
-    from local.template import load_template
-
-    table = stack.resources.tables["ProfilesTable"]
-    made: set[str] = set()
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        kinds = {
-            "Put": "PutItem",
-            "Delete": "DeleteItem",
-            "Update": "UpdateItem",
-            "ConditionCheck": "ConditionCheckItem",
-        }
-        if model.name == "TransactWriteItems":
-            for item in params["TransactItems"]:
-                [(kind, write)] = item.items()
-                if write["TableName"] == table:
-                    made.add(f"dynamodb:{kinds[kind]}")
-        elif params.get("TableName") == table:
-            made.add(f"dynamodb:{model.name}")
-
-    events = client("dynamodb").meta.events
-    events.register("before-parameter-build.dynamodb", record, unique_id="profiles-privilege")
-    try:
-        profiles.create(RAHUL)
-        profiles.get("user-1")
-        profiles.put("user-1", {"name": "x"})
-        profiles.patch_channel("user-1", {"sms": "+14155550100"})
-        profiles.delete_channel("user-1", {"channel": ["sms"]})
-        profiles.put("user-1", {"distinct_id": "user-3"})
-        profiles.create({"distinct_id": "user-4"})
-        profiles.merge("user-3", "user-4")
-        profiles.delete(["user-4"])
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="profiles-privilege")
-
-    function = load_template()["Resources"]["ProfilesApiFunction"]["Properties"]
-    [statement] = [s for p in function["Policies"] for s in p.get("Statement", [])]
-    assert statement["Resource"] == {"Fn::GetAtt": ["ProfilesTable", "Arn"]}
-    assert made == set(statement["Action"])
 
 
 def test_profile_answers_fit_the_documented_models(profiles: ProfilesApi) -> None:

@@ -13,7 +13,7 @@ from notify.dal.definitions import put_automation
 from notify.dal.profiles import create_profile, get_profile, replace_profile
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
-from tests.unit.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.faults import SimulatedLambdaTimeout, fail_call
 
 NOW = "2026-12-01T00:00:00.000Z"
 
@@ -89,7 +89,7 @@ def reads(stack: Any) -> Any:
 def test_an_event_by_distinct_id_goes_to_the_profiles_destination(
     client: Any, stack: Any, workspace: str, sender: Any
 ) -> None:
-    from tests.unit.conftest import sent_emails
+    from tests.support.stack import sent_emails
 
     add_profile(workspace, "user-1", email="profile@example.com", sms="+14155550100")
     response = client.post(by_profile(), key="by-profile")

@@ -1,0 +1,135 @@
+"""The Profiles API and sending by distinct_id over real HTTP against `python -m local` (docs/contract.md 6)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from tests.support.local_stack import (
+    API_KEY_2,
+    INVALID_API_DETAILS,
+    QUEUE,
+    WORKSPACE_1,
+    WORKSPACE_2,
+    HttpResult,
+    LocalStackProcess,
+    headers,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def call(stack: LocalStackProcess, method: str, route: str, body: Any = None, **kwargs: Any) -> HttpResult:
+    workspace = kwargs.pop("workspace", WORKSPACE_1)
+    version = kwargs.pop("version", "live")
+    sent = headers(**kwargs)
+    payload = json.dumps(body) if body is not None else None
+    return stack.request(method, f"/v1/{workspace}/{version}/{route}", payload, sent)
+
+
+def ok(message: str) -> dict[str, str]:
+    return {"_message": message, "status": "ok"}
+
+
+def error(message: str) -> dict[str, str]:
+    return {"_message": message, "status": "error"}
+
+
+@pytest.fixture
+def distinct_id() -> str:
+    return f"it-{uuid.uuid4()}"
+
+
+def test_every_profiles_route_answers_as_specified(local_stack: LocalStackProcess, distinct_id: str) -> None:
+    other = f"{distinct_id}-other"
+    path = f"profiles/{quote(distinct_id)}"
+    created = call(local_stack, "POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "a@example.com"}})
+    assert (created.status, created.json()) == (201, ok("Profile created successfully"))
+    again = call(local_stack, "POST", "profiles", {"distinct_id": distinct_id})
+    assert (again.status, again.json()) == (
+        400,
+        error(f"Distinct ID '{distinct_id}' already exists in the 'live' version of your workspace"),
+    )
+    got = call(local_stack, "GET", path)
+    assert got.status == 200 and got.json()["channel"] == {"email": "a@example.com"}
+
+    assert call(local_stack, "PUT", path, {"name": "Rahul"}).json() == ok("1 Record(s) updated successfully")
+    patched = call(
+        local_stack, "PATCH", f"{path}/channel", {"channel": {"push": [{"token": "t1"}], "sms": "+14155550100"}}
+    )
+    assert (patched.status, patched.json()) == (200, ok("1 Record(s) updated successfully"))
+    bad = call(local_stack, "PATCH", f"{path}/channel", {"channel": {"sms": "555"}})
+    assert bad.status == 400 and bad.json()["errors"][0]["field"] == "channel.sms"
+    deleted = call(local_stack, "POST", f"{path}/channel/delete", {"push": ["t1"]})
+    assert (deleted.status, deleted.json()) == (200, ok("Channel has been modified successfully"))
+    missing = call(local_stack, "POST", f"{path}/channel/delete", {"push": ["t1"]})
+    assert missing.json() == error("Unable to delete channel since the channel does not exist")
+
+    call(local_stack, "POST", "profiles", {"distinct_id": other, "channel": {"email": "b@example.com"}})
+    merged = call(local_stack, "PATCH", f"{path}/merge/{quote(other)}")
+    assert (merged.status, merged.json()) == (200, ok("1 Record(s) updated and 1 Records(s) deleted"))
+    assert call(local_stack, "GET", path).json() == error("incorrect/non existing distinct_id provided")
+    target = call(local_stack, "GET", f"profiles/{quote(other)}").json()
+    assert target["channel"] == {"email": "b@example.com", "sms": "+14155550100"} and target["name"] is None
+    assert call(local_stack, "PATCH", f"{path}/merge/{quote(other)}").json() == error("merge from id does not exist")
+    assert call(local_stack, "PUT", path, {"name": "x"}).json() == error(
+        "Unable to update the record since the record does not exist"
+    )
+
+    gone = call(local_stack, "POST", "profiles/delete", {"distinct_id": [other, "never"]})
+    assert (gone.status, gone.json()) == (200, ok("1 User(s) deleted successfully"))
+    assert call(local_stack, "POST", "profiles/delete", {"distinct_id": [other]}).json() == error(
+        "Cannot delete non existing user"
+    )
+
+
+def test_profiles_routes_need_the_workspaces_key(local_stack: LocalStackProcess) -> None:
+    refused = call(local_stack, "GET", "profiles/anyone", api_key=API_KEY_2)
+    assert (refused.status, refused.json()) == (401, INVALID_API_DETAILS)
+    theirs = call(local_stack, "GET", "profiles/demo-user-0001", workspace=WORKSPACE_2, api_key=API_KEY_2)
+    assert theirs.status == 200  # each workspace has its own seeded demo profile
+
+
+def test_R4_an_event_by_distinct_id_is_queued_to_the_profile_and_replays_after_the_profile_changed(
+    local_stack: LocalStackProcess, distinct_id: str
+) -> None:
+    local_stack.drain_queue(QUEUE)
+    call(local_stack, "POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "first@example.com"}})
+    body = json.dumps({"event": "Welcome_Email", "distinct_id": distinct_id, "data": {"name": "R"}})
+    key = f"it-{uuid.uuid4()}"
+    first = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(key))
+    assert first.status == 202, first.text
+    assert first.json()["response"]["email"]["destination"] == "first@example.com"
+
+    call(local_stack, "PATCH", f"profiles/{quote(distinct_id)}/channel", {"channel": {"email": "second@example.com"}})
+    replay = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(key))
+    assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (202, first.body, "true")
+    assert [m["destination"] for m in local_stack.drain_queue(QUEUE)] == ["first@example.com"]
+
+
+def test_an_unknown_distinct_id_with_nothing_in_to_is_400(local_stack: LocalStackProcess) -> None:
+    body = json.dumps({"event": "Welcome_Email", "distinct_id": "nobody-here"})
+    refused = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(f"it-{uuid.uuid4()}"))
+    assert refused.status == 400 and refused.json()["errors"][0]["field"] == "distinct_id"
+
+
+def test_the_banner_prints_a_curl_that_sends_by_distinct_id_to_the_seeded_profile(
+    local_stack: LocalStackProcess,
+) -> None:
+    local_stack.drain_queue(QUEUE)
+    line = next(line for line in local_stack.banner if line.startswith("curl ") and "distinct_id" in line)
+    curl = shlex.split(line)
+    url = curl[curl.index("-X") + 2]
+    sent = dict(curl[i + 1].split(": ", 1) for i, arg in enumerate(curl) if arg == "-H")
+    body = curl[curl.index("-d") + 1]
+    assert json.loads(body)["distinct_id"] == "demo-user-0001" and "to" not in json.loads(body)
+
+    answer = local_stack.request("POST", url.split(str(local_stack.api_port), 1)[1], body, sent)
+    assert answer.status == 202, answer.text
+    assert answer.json()["response"]["email"]["destination"] == "rahul.profile@example.com"
+    assert [m["destination"] for m in local_stack.drain_queue(QUEUE)] == ["rahul.profile@example.com"]
