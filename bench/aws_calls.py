@@ -26,6 +26,8 @@ from bench.harness import (
     reset_container_state,
 )
 from notify.dal.clients import client
+from notify.dal.profiles import create_profile
+from notify.models.profiles import Profile, ProfileChannels
 
 # Every service the API functions call on the request path. A client of any other service showing up
 # in the cache would be uncounted, so each scenario checks for it (see CallCounter.unhooked_clients).
@@ -153,6 +155,10 @@ COLD_REPLAY_TARGET = 1
 WARM_REPLAY_TARGET = 0
 UNKEYED_TARGET = 2
 BULK_1000_TARGET = 2 + BULK_RECIPIENTS // 10
+# By distinct_id (docs/contract.md section 6): claim, the profile's GetItem, its destinations recorded in the claim
+# (so a re-execution after a crash sends the same ones), enqueue, complete.
+BY_PROFILE_TARGET = 5
+BENCH_DISTINCT_ID = "bench-user"
 
 
 @dataclass(frozen=True)
@@ -223,6 +229,30 @@ def measure_request_calls() -> list[Scenario]:
                 "new key, warm container",
                 BULK_1000_TARGET,
                 "claim+100 batches+complete",
+                key=f"bench-{uuid.uuid4()}",
+            )
+        )
+        profile = Profile(
+            distinct_id=BENCH_DISTINCT_ID,
+            channel=ProfileChannels(email="bench-profile@example.com"),
+            created_at="2026-12-01T00:00:00Z",
+            updated_at="2026-12-01T00:00:00Z",
+            version="live",
+        )
+        create_profile(stack.workspace.workspace, profile)
+        by_profile = ApiCase(
+            "Event by distinct_id",
+            EVENT_API,
+            {"event": "Welcome_Email", "distinct_id": BENCH_DISTINCT_ID, "data": {"name": "Bench"}},
+        )
+        scenarios.append(
+            _measure(
+                counter,
+                stack,
+                by_profile,
+                "new key, warm container",
+                BY_PROFILE_TARGET,
+                "claim+profile+record+enqueue+complete",
                 key=f"bench-{uuid.uuid4()}",
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -110,10 +111,8 @@ def seed_demo_data(
         for automation in DEMO_AUTOMATIONS:
             put_automation(demo.workspace, automation, table=definitions_table)
         if profiles_table is not None:
-            try:
+            with contextlib.suppress(ProfileExists):  # seeded by an earlier start
                 create_profile(demo.workspace, demo_profile(created_at), table=profiles_table)
-            except ProfileExists:
-                pass  # seeded by an earlier start
     return workspaces
 
 

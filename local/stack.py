@@ -157,15 +157,15 @@ class LocalStack:
         for name in ("LOCAL_WORKSPACE_1", "LOCAL_WORKSPACE_2", "LOCAL_API_KEY_1", "LOCAL_API_KEY_2"):
             if name in os.environ:
                 environment[name] = os.environ[name]
+        tables = {
+            "api_keys_table": resources.tables["ApiKeysTable"],
+            "definitions_table": resources.tables["DefinitionsTable"],
+        }
+        if "ProfilesTable" in resources.tables:
+            tables["profiles_table"] = resources.tables["ProfilesTable"]
         pool = FunctionPool(spec, environment, max_workers=1)
         try:
-            invocation: Invocation = pool.invoke(
-                {
-                    "api_keys_table": resources.tables["ApiKeysTable"],
-                    "definitions_table": resources.tables["DefinitionsTable"],
-                    **({"profiles_table": resources.tables["ProfilesTable"]} if "ProfilesTable" in resources.tables else {}),
-                }
-            )
+            invocation: Invocation = pool.invoke(tables)
         finally:
             pool.close()
         if invocation.outcome != "ok":

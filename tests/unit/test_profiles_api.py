@@ -15,7 +15,6 @@ import pytest
 
 from local.container import import_function
 from local.template import function_environment
-from notify.dal.clients import client
 from notify.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
