@@ -11,6 +11,7 @@ from freezegun import freeze_time
 from notify.dal.clients import client as aws_client
 from notify.dal.definitions import put_automation
 from notify.dal.profiles import create_profile, get_profile, replace_profile
+from notify.logic.recipients import inactive_reason
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
@@ -348,3 +349,36 @@ def test_an_automation_step_with_a_distinct_id_goes_to_the_profile(
     ghost = automation_client.post({"user": "ghost", "name": "Rahul"}, key="automation-ghost")
     assert ghost.status == 400
     assert ghost.json()["errors"] == [{"step": 1, "field": "distinct_id", "message": "no profile 'ghost'"}]
+
+
+def test_an_inactive_profiles_bulk_item_shows_skipped_on_its_own_status_route(
+    bulk_client: Any, stack: Any, workspace: str, status: Any
+) -> None:
+    add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
+    body = {"event": "Welcome_Email", "batch": [{"to": {"email": "awake@example.com"}}, {"distinct_id": "sleeper"}]}
+    response = bulk_client.post(body, key="bulk-inactive")
+    assert response.status == 202
+    awake, sleeper = response.json()["response"]
+    assert [n["state"] for n in status.get(awake["request_id"]).json()["notifications"]] == ["queued"]
+    [skipped] = status.get(sleeper["request_id"]).json()["notifications"]
+    assert (skipped["state"], skipped["reason"]) == ("skipped", inactive_reason("sleeper"))
+    assert [m["destination"] for m in stack.queued_messages()] == ["awake@example.com"]
+
+
+def test_an_automation_whose_every_step_goes_to_an_inactive_profile_is_202_and_queues_nothing(
+    automation_client: Any, stack: Any, workspace: str
+) -> None:
+    from notify.logic.definitions import forget_cached_definitions
+
+    put_automation(
+        workspace,
+        AutomationDefinition.model_validate(
+            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
+        ),
+    )
+    forget_cached_definitions()
+    add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
+    response = automation_client.post({"user": "sleeper", "name": "S"}, key="automation-inactive")
+    assert response.status == 202, response.body
+    assert response.json()["steps"][0]["response"]["email"]["status"] == "skipped"
+    assert stack.queued_messages() == []
