@@ -10,8 +10,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from notify import snapstart
 from notify.api import build_resolver, parse_body, to_response
+from notify.environment import require_environment
 from notify.observability import logger, metrics, tracer
 
+# Cold start: stop here, naming the variable, when the template did not give one this function needs.
+require_environment("profiles_api")
 app = build_resolver()
 # With SnapStart (off by default), the snapshot holds what the first request would import.
 snapstart.register(preload=("notify.logic.profiles", "notify.models.profiles"))

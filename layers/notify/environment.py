@@ -13,7 +13,14 @@ import os
 
 from notify.observability import logger
 
-_API = ("API_KEYS_TABLE", "DEFINITIONS_TABLE", "IDEMPOTENCY_TABLE", "NOTIFICATION_QUEUE_URL", "DELIVERY_LOG_TABLE")
+_API = (
+    "API_KEYS_TABLE",
+    "DEFINITIONS_TABLE",
+    "IDEMPOTENCY_TABLE",
+    "NOTIFICATION_QUEUE_URL",
+    "DELIVERY_LOG_TABLE",
+    "PROFILES_TABLE",
+)
 
 # functions/<directory> -> the variables it requires.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -21,6 +28,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "bulk_api": _API,
     "automation_api": _API,
     "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE"),
+    "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE"),
     "sender": (
         "DEFINITIONS_TABLE",
         "IDEMPOTENCY_TABLE",

@@ -18,7 +18,7 @@ from notify.logic.idempotency import EXPIRATION_HEADER, REPLAYED_HEADER
 from notify.models.delivery import RequestStatus
 from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
 from notify.models.requests import BulkRequest, EventRequest
-from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileChanged
+from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileOk
 
 OPENAPI_PATH = "/v1/openapi.json"
 WORKSPACE_PATTERN = "^[A-Za-z0-9]{10,20}$"
@@ -38,7 +38,7 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     AutomationAccepted,
     RequestStatus,
     Profile,
-    ProfileChanged,
+    ProfileOk,
     ErrorBody,
 )
 
@@ -117,7 +117,7 @@ def _profile_route(
     success: str,
     refused: str,
     body: type[BaseModel] | None = None,
-    answer: type[BaseModel] = ProfileChanged,
+    answer: type[BaseModel] = ProfileOk,
 ) -> dict[str, Any]:
     """A Profiles API route (docs/contract.md section 6): Fyno's answers; no Idempotency-Key (it is idempotent by
     nature, or refuses a duplicate)."""

@@ -111,7 +111,7 @@ def test_profiles_routes_never_answer_5xx_and_answer_fynos_shapes(case: Case, fu
     `status: error`; never a 5xx or a stack trace."""
     for version in ("live", "test"):
         case.path_parameters = {**(case.path_parameters or {}), "workspace": WORKSPACE, "version": version}
-        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {API_KEY}"}
+        case.headers = CaseInsensitiveDict({**dict(case.headers or {}), "Authorization": f"Bearer {API_KEY}"})
 
         response = case.call(base_url=f"http://127.0.0.1:{fuzz_stack.api_port}", timeout=35)
 

@@ -26,7 +26,7 @@ def profiles_stack(stack: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     for distinct_id, status in (("user-1", 1), ("user-2", 0)):
         profile = Profile(
             distinct_id=distinct_id,
-            status=status,  # type: ignore[arg-type]
+            status=status,
             channel=ProfileChannels(email=f"{distinct_id}@example.com"),
             created_at="2026-12-01T00:00:00.000Z",
             updated_at="2026-12-01T00:00:00.000Z",

@@ -112,7 +112,7 @@ def error(message: str) -> dict[str, str]:
     return {"_message": message, "status": "error"}
 
 
-RAHUL = {
+RAHUL: dict[str, Any] = {
     "distinct_id": "user-1",
     "name": "Rahul",
     "timezone": "Asia/Kolkata",
@@ -545,8 +545,8 @@ def test_an_unreachable_profiles_table_is_503_with_retry_after(profiles: Profile
 
 def test_profile_answers_fit_the_documented_models(profiles: ProfilesApi) -> None:
     from notify.models.profiles import Profile
-    from notify.models.responses import ErrorBody, ProfileChanged
+    from notify.models.responses import ErrorBody, ProfileOk
 
-    ProfileChanged.model_validate(profiles.create(RAHUL).body, strict=True)
+    ProfileOk.model_validate(profiles.create(RAHUL).body, strict=True)
     Profile.model_validate(profiles.get("user-1").body)
     ErrorBody.model_validate(profiles.get("nobody").body, strict=True)

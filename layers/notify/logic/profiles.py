@@ -39,6 +39,7 @@ from notify.models.profiles import (
     ProfileUpdate,
     Token,
 )
+from notify.models.responses import ProfileOk
 from notify.observability import count, logger
 
 # Fyno's messages (SPEC section 6).
@@ -64,7 +65,7 @@ def already_exists(distinct_id: str, version: str) -> ProfileRefused:
 
 
 def ok(message: str, status_code: int = 200) -> StoredResponse:
-    return stored_response(status_code, {"_message": message, "status": "ok"})
+    return stored_response(status_code, ProfileOk(message=message, status="ok"))
 
 
 def path_distinct_id(raw: str, field: str = "distinct_id") -> str:
@@ -123,7 +124,7 @@ def read(workspace: str, version: str, distinct_id: str) -> StoredResponse:
     found = _store(lambda: get_profile(workspace, version, distinct_id))
     if found is None:
         raise ProfileRefused(NO_SUCH_PROFILE)
-    return stored_response(200, found[0].answer())
+    return stored_response(200, found[0])
 
 
 def replace(workspace: str, version: str, distinct_id: str, body: ProfileUpdate) -> StoredResponse:

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from notify.models.channels import Channel, EmailDestination, PhoneDestination, SlackDestination
 from notify.models.limits import DistinctId
+from notify.models.responses import ResponseBody
 
 SINGLE_CHANNELS = (
     Channel.email,
@@ -149,8 +150,8 @@ class ProfilesDelete(BaseModel):
     distinct_id: Annotated[list[DistinctId], Field(min_length=1, max_length=MAX_DELETE_IDS)]
 
 
-class Profile(BaseModel):
-    """A stored profile, as `GET .../profiles/{distinct_id}` answers it."""
+class Profile(ResponseBody):
+    """A stored profile, as `GET .../profiles/{distinct_id}` answers it (unset name and timezone left out)."""
 
     distinct_id: str
     name: str | None = None
@@ -162,4 +163,4 @@ class Profile(BaseModel):
     version: Literal["live", "test"]
 
     def answer(self) -> dict[str, Any]:
-        return {**self.model_dump(mode="json", exclude={"channel"}), "channel": self.channel.stored()}
+        return self.body()

@@ -114,7 +114,7 @@ class ErrorBody(ResponseBody):
     )
 
 
-class ProfileChanged(ResponseBody):
+class ProfileOk(ResponseBody):
     """200 or 201 of the Profiles API's changes: Fyno's message, e.g. `1 Record(s) updated successfully`."""
 
     message: str = Field(alias="_message")
