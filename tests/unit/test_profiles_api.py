@@ -127,7 +127,7 @@ RAHUL: dict[str, Any] = {
 # POST /profiles ------------------------------------------------------------------------------------------------
 
 
-def test_create_answers_201_and_get_returns_the_profile(profiles: ProfilesApi) -> None:
+def test_create_answers_201_and_get_returns_every_field_of_the_profile(profiles: ProfilesApi) -> None:
     created = profiles.create(RAHUL)
     assert (created.status, created.body) == (201, ok("Profile created successfully"))
 
@@ -147,6 +147,16 @@ def test_create_answers_201_and_get_returns_the_profile(profiles: ProfilesApi) -
         "push": [{"token": "t1", "integration_id": "fcm", "status": 1}],
     }
     assert body["created_at"] == body["updated_at"]
+    bare = profiles.create({"distinct_id": "bare"})
+    assert bare.status == 201
+    assert {k: v for k, v in profiles.get("bare").body.items() if k not in ("created_at", "updated_at")} == {
+        "distinct_id": "bare",
+        "name": None,
+        "status": 1,
+        "timezone": None,
+        "channel": {},
+        "version": "live",
+    }
 
 
 def test_creating_an_existing_profile_is_400_and_never_a_second_profile(profiles: ProfilesApi) -> None:

@@ -151,7 +151,8 @@ class ProfilesDelete(BaseModel):
 
 
 class Profile(ResponseBody):
-    """A stored profile, as `GET .../profiles/{distinct_id}` answers it (unset name and timezone left out)."""
+    """A stored profile, as `GET .../profiles/{distinct_id}` answers it: every field of SPEC section 6, `name`
+    and `timezone` null when unset; `channel` holds only the channels that have a destination."""
 
     distinct_id: str
     name: str | None = None
@@ -161,6 +162,9 @@ class Profile(ResponseBody):
     created_at: str
     updated_at: str
     version: Literal["live", "test"]
+
+    def body(self) -> dict[str, Any]:
+        return {**self.model_dump(mode="json", exclude={"channel"}), "channel": self.channel.stored()}
 
     def answer(self) -> dict[str, Any]:
         return self.body()
