@@ -139,14 +139,25 @@ def test_to_wins_over_the_profile_where_both_give_a_channel(client: Any, stack: 
     }
 
 
-def test_a_request_whose_to_covers_every_channel_reads_no_profile(
+def test_an_inactive_profile_gets_nothing_even_when_to_gives_every_channel(
     client: Any, stack: Any, workspace: str, reads: list[str]
 ) -> None:
-    add_profile(workspace, "user-1", email="profile@example.com")
+    """Nothing is sent to an inactive profile (docs/contract.md section 6): a request naming its distinct_id
+    reads the profile even when `to` leaves the profile nothing to add."""
+    add_profile(workspace, "sleeper", status=0, email="profile@example.com")
     reads.clear()
-    response = client.post(by_profile(email="given@example.com"), key="no-read")
+    response = client.post(by_profile("sleeper", email="given@example.com"), key="inactive-with-to")
+    assert response.status == 202, response.body
+    receipt = response.json()["response"]["email"]
+    assert receipt["destination"] == "given@example.com" and receipt["status"] == "skipped"
+    assert stack.queued_messages() == []
+    assert reads == ["GetItem"]
+
+
+def test_a_request_without_a_distinct_id_reads_no_profile(client: Any, stack: Any, reads: list[str]) -> None:
+    reads.clear()
+    response = client.post({"event": "Welcome_Email", "to": {"email": "a@example.com"}, "data": {"name": "R"}})
     assert response.status == 202
-    assert response.json()["response"]["email"]["destination"] == "given@example.com"
     assert reads == []
 
 

@@ -7,14 +7,15 @@ so no destination is ever lost. Sending the same PUT, PATCH or delete twice leav
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.clients import map_in_parallel
+from notify.dal.clients import map_in_parallel, seconds_left
 from notify.dal.profiles import (
     ProfileChanged,
     ProfileExists,
@@ -41,6 +42,7 @@ from notify.models.profiles import (
 )
 from notify.models.responses import ProfileOk
 from notify.observability import count, logger
+from notify.timestamps import iso_utc
 
 # Fyno's messages (SPEC section 6).
 CREATED = "Profile created successfully"
@@ -53,8 +55,11 @@ NO_SUCH_CHANNEL = "Unable to delete channel since the channel does not exist"
 NO_MERGE_SOURCE = "merge from id does not exist"
 NOTHING_TO_DELETE = "Cannot delete non existing user"
 
-# Conditional writes that lost to a concurrent change are retried from a fresh read this many times.
-WRITE_ATTEMPTS = 8
+# Conditional writes that lost to a concurrent change are retried from a fresh read, after a jittered pause
+# that doubles up to a cap, this many times at most, and never once less than a second of the budget is left.
+WRITE_ATTEMPTS = 20
+RETRY_PAUSE_SECONDS = 0.005
+RETRY_PAUSE_CAP_SECONDS = 0.2
 PARALLEL_DELETES = 8
 
 T = TypeVar("T")
@@ -77,10 +82,6 @@ def path_distinct_id(raw: str, field: str = "distinct_id") -> str:
     return value
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _store(action: Callable[[], T]) -> T:
     """Run a profile change: the table unreachable is a 503 (nothing changed, retry)."""
     try:
@@ -92,17 +93,22 @@ def _store(action: Callable[[], T]) -> T:
 
 def _with_retries(change: Callable[[], T]) -> T:
     """`change` reads, computes and writes conditionally; it starts over when a concurrent write won."""
-    for _ in range(WRITE_ATTEMPTS):
+    for attempt in range(WRITE_ATTEMPTS):
         try:
             return _store(change)
         except ProfileChanged:
             count("ProfileWriteConflict")
+        left = seconds_left()
+        if left is not None and left < 1.0:
+            break
+        # Full jitter: racers that lost together do not retry together (nothing security-related here).
+        time.sleep(random.uniform(0, min(RETRY_PAUSE_CAP_SECONDS, RETRY_PAUSE_SECONDS * 2**attempt)))  # noqa: S311  # nosec B311
     logger.error("profile kept changing", extra={"attempts": WRITE_ATTEMPTS})
     raise ServiceUnavailable()
 
 
 def create(workspace: str, version: str, body: ProfileCreate) -> StoredResponse:
-    now = _now()
+    now = iso_utc()
     profile = Profile(
         distinct_id=body.distinct_id,
         name=body.name,
@@ -144,7 +150,7 @@ def replace(workspace: str, version: str, distinct_id: str, body: ProfileUpdate)
         renamed = body.distinct_id is not None and body.distinct_id != distinct_id
         if renamed:
             updates["distinct_id"] = body.distinct_id
-        updated = current.model_copy(update={**updates, "updated_at": _now()})
+        updated = current.model_copy(update={**updates, "updated_at": iso_utc()})
         if not renamed:
             replace_profile(workspace, updated, revision)
             return
@@ -190,7 +196,7 @@ def patch_channels(workspace: str, version: str, distinct_id: str, body: Channel
             if name in TOKEN_CHANNELS:
                 value = _bounded(name, _add_tokens(getattr(current.channel, name), value))
             setattr(merged, name, value)
-        replace_profile(workspace, current.model_copy(update={"channel": merged, "updated_at": _now()}), revision)
+        replace_profile(workspace, current.model_copy(update={"channel": merged, "updated_at": iso_utc()}), revision)
 
     _with_retries(change)
     return ok(UPDATED)
@@ -219,7 +225,7 @@ def delete_channels(workspace: str, version: str, distinct_id: str, body: Channe
                 removed = True
         if not removed:
             raise ProfileRefused(NO_SUCH_CHANNEL)
-        replace_profile(workspace, current.model_copy(update={"channel": channels, "updated_at": _now()}), revision)
+        replace_profile(workspace, current.model_copy(update={"channel": channels, "updated_at": iso_utc()}), revision)
 
     _with_retries(change)
     return ok(CHANNEL_MODIFIED)
@@ -251,7 +257,7 @@ def merge(workspace: str, version: str, source_id: str, target_id: str) -> Store
             raise ProfileRefused(NO_MERGE_SOURCE)
         source, source_revision = found
         into = get_profile(workspace, version, target_id)
-        now = _now()
+        now = iso_utc()
         if into is None:
             renamed = source.model_copy(update={"distinct_id": target_id, "updated_at": now})
             try:

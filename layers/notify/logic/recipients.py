@@ -1,8 +1,9 @@
 """Where each recipient's notifications go: `to`, and for a `distinct_id` its profile (docs/contract.md section 6).
 
 For each channel the event defines, the destination is the one `to` gives, else the profile's. A recipient
-whose `to` covers every channel the event defines needs no profile, and none is read (no AWS call). An
-inactive profile (status 0) gets nothing: its notifications are recorded `skipped` with the reason.
+with a `distinct_id` has its profile read even when `to` gives every channel: an inactive profile (status 0)
+gets nothing, whatever `to` says, and its notifications are recorded `skipped` with the reason. A recipient
+without a `distinct_id` needs no profile, and none is read (no AWS call).
 
 Resolution runs inside the claimed section of a keyed request, and what came from profiles is recorded in
 the claimed idempotency record before anything is sent (notify.dal.idempotency_store.record_destinations).
@@ -58,7 +59,8 @@ def _given(recipient: Recipient) -> dict[Channel, str]:
 
 
 def _needs_profile(recipient: Recipient) -> bool:
-    return recipient.delivery.distinct_id is not None and len(_given(recipient)) < len(recipient.definition.channels)
+    # Also when `to` gives every channel: the profile may be inactive, and then nothing is sent (P5).
+    return recipient.delivery.distinct_id is not None
 
 
 def _from_profile(recipient: Recipient, profile: Profile | None) -> Destinations:
