@@ -40,6 +40,10 @@ _claimed_expiry: ContextVar[int | None] = ContextVar("claimed_expiry", default=N
 _claimed_record: ContextVar[tuple[Any, str] | None] = ContextVar("claimed_record", default=None)
 _recorded_destinations: ContextVar[bytes | None] = ContextVar("recorded_destinations", default=None)
 DESTINATIONS_ATTR = "destinations_zlib"
+# When the key's current lifetime was first claimed (epoch ms): a re-execution answers with the first
+# execution's received_time, so the answer is the same byte for byte (R4).
+_claimed_received_ms: ContextVar[int | None] = ContextVar("claimed_received_ms", default=None)
+RECEIVED_ATTR = "received_ms"
 
 # DynamoDB items hold at most 400 KB, key and attribute names included.
 INLINE_RESPONSE_BYTES = 64 * 1024
@@ -61,12 +65,20 @@ def claim_context() -> Iterator[None]:
     token = _claimed_expiry.set(None)
     record_token = _claimed_record.set(None)
     recorded_token = _recorded_destinations.set(None)
+    received_token = _claimed_received_ms.set(None)
     try:
         yield
     finally:
         _claimed_expiry.reset(token)
         _claimed_record.reset(record_token)
         _recorded_destinations.reset(recorded_token)
+        _claimed_received_ms.reset(received_token)
+
+
+def claimed_received_ms() -> int | None:
+    """When the claimed key lifetime was first claimed (epoch ms): by this request, or by the execution whose
+    lapsed claim it took over. None before a claim, or for a record written before this was kept."""
+    return _claimed_received_ms.get()
 
 
 def recorded_destinations() -> bytes | None:
@@ -122,11 +134,13 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     def _put_record(self, data_record: DataRecord) -> None:
         """Claim the key: a new lifetime where no live record exists, else take over a lapsed INPROGRESS claim
         keeping its expiry; any other record (completed, or in progress) is reported as Powertools does."""
-        now = int(time.time())
+        now_ms = int(time.time() * 1000)
+        now = now_ms // 1000
         item = {
             **self._get_key(data_record.idempotency_key),
             self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
             self.status_attr: {"S": data_record.status},
+            RECEIVED_ATTR: {"N": str(now_ms)},
         }
         if data_record.in_progress_expiry_timestamp is not None:
             item[self.in_progress_expiry_attr] = {"N": str(data_record.in_progress_expiry_timestamp)}
@@ -145,23 +159,21 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             if not self._lapsed_in_progress(old) or not self._take_over(data_record, now):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
+            # What the earlier execution kept in the record (from the refused put's old item, else read).
+            earlier = returned or self.client.get_item(
+                TableName=self.table_name, Key=self._get_key(data_record.idempotency_key), ConsistentRead=True
+            ).get("Item", {})
             _claimed_expiry.set(old.expiry_timestamp)
             _claimed_record.set((self, data_record.idempotency_key))
-            _recorded_destinations.set(self._destinations_of(returned, data_record.idempotency_key))
+            recorded = earlier.get(DESTINATIONS_ATTR)
+            _recorded_destinations.set(bytes(recorded["B"]) if recorded else None)
+            received = earlier.get(RECEIVED_ATTR)
+            _claimed_received_ms.set(int(received["N"]) if received else None)
             return
         _claimed_expiry.set(data_record.expiry_timestamp)
         _claimed_record.set((self, data_record.idempotency_key))
         _recorded_destinations.set(None)
-
-    def _destinations_of(self, returned: dict[str, Any] | None, idempotency_key: str) -> bytes | None:
-        """The destinations recorded in a claim taken over (from the refused put's old item, else read)."""
-        item = returned
-        if item is None:
-            item = self.client.get_item(
-                TableName=self.table_name, Key=self._get_key(idempotency_key), ConsistentRead=True
-            ).get("Item", {})
-        recorded = item.get(DESTINATIONS_ATTR)
-        return bytes(recorded["B"]) if recorded else None
+        _claimed_received_ms.set(now_ms)
 
     @staticmethod
     def _lapsed_in_progress(record: DataRecord) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import jmespath
@@ -166,7 +165,7 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     automation = require_automation(scope.workspace, automation_id)
     steps = plan_automation(scope.workspace, automation, payload)
     found = step_destinations(scope, steps)
-    received = datetime.now(UTC)
+    received = scope.received()
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()
     outgoing: list[Outgoing] = []

@@ -6,7 +6,6 @@ Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from notify.errors import RequestValidationError
@@ -61,7 +60,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
     definition = require_event_definition(scope.workspace, request.event)
     channels = bulk_channels(request, definition, scope)
-    received = datetime.now(UTC)
+    received = scope.received()
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()
     items: list[tuple[int, str, list[NotificationMessage]]] = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from notify.errors import RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
@@ -38,7 +36,7 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     """Queue one notification per channel and answer 202 with each channel's status; 500 when none was queued."""
     definition = require_event_definition(scope.workspace, request.event)
     found = event_channels(request, definition, scope)
-    received = datetime.now(UTC)
+    received = scope.received()
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, found.channels, scope.dedupe_until())
     skipped = skipped_reasons(messages, found)

@@ -35,7 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notify.caches import per_container
 from notify.dal.clients import time_budget_leaving
 from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
-from notify.dal.idempotency_store import claim_context, claimed_expiry, idempotency_store
+from notify.dal.idempotency_store import claim_context, claimed_expiry, claimed_received_ms, idempotency_store
 from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.observability import count, logger
@@ -89,6 +89,13 @@ class RequestScope:
             "key": self.options.key,
             "expires_at": self.options.expires_at,
         }
+
+    def received(self) -> datetime:
+        """When the request was received. For a keyed request, when its key's lifetime was first claimed: a
+        re-execution (after a crash or a failed completion) answers the first execution's received_time, so a
+        client that got the first answer gets the same bytes again (R4)."""
+        claimed = claimed_received_ms() if self.is_idempotent else None
+        return datetime.fromtimestamp(claimed / 1000, UTC) if claimed is not None else datetime.now(UTC)
 
     def dedupe_until(self) -> int:
         """Epoch seconds until which senders refuse a repeated msg_id: as long as the key lives (R6, R8)."""
