@@ -198,28 +198,26 @@ class LocalStack:
             lines.append(f"workspace {workspace['workspace']}   API key {workspace['api_key']}")
         if self.workspaces:
             first = self.workspaces[0]
-            curl = [
-                "curl", "-i", "-X", "POST", f"{self.settings.api_url}/v1/{first['workspace']}/live/event",
-                "-H", f"Authorization: Bearer {first['api_key']}",
-                "-H", "Content-Type: application/json",
-                "-H", f"Idempotency-Key: {uuid.uuid4()}",
-                "-d", json.dumps(DEMO_BODY, separators=(",", ":")),
-            ]  # fmt: skip
-            lines += ["try (send it twice to see the replay):", shlex.join(curl)]
-        if self.workspaces and self.workspaces[0].get("distinct_id"):
-            # docs/contract.md section 6: the same event to the profile the seeding stored (local/seed.py).
-            first = self.workspaces[0]
-            body = {"event": "Welcome_Email", "distinct_id": first["distinct_id"], "data": {"name": "Rahul"}}
-            by_profile = [
-                "curl", "-i", "-X", "POST", f"{self.settings.api_url}/v1/{first['workspace']}/live/event",
-                "-H", f"Authorization: Bearer {first['api_key']}",
-                "-H", "Content-Type: application/json",
-                "-H", f"Idempotency-Key: {uuid.uuid4()}",
-                "-d", json.dumps(body, separators=(",", ":")),
-            ]  # fmt: skip
-            lines += [f"send by distinct_id to the seeded profile {first['distinct_id']}:", shlex.join(by_profile)]
+            lines += ["try (send it twice to see the replay):", self._demo_curl(first, DEMO_BODY)]
+            if first.get("distinct_id"):
+                # docs/contract.md section 6: the same event to the profile the seeding stored (local/seed.py).
+                body = {"event": "Welcome_Email", "distinct_id": first["distinct_id"], "data": {"name": "Rahul"}}
+                lines += [
+                    f"send by distinct_id to the seeded profile {first['distinct_id']}:",
+                    self._demo_curl(first, body),
+                ]
         lines.append(f"local stack ready on {self.settings.api_url} (Ctrl-C to stop)")
         _print(*lines)
+
+    def _demo_curl(self, workspace: dict[str, str], body: dict[str, Any]) -> str:
+        """A curl a user can paste: an Event request of `workspace` with a fresh Idempotency-Key."""
+        return shlex.join([
+            "curl", "-i", "-X", "POST", f"{self.settings.api_url}/v1/{workspace['workspace']}/live/event",
+            "-H", f"Authorization: Bearer {workspace['api_key']}",
+            "-H", "Content-Type: application/json",
+            "-H", f"Idempotency-Key: {uuid.uuid4()}",
+            "-d", json.dumps(body, separators=(",", ":")),
+        ])  # fmt: skip
 
     def close(self) -> None:
         # Stop taking requests first, then stop what serves them (pollers, workers), then moto.

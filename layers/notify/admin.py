@@ -240,15 +240,20 @@ def add_profiles_parser(commands: Any) -> None:
             action.add_argument("--distinct-id", required=True, action="append")
 
 
+def _resource_name(args: argparse.Namespace, given: str | None, output: str, local: str, option: str) -> str:
+    """`given` (its --option), else the stack's Output `output`, else the local stack's name `local`."""
+    name = given
+    if name is None and args.stack_name:
+        name = stack_outputs(args.stack_name).get(output)
+    elif name is None and args.endpoint_url:
+        name = local
+    if not name:
+        raise AdminError(f"name a stack (--stack-name), an endpoint (--endpoint-url) or {option}")
+    return str(name)
+
+
 def resolve_profiles_table(args: argparse.Namespace) -> str:
-    table = args.profiles_table
-    if table is None and args.stack_name:
-        table = stack_outputs(args.stack_name).get("ProfilesTableName")
-    elif table is None and args.endpoint_url:
-        table = LOCAL_PROFILES_TABLE
-    if not table:
-        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or --profiles-table")
-    return str(table)
+    return _resource_name(args, args.profiles_table, "ProfilesTableName", LOCAL_PROFILES_TABLE, "--profiles-table")
 
 
 def _masked_channels(channel: dict[str, Any]) -> str:
@@ -357,14 +362,9 @@ def add_provider_secrets_parser(commands: Any) -> None:
 
 
 def provider_secrets_path(args: argparse.Namespace) -> str:
-    path = args.provider_secrets_path
-    if path is None and args.stack_name:
-        path = stack_outputs(args.stack_name).get("ProviderSecretsPath")
-    elif path is None and args.endpoint_url:
-        path = LOCAL_PROVIDER_SECRETS_PATH
-    if not path:
-        raise AdminError("name a stack (--stack-name), an endpoint (--endpoint-url) or --provider-secrets-path")
-    return str(path)
+    return _resource_name(
+        args, args.provider_secrets_path, "ProviderSecretsPath", LOCAL_PROVIDER_SECRETS_PATH, "--provider-secrets-path"
+    )
 
 
 def run_migrate_provider_secrets(args: argparse.Namespace, tables: Tables) -> int:

@@ -8,6 +8,7 @@ import copy
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from local.seed import DemoWorkspace
 from tests.support.stack import FakeLambdaContext, function_timeout_ms, load_function, sample_event
@@ -136,3 +137,66 @@ class StatusApiClient:
             headers={name.lower(): value for name, value in response.get("headers", {}).items()},
             body=response.get("body", ""),
         )
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class ProfilesApi:
+    """Calls the Profiles function with API Gateway HTTP API (payload 2.0) events built from its sample."""
+
+    def __init__(self, workspace: str, api_key: str, module: Any) -> None:
+        self.workspace, self.api_key, self.module = workspace, api_key, module
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        body: Any = None,
+        *,
+        version: str = "live",
+        workspace: str | None = None,
+        api_key: str | None = "default",
+        raw_body: str | None = None,
+    ) -> Answer:
+        event = copy.deepcopy(sample_event("profiles_api/patch_channel.json"))
+        path = f"/v1/{workspace or self.workspace}/{version}/{route}"
+        event["rawPath"] = event["requestContext"]["http"]["path"] = path
+        event["requestContext"]["http"]["method"] = method
+        headers = {"content-type": "application/json"}
+        key = self.api_key if api_key == "default" else api_key
+        if key is not None:
+            headers["authorization"] = f"Bearer {key}"
+        event["headers"] = headers
+        event["body"] = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+        response = self.module.lambda_handler(event, FakeLambdaContext(function_timeout_ms("ProfilesApiFunction")))
+        return Answer(
+            status=response["statusCode"],
+            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
+            body=json.loads(response["body"]) if response.get("body") else {},
+        )
+
+    def create(self, body: dict[str, Any], **kwargs: Any) -> Answer:
+        return self.call("POST", "profiles", body, **kwargs)
+
+    def get(self, distinct_id: str, **kwargs: Any) -> Answer:
+        return self.call("GET", f"profiles/{quote(distinct_id, safe='')}", **kwargs)
+
+    def put(self, distinct_id: str, body: dict[str, Any], **kwargs: Any) -> Answer:
+        return self.call("PUT", f"profiles/{quote(distinct_id, safe='')}", body, **kwargs)
+
+    def patch_channel(self, distinct_id: str, channel: dict[str, Any], **kwargs: Any) -> Answer:
+        return self.call("PATCH", f"profiles/{quote(distinct_id, safe='')}/channel", {"channel": channel}, **kwargs)
+
+    def delete_channel(self, distinct_id: str, body: dict[str, Any], **kwargs: Any) -> Answer:
+        return self.call("POST", f"profiles/{quote(distinct_id, safe='')}/channel/delete", body, **kwargs)
+
+    def merge(self, source: str, target: str, **kwargs: Any) -> Answer:
+        return self.call("PATCH", f"profiles/{quote(source, safe='')}/merge/{quote(target, safe='')}", **kwargs)
+
+    def delete(self, distinct_ids: list[str], **kwargs: Any) -> Answer:
+        return self.call("POST", "profiles/delete", {"distinct_id": distinct_ids}, **kwargs)

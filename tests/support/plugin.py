@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import freezegun
 import pytest
 
+from local.container import import_function
 from local.template import function_environment
 from notify.settings import get_settings
-from tests.support.clients import AutomationApiClient, BulkApiClient, EventApiClient, StatusApiClient
+from tests.support.clients import AutomationApiClient, BulkApiClient, EventApiClient, ProfilesApi, StatusApiClient
 from tests.support.sender import SenderDriver
 from tests.support.stack import REGION, Stack, atomic_dynamodb_writes, in_process_stack
 
@@ -81,3 +82,13 @@ def status(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> StatusApiClient:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     return StatusApiClient(stack.workspaces[0])
+
+
+@pytest.fixture
+def profiles(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> ProfilesApi:
+    """The Profiles function with its template environment, for the first demo workspace."""
+    for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    demo = stack.workspaces[0]
+    return ProfilesApi(demo.workspace, demo.api_key, import_function("profiles_api"))

@@ -2,106 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
 from local.container import import_function
-from local.template import function_environment
-from notify.settings import get_settings
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "events" / "profiles_api" / "patch_channel.json"
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-class LambdaContext:
-    function_name = "ProfilesApiFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ProfilesApiFunction"
-    aws_request_id = "req-profiles"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-class ProfilesApi:
-    """Calls the Profiles function with API Gateway HTTP API (payload 2.0) events built from its sample."""
-
-    def __init__(self, workspace: str, api_key: str, module: Any) -> None:
-        self.workspace, self.api_key, self.module = workspace, api_key, module
-
-    def call(
-        self,
-        method: str,
-        route: str,
-        body: Any = None,
-        *,
-        version: str = "live",
-        workspace: str | None = None,
-        api_key: str | None = "default",
-        raw_body: str | None = None,
-    ) -> Answer:
-        event = copy.deepcopy(json.loads(SAMPLE.read_text()))
-        path = f"/v1/{workspace or self.workspace}/{version}/{route}"
-        event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["requestContext"]["http"]["method"] = method
-        headers = {"content-type": "application/json"}
-        key = self.api_key if api_key == "default" else api_key
-        if key is not None:
-            headers["authorization"] = f"Bearer {key}"
-        event["headers"] = headers
-        event["body"] = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
-        response = self.module.lambda_handler(event, LambdaContext())
-        return Answer(
-            status=response["statusCode"],
-            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
-            body=json.loads(response["body"]) if response.get("body") else {},
-        )
-
-    def create(self, body: dict[str, Any], **kwargs: Any) -> Answer:
-        return self.call("POST", "profiles", body, **kwargs)
-
-    def get(self, distinct_id: str, **kwargs: Any) -> Answer:
-        return self.call("GET", f"profiles/{quote(distinct_id, safe='')}", **kwargs)
-
-    def put(self, distinct_id: str, body: dict[str, Any], **kwargs: Any) -> Answer:
-        return self.call("PUT", f"profiles/{quote(distinct_id, safe='')}", body, **kwargs)
-
-    def patch_channel(self, distinct_id: str, channel: dict[str, Any], **kwargs: Any) -> Answer:
-        return self.call("PATCH", f"profiles/{quote(distinct_id, safe='')}/channel", {"channel": channel}, **kwargs)
-
-    def delete_channel(self, distinct_id: str, body: dict[str, Any], **kwargs: Any) -> Answer:
-        return self.call("POST", f"profiles/{quote(distinct_id, safe='')}/channel/delete", body, **kwargs)
-
-    def merge(self, source: str, target: str, **kwargs: Any) -> Answer:
-        return self.call("PATCH", f"profiles/{quote(source, safe='')}/merge/{quote(target, safe='')}", **kwargs)
-
-    def delete(self, distinct_ids: list[str], **kwargs: Any) -> Answer:
-        return self.call("POST", "profiles/delete", {"distinct_id": distinct_ids}, **kwargs)
-
-
-@pytest.fixture
-def profiles(stack: Any, monkeypatch: pytest.MonkeyPatch) -> ProfilesApi:
-    """The Profiles function with its template environment, for the first demo workspace."""
-    for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    demo = stack.workspaces[0]
-    return ProfilesApi(demo.workspace, demo.api_key, import_function("profiles_api"))
+from tests.support.clients import ProfilesApi
 
 
 def ok(message: str) -> dict[str, str]:

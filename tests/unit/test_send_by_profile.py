@@ -15,20 +15,9 @@ from notify.logic.recipients import inactive_reason
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.stack import FakeLambdaContext
 
 NOW = "2026-12-01T00:00:00.000Z"
-
-
-class ShortLambdaContext:
-    """An invocation with 3 s left: its claim lapses 3 s after it started."""
-
-    function_name = "EventApiFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:EventApiFunction"
-    aws_request_id = "req-crash"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 3_000
 
 
 @pytest.fixture
@@ -235,7 +224,9 @@ def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resol
     start = datetime.now(UTC)
     with freeze_time(start) as clock:
         with fail_call("sqs", "SendMessageBatch", action=crash, after=True), pytest.raises(SimulatedLambdaTimeout):
-            client.post(by_profile(), key="crash-profile", context=ShortLambdaContext())
+            client.post(
+                by_profile(), key="crash-profile", context=FakeLambdaContext(3_000)
+            )  # its claim lapses 3 s after it started
         change_email(workspace, "user-1", "second@example.com")
         clock.tick(timedelta(seconds=4))  # past the crashed invocation's timeout: its claim lapsed
         retry = client.post(by_profile(), key="crash-profile")
