@@ -13,6 +13,7 @@ from notify.dal.definitions import put_automation, put_event_definition
 from notify.dal.profiles import ProfileExists, create_profile
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from notify.models.profiles import Profile, ProfileChannels
+from notify.timestamps import iso_utc
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def seed_demo_data(
             put_automation(demo.workspace, automation, table=definitions_table)
         if profiles_table is not None:
             with contextlib.suppress(ProfileExists):  # seeded by an earlier start
-                create_profile(demo.workspace, demo_profile(created_at), table=profiles_table)
+                # Timestamps as the Profiles API writes them (ISO-8601 UTC, milliseconds, Z).
+                create_profile(demo.workspace, demo_profile(iso_utc()), table=profiles_table)
     return workspaces
 
 
