@@ -24,7 +24,7 @@ LOCAL_STACK_NAME = "idempotent-notify-local"
 # Credentials moto accepts (any value does); never a developer's real ones, and no secret.
 FAKE_CREDENTIALS = dict.fromkeys(("aws_access_key_id", "aws_secret_access_key", "aws_session_token"), "testing")
 # A transaction is one write: its condition checks and writes happen under the same lock as any other write.
-_WRITE_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items")
+DYNAMODB_WRITE_OPERATIONS = ("put_item", "update_item", "delete_item", "transact_write_items")
 
 
 def serialise_dynamodb_writes() -> None:
@@ -35,20 +35,22 @@ def serialise_dynamodb_writes() -> None:
     idempotency claim (Powertools' attribute_not_exists put) relies on exactly one winning.
     """
     lock = threading.RLock()
-
-    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(method)
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return method(*args, **kwargs)
-
-        locked.__dict__["_serialised"] = True
-        return locked
-
-    for name in _WRITE_OPERATIONS:
+    for name in DYNAMODB_WRITE_OPERATIONS:
         method = getattr(DynamoDBBackend, name)
         if not getattr(method, "_serialised", False):
-            setattr(DynamoDBBackend, name, serialised(method))
+            setattr(DynamoDBBackend, name, locked_by(lock, method))
+
+
+def locked_by(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:
+    """`method`, run holding `lock` (reentrant: a transaction's own writes take it again)."""
+
+    @wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    locked.__dict__["_serialised"] = True
+    return locked
 
 
 def speed_up_sqs_clock() -> None:

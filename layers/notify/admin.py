@@ -283,7 +283,7 @@ def run_profiles(args: argparse.Namespace) -> int:
         found = get_profile(workspace, args.version, args.distinct_id, table=table)
         if found is None:
             raise AdminError(f"no profile {args.distinct_id!r} in {workspace} ({args.version})")
-        print(json.dumps(found[0].answer(), indent=2, ensure_ascii=False))
+        print(json.dumps(found[0].body(), indent=2, ensure_ascii=False))
         return 0
     missing = [d for d in args.distinct_id if not delete_profile(workspace, args.version, d, table=table)]
     print(f"deleted {len(args.distinct_id) - len(missing)} profile(s) of {workspace} ({args.version})")

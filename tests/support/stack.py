@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cache, wraps
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +21,14 @@ from moto.backends import get_backend
 from moto.dynamodb.models import DynamoDBBackend
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_dynamodb_transactions, speed_up_sqs_clock
+from local.moto_backend import (
+    DYNAMODB_WRITE_OPERATIONS,
+    LOCAL_STACK_NAME,
+    locked_by,
+    register_stack,
+    speed_up_dynamodb_transactions,
+    speed_up_sqs_clock,
+)
 from local.seed import DemoWorkspace, seed_demo_data
 from local.stack import stack_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
@@ -137,18 +144,9 @@ def in_process_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 def atomic_dynamodb_writes() -> Iterator[None]:
     """Serialise moto's DynamoDB writes, so a conditional write is atomic as it is in DynamoDB."""
     lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item")}
-
-    def serialised(method: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(method)
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return method(*args, **kwargs)
-
-        return locked
-
+    originals = {name: getattr(DynamoDBBackend, name) for name in DYNAMODB_WRITE_OPERATIONS}
     for name, method in originals.items():
-        setattr(DynamoDBBackend, name, serialised(method))
+        setattr(DynamoDBBackend, name, locked_by(lock, method))
     try:
         yield
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -21,6 +21,10 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from notify.caches import per_container
+
+# BatchGetItem takes at most 100 keys a call; unprocessed keys are asked again this many times in all.
+BATCH_GET_LIMIT = 100
+BATCH_GET_ATTEMPTS = 5
 
 READ_TIMEOUT_SECONDS = 5.0
 # Short timeouts: the API must answer well inside API Gateway's 29 s, and a hung store is a 503 (R9).
@@ -105,6 +109,25 @@ def client(service: str) -> Any:
     created = boto3.session.Session().client(service, config=config)
     created.meta.events.register("before-send", _bound_attempt, unique_id="notify-time-budget")
     return created
+
+
+def batch_get(table: str, keys: Sequence[dict[str, Any]], ddb: Any = None) -> list[dict[str, Any]]:
+    """The items of `keys` that exist in `table`, read consistently: BatchGetItem, 100 keys a call, unprocessed
+    keys retried with a doubling pause; RuntimeError when some are still unprocessed after the last attempt."""
+    ddb = ddb or client("dynamodb")
+    items: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_LIMIT):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + BATCH_GET_LIMIT]), "ConsistentRead": True}}
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            response = ddb.batch_get_item(RequestItems=request)
+            items.extend(response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(0.05 * 2**attempt)
+        else:
+            raise RuntimeError(f"{len(request[table]['Keys'])} item(s) of {table} could not be read")
+    return items
 
 
 def map_in_parallel(function: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:

@@ -20,12 +20,15 @@ from contextvars import ContextVar
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import per_container
-from notify.dal.clients import client
+from notify.dal.clients import batch_get, client
 from notify.dal.delivery_log import clear_deferred_manifests, deferred_manifest_puts, write_deferred_manifests
 from notify.observability import logger
 from notify.settings import get_settings
@@ -51,7 +54,6 @@ PART_BYTES = 300 * 1024
 ENCODING_ATTR = "response_encoding"  # absent (a plain string), "zlib", or "zlib-parts"
 PARTS_ATTR = "response_parts"
 DIGEST_ATTR = "response_sha256"
-BATCH_GET_LIMIT = 100
 STATUS_PART = "PART"
 
 
@@ -154,15 +156,12 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            returned = exc.response.get("Item")
-            old = self._item_to_data_record(returned) if returned else self._get_record(data_record.idempotency_key)
+            # The record that refused the claim: in the refused put's answer, else read once.
+            earlier = exc.response.get("Item") or self._read_item(data_record.idempotency_key)
+            old = self._item_to_data_record(earlier)
             if not self._lapsed_in_progress(old) or not self._take_over(data_record, now):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
-            # What the earlier execution kept in the record (from the refused put's old item, else read).
-            earlier = returned or self.client.get_item(
-                TableName=self.table_name, Key=self._get_key(data_record.idempotency_key), ConsistentRead=True
-            ).get("Item", {})
             _claimed_expiry.set(old.expiry_timestamp)
             _claimed_record.set((self, data_record.idempotency_key))
             recorded = earlier.get(DESTINATIONS_ATTR)
@@ -174,6 +173,15 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         _claimed_record.set((self, data_record.idempotency_key))
         _recorded_destinations.set(None)
         _claimed_received_ms.set(now_ms)
+
+    def _read_item(self, idempotency_key: str) -> dict[str, Any]:
+        """The record's item, read consistently; IdempotencyItemNotFoundError when there is none (as _get_record)."""
+        response = self.client.get_item(
+            TableName=self.table_name, Key=self._get_key(idempotency_key), ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise IdempotencyItemNotFoundError
+        return dict(response["Item"])
 
     @staticmethod
     def _lapsed_in_progress(record: DataRecord) -> bool:
@@ -313,17 +321,11 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     def _read_parts(self, item: dict[str, Any]) -> bytes:
         key = item[self.sort_key_attr or self.key_attr]["S"]
         count = int(item[PARTS_ATTR]["N"])
-        found: dict[str, bytes] = {}
         keys = [self._get_key(_part_key(key, number)) for number in range(count)]
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self.table_name: {"Keys": keys[start : start + BATCH_GET_LIMIT], "ConsistentRead": True}
-            }
-            while request:
-                response = self.client.batch_get_item(RequestItems=request)
-                for part in response["Responses"].get(self.table_name, []):
-                    found[part[self.sort_key_attr or self.key_attr]["S"]] = bytes(part[self.data_attr]["B"])
-                request = response.get("UnprocessedKeys") or {}
+        found = {
+            part[self.sort_key_attr or self.key_attr]["S"]: bytes(part[self.data_attr]["B"])
+            for part in batch_get(self.table_name, keys, self.client)
+        }
         try:
             compressed = b"".join(found[_part_key(key, number)] for number in range(count))
         except KeyError as exc:

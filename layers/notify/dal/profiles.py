@@ -8,16 +8,12 @@ merge), so two concurrent writers never lose each other's destinations: the lose
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from notify.dal.clients import client
+from notify.dal.clients import batch_get, client
 from notify.models.profiles import Profile
 from notify.settings import get_settings
-
-BATCH_GET_LIMIT = 100
-BATCH_GET_ATTEMPTS = 5
 
 
 class ProfileExists(Exception):
@@ -88,24 +84,9 @@ def batch_get_profiles(
     workspace: str, version: str, distinct_ids: Sequence[str], table: str | None = None
 ) -> dict[str, Profile]:
     """Profiles by distinct_id (absent ones left out): BatchGetItem, 100 keys a call, unprocessed keys retried."""
-    name = _table(table)
-    found: dict[str, Profile] = {}
-    unique = list(dict.fromkeys(distinct_ids))
-    for start in range(0, len(unique), BATCH_GET_LIMIT):
-        keys = [_key(workspace, version, distinct_id) for distinct_id in unique[start : start + BATCH_GET_LIMIT]]
-        request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(BATCH_GET_ATTEMPTS):
-            response = client("dynamodb").batch_get_item(RequestItems=request)
-            for item in response.get("Responses", {}).get(name, []):
-                profile, _ = _profile(item)
-                found[profile.distinct_id] = profile
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(0.05 * 2**attempt)
-        else:
-            raise RuntimeError(f"{len(request[name]['Keys'])} profile(s) could not be read")
-    return found
+    keys = [_key(workspace, version, distinct_id) for distinct_id in dict.fromkeys(distinct_ids)]
+    profiles = [_profile(item)[0] for item in batch_get(_table(table), keys)]
+    return {profile.distinct_id: profile for profile in profiles}
 
 
 def create_profile(workspace: str, profile: Profile, table: str | None = None) -> None:

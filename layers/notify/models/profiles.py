@@ -165,6 +165,3 @@ class Profile(ResponseBody):
 
     def body(self) -> dict[str, Any]:
         return {**self.model_dump(mode="json", exclude={"channel"}), "channel": self.channel.stored()}
-
-    def answer(self) -> dict[str, Any]:
-        return self.body()
