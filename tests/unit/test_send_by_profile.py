@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from freezegun import freeze_time
 
 from notify.dal.clients import client as aws_client
@@ -211,6 +212,35 @@ def test_R9_an_unreachable_profiles_table_is_503_and_releases_the_key(client: An
     assert client.post(by_profile(), key="profiles-down").status == 202
 
 
+def timed_out_after_sending(**_: object) -> None:
+    raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["refused", "timed-out-after-sending"])
+def test_R9_destinations_that_cannot_be_recorded_are_503_and_a_retry_sends_once(
+    client: Any, stack: Any, workspace: str, after: bool
+) -> None:
+    """The destinations are recorded in the claim (one UpdateItem) before anything is queued. When that write
+    is refused, or times out after DynamoDB took it (botocore's retries included), nothing was sent: the
+    claim is released with a 503, and a retry with the same key executes once."""
+    add_profile(workspace, "user-1", email="profile@example.com")
+    fault = (
+        {"action": timed_out_after_sending, "after": True}
+        if after
+        else {"table": stack.resources.tables["IdempotencyTable"]}
+    )
+    with fail_call("dynamodb", "UpdateItem", **fault) as intercepted:
+        refused = client.post(by_profile(), key="record-fails")
+    assert intercepted, "the destinations were never recorded"
+    assert refused.status == 503 and "retry-after" in refused.headers
+    assert stack.idempotency_items() == [] and stack.queued_messages() == []
+
+    retried = client.post(by_profile(), key="record-fails")
+    assert retried.status == 202
+    assert retried.json()["response"]["email"]["destination"] == "profile@example.com"
+    assert len(stack.queued_messages()) == 1
+
+
 def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resolved(
     client: Any, stack: Any, workspace: str
 ) -> None:
@@ -224,9 +254,8 @@ def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resol
     start = datetime.now(UTC)
     with freeze_time(start) as clock:
         with fail_call("sqs", "SendMessageBatch", action=crash, after=True), pytest.raises(SimulatedLambdaTimeout):
-            client.post(
-                by_profile(), key="crash-profile", context=FakeLambdaContext(3_000)
-            )  # its claim lapses 3 s after it started
+            # An invocation with 3 s left: its claim lapses 3 s after it started.
+            client.post(by_profile(), key="crash-profile", context=FakeLambdaContext(3_000))
         change_email(workspace, "user-1", "second@example.com")
         clock.tick(timedelta(seconds=4))  # past the crashed invocation's timeout: its claim lapsed
         retry = client.post(by_profile(), key="crash-profile")

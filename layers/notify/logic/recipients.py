@@ -87,21 +87,21 @@ def _encode(resolved: dict[int, Destinations]) -> bytes:
 
 
 def _decode(payload: bytes) -> dict[int, Destinations]:
+    """What _encode kept. Only resolutions without an unknown profile are ever recorded (resolve_destinations)."""
     document = json.loads(zlib.decompress(payload))
     return {
         int(number): Destinations(
             channels={Channel(c): d for c, d in found["channels"].items()},
             skipped=found["skipped"],
-            unknown_profile=not found["channels"],
         )
         for number, found in document.items()
     }
 
 
 def resolve_destinations(scope: RequestScope, recipients: Sequence[Recipient]) -> dict[int, Destinations]:
-    """Each recipient's destinations by number. Profiles are read only for recipients whose `to` leaves a channel
-    the event defines, in one GetItem, or BatchGetItem calls of 100 keys; a keyed request records what they gave
-    before anything is sent, and a re-execution reuses that record. A table unreachable is a 503."""
+    """Each recipient's destinations by number. Profiles are read for the recipients with a `distinct_id`, in one
+    GetItem, or BatchGetItem calls of 100 keys; a keyed request records what they gave before anything is sent,
+    and a re-execution reuses that record. A table unreachable is a 503."""
     resolved = {r.number: Destinations(channels=_given(r)) for r in recipients if not _needs_profile(r)}
     wanted = [r for r in recipients if _needs_profile(r)]
     if not wanted:
