@@ -105,7 +105,9 @@ def wait_until_short_keys_expired(dynamodb_url: str) -> None:
     expirations = [int(item["expiration"]["N"]) for item in items if item["id"]["S"].startswith("event#")]
     short = [expiration for expiration in expirations if expiration < time.time() + 3600]
     assert short, "the keys with the default expiry left records"
-    wait_for(lambda: time.time() > max(short), timeout=EXPIRY_WAIT_LIMIT_SECONDS, message="short keys to expire")
+    # Expiry is in whole seconds and a record is live through its expiry second (the claim's condition is
+    # `expiration < now` in whole seconds, Powertools' is_expired the same): wait until that second has passed.
+    wait_for(lambda: time.time() >= max(short) + 1, timeout=EXPIRY_WAIT_LIMIT_SECONDS, message="short keys to expire")
 
 
 def queue_drained(stack: LocalStackProcess) -> bool:
