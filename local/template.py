@@ -162,6 +162,7 @@ def create_resources(
             ("VisibilityTimeout", "VisibilityTimeout"),
             ("MessageRetentionPeriod", "MessageRetentionPeriod"),
             ("DelaySeconds", "DelaySeconds"),
+            ("MaximumMessageSize", "MaximumMessageSize"),
         ):
             if prop in props:
                 attributes[attribute] = str(local.resolve(props[prop]))

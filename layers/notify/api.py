@@ -20,6 +20,7 @@ from notify.dal.clients import RESERVE_FRACTION, time_budget
 from notify.errors import (
     IdempotencyKeyInUse,
     NotifyError,
+    PayloadTooLarge,
     RequestValidationError,
     RouteNotFound,
     ServiceUnavailable,
@@ -128,6 +129,7 @@ def parse_json(app: APIGatewayHttpResolver, *, empty: Any = None) -> Any:
         raw = app.current_event.decoded_body
         if not raw:
             return empty
+        _check_body_size(raw)
         payload = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestValidationError("Malformed JSON in request body") from exc
@@ -136,6 +138,22 @@ def parse_json(app: APIGatewayHttpResolver, *, empty: Any = None) -> Any:
     if _nesting_depth(payload) > MAX_BODY_DEPTH:
         raise _too_deep()
     return payload
+
+
+def _check_body_size(raw: str | bytes) -> None:
+    """A body past MAX_BODY_BYTES is a 413, before it is parsed (notify.models.limits)."""
+    from notify.models.limits import MAX_BODY_BYTES
+
+    # A character takes at least one byte: only a body near the limit is encoded to be measured.
+    size = len(raw) if isinstance(raw, bytes) or len(raw) > MAX_BODY_BYTES else None
+    if size is None and len(raw) * 4 > MAX_BODY_BYTES:
+        size = len(raw.encode("utf-8", "surrogatepass"))
+    if size is not None and size > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"The request body is {size} bytes; it must be at most {MAX_BODY_BYTES} bytes",
+            field="body",
+            limit=MAX_BODY_BYTES,
+        )
 
 
 def _too_deep() -> RequestValidationError:

@@ -31,6 +31,16 @@ class RequestValidationError(NotifyError):
     message = "Invalid request"
 
 
+class PayloadTooLarge(NotifyError):
+    """A body past the whole-body limit, or a request whose answer would pass the answer limit
+    (notify.models.limits): refused before anything is stored or queued (R5)."""
+
+    status_code = 413
+
+    def __init__(self, message: str, *, field: str, limit: int) -> None:
+        super().__init__(message, errors=[{"field": field, "message": f"must be at most {limit} bytes"}])
+
+
 class UnknownEvent(NotifyError):
     """The event name has no definition in the workspace (docs/contract.md section 2)."""
 

@@ -142,9 +142,9 @@ def write_deferred_manifests() -> None:
     and the status route must still find a request whose answer the client gets."""
     pending = _deferred.get()
     if pending:
-        items = list(pending.values())
+        # Kept until written: a failed write leaves them for another try (notify.logic.idempotency).
+        _write_now(list(pending.values()), replace=True)
         pending.clear()
-        _write_now(items, replace=True)
 
 
 def _manifest_item(manifest: RequestManifest) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemNotFoundError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from notify.caches import per_container
 from notify.dal.clients import batch_get, client
@@ -43,6 +43,9 @@ _claimed_expiry: ContextVar[int | None] = ContextVar("claimed_expiry", default=N
 _claimed_record: ContextVar[tuple[Any, str] | None] = ContextVar("claimed_record", default=None)
 _recorded_destinations: ContextVar[bytes | None] = ContextVar("recorded_destinations", default=None)
 DESTINATIONS_ATTR = "destinations_zlib"
+DESTINATIONS_PARTS_ATTR = "destinations_parts"
+DESTINATIONS_DIGEST_ATTR = "destinations_sha256"
+DESTINATIONS_PART_SUFFIX = "#dest"
 # When the key's current lifetime was first claimed (epoch ms): a re-execution answers with the first
 # execution's received_time, so the answer is the same byte for byte (R4).
 _claimed_received_ms: ContextVar[int | None] = ContextVar("claimed_received_ms", default=None)
@@ -51,6 +54,10 @@ RECEIVED_ATTR = "received_ms"
 # DynamoDB items hold at most 400 KB, key and attribute names included.
 INLINE_RESPONSE_BYTES = 64 * 1024
 PART_BYTES = 300 * 1024
+# Recorded destinations kept in the record itself, beside an answer of up to PART_BYTES: 300 + 64 KB, the key
+# and the other attributes stay under the 400 KB item. Larger ones are spilled into parts.
+DESTINATIONS_INLINE_BYTES = 64 * 1024
+RESPONSE_PART_SUFFIX = "#part"
 ENCODING_ATTR = "response_encoding"  # absent (a plain string), "zlib", or "zlib-parts"
 PARTS_ATTR = "response_parts"
 DIGEST_ATTR = "response_sha256"
@@ -91,21 +98,33 @@ def recorded_destinations() -> bytes | None:
 
 def record_destinations(payload: bytes) -> None:
     """Keep the recipients' destinations (resolved from profiles) in the claimed record before anything is sent,
-    so a re-execution after a crash sends and answers the same ones whatever the profiles say by then (R8)."""
+    so a re-execution after a crash sends and answers the same ones whatever the profiles say by then (R8).
+    Past DESTINATIONS_INLINE_BYTES they are spilled into part items first, as a large answer is: the record
+    must still hold its answer (up to PART_BYTES) within one 400 KB item."""
     claimed = _claimed_record.get()
     if claimed is None:
         raise RuntimeError("no claimed idempotency record to record destinations in")
     layer, key = claimed
+    names = {"#status": layer.status_attr}
+    values: dict[str, Any] = {":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
+    if len(payload) <= DESTINATIONS_INLINE_BYTES:
+        assignments = "SET #destinations = :destinations REMOVE #parts"
+        names.update({"#destinations": DESTINATIONS_ATTR, "#parts": DESTINATIONS_PARTS_ATTR})
+        values[":destinations"] = {"B": payload}
+    else:
+        count = layer.write_parts(key, DESTINATIONS_PART_SUFFIX, payload, _claimed_expiry.get() or 0)
+        assignments = "SET #parts = :parts, #digest = :digest REMOVE #destinations"
+        names.update(
+            {"#destinations": DESTINATIONS_ATTR, "#parts": DESTINATIONS_PARTS_ATTR, "#digest": DESTINATIONS_DIGEST_ATTR}
+        )
+        values.update({":parts": {"N": str(count)}, ":digest": {"S": hashlib.sha256(payload).hexdigest()}})
     layer.client.update_item(
         TableName=layer.table_name,
         Key=layer._get_key(key),
-        UpdateExpression="SET #destinations = :destinations",
+        UpdateExpression=assignments,
         ConditionExpression="#status = :inprogress",
-        ExpressionAttributeNames={"#destinations": DESTINATIONS_ATTR, "#status": layer.status_attr},
-        ExpressionAttributeValues={
-            ":destinations": {"B": payload},
-            ":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]},
-        },
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
     )
     _recorded_destinations.set(payload)
 
@@ -164,8 +183,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
             _claimed_expiry.set(old.expiry_timestamp)
             _claimed_record.set((self, data_record.idempotency_key))
-            recorded = earlier.get(DESTINATIONS_ATTR)
-            _recorded_destinations.set(bytes(recorded["B"]) if recorded else None)
+            _recorded_destinations.set(self._recorded_destinations(earlier))
             received = earlier.get(RECEIVED_ATTR)
             _claimed_received_ms.set(int(received["N"]) if received else None)
             return
@@ -265,15 +283,13 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         except ClientError as exc:
             if not _only_manifests_failed(exc):
                 raise  # the completion failed, as it could before: run_idempotently writes the manifests alone
-            # The delivery log failed, not the record: the request was executed, so complete its record alone
-            # and then try the manifests on their own.
+            # The delivery log failed, not the record: try the manifests on their own, then complete the record.
+            # A 202 is never stored for a request the status route cannot find (docs/contract.md section 7): when
+            # the manifests fail again this raises, the record stays in progress, and the client is answered 503
+            # (notify.logic.idempotency.run_idempotently); its retry re-executes with the same ids (R8).
             logger.warning("completion with request manifests failed", extra={"error": str(exc)})
+            write_deferred_manifests()
             self.client.update_item(**update)
-            try:
-                write_deferred_manifests()
-            except (BotoCoreError, ClientError, RuntimeError) as manifest_exc:
-                # The answer stands and replays; only the status route will not find this request.
-                logger.error("request record failed", extra={"error": str(manifest_exc)})
         else:
             clear_deferred_manifests()
 
@@ -287,22 +303,14 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             values.update({":response_data": {"B": compressed}, ":encoding": {"S": "zlib"}})
             return "#response_data = :response_data, #encoding = :encoding"
         del names["#response_data"]
-        parts = [compressed[start : start + PART_BYTES] for start in range(0, len(compressed), PART_BYTES)]
-        for number, part in enumerate(parts):
-            self.client.put_item(
-                TableName=self.table_name,
-                Item={
-                    **self._get_key(_part_key(data_record.idempotency_key, number)),
-                    self.data_attr: {"B": part},
-                    self.expiry_attr: {"N": str(data_record.expiry_timestamp)},
-                    self.status_attr: {"S": STATUS_PART},
-                },
-            )
+        count = self.write_parts(
+            data_record.idempotency_key, RESPONSE_PART_SUFFIX, compressed, data_record.expiry_timestamp
+        )
         names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
         values.update(
             {
                 ":encoding": {"S": "zlib-parts"},
-                ":parts": {"N": str(len(parts))},
+                ":parts": {"N": str(count)},
                 ":digest": {"S": hashlib.sha256(compressed).hexdigest()},
             }
         )
@@ -318,21 +326,50 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             item = {**item, self.data_attr: {"S": zlib.decompress(compressed).decode()}}
         return super()._item_to_data_record(item)
 
-    def _read_parts(self, item: dict[str, Any]) -> bytes:
+    def write_parts(self, idempotency_key: str, suffix: str, payload: bytes, expiry: int) -> int:
+        """Spill `payload` into numbered part items (`<key><suffix><n>`, PART_BYTES each, expiring with the
+        record), written before the record names them; returns how many."""
+        parts = [payload[start : start + PART_BYTES] for start in range(0, len(payload), PART_BYTES)]
+        for number, part in enumerate(parts):
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    **self._get_key(_part_key(idempotency_key, number, suffix)),
+                    self.data_attr: {"B": part},
+                    self.expiry_attr: {"N": str(expiry)},
+                    self.status_attr: {"S": STATUS_PART},
+                },
+            )
+        return len(parts)
+
+    def _read_parts(self, item: dict[str, Any], suffix: str = RESPONSE_PART_SUFFIX) -> bytes:
+        """What write_parts spilled for the record `item`, checked against the digest the record keeps."""
         key = item[self.sort_key_attr or self.key_attr]["S"]
-        count = int(item[PARTS_ATTR]["N"])
-        keys = [self._get_key(_part_key(key, number)) for number in range(count)]
+        count_attr, digest_attr = (
+            (PARTS_ATTR, DIGEST_ATTR)
+            if suffix == RESPONSE_PART_SUFFIX
+            else (DESTINATIONS_PARTS_ATTR, DESTINATIONS_DIGEST_ATTR)
+        )
+        count = int(item[count_attr]["N"])
+        keys = [self._get_key(_part_key(key, number, suffix)) for number in range(count)]
         found = {
             part[self.sort_key_attr or self.key_attr]["S"]: bytes(part[self.data_attr]["B"])
             for part in batch_get(self.table_name, keys, self.client)
         }
         try:
-            compressed = b"".join(found[_part_key(key, number)] for number in range(count))
+            payload = b"".join(found[_part_key(key, number, suffix)] for number in range(count))
         except KeyError as exc:
-            raise StoredResponseUnreadable(f"part {exc} of a stored response is missing") from None
-        if hashlib.sha256(compressed).hexdigest() != item[DIGEST_ATTR]["S"]:
-            raise StoredResponseUnreadable("the parts of a stored response do not match its digest")
-        return compressed
+            raise StoredResponseUnreadable(f"part {exc} of a stored record is missing") from None
+        if hashlib.sha256(payload).hexdigest() != item[digest_attr]["S"]:
+            raise StoredResponseUnreadable("the parts of a stored record do not match its digest")
+        return payload
+
+    def _recorded_destinations(self, item: dict[str, Any]) -> bytes | None:
+        """The destinations an earlier execution recorded in `item` (record_destinations), inline or spilled."""
+        if DESTINATIONS_PARTS_ATTR in item:
+            return self._read_parts(item, DESTINATIONS_PART_SUFFIX)
+        recorded = item.get(DESTINATIONS_ATTR)
+        return bytes(recorded["B"]) if recorded else None
 
     def _save_to_cache(self, data_record: DataRecord) -> None:
         # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
@@ -351,9 +388,9 @@ def _only_manifests_failed(error: ClientError) -> bool:
     return code == "TransactionCanceledException" and bool(reasons) and reasons[0].get("Code") in (None, "None")
 
 
-def _part_key(idempotency_key: str, number: int) -> str:
+def _part_key(idempotency_key: str, number: int, suffix: str = RESPONSE_PART_SUFFIX) -> str:
     """A part's key: never a record's, since Powertools' keys end in a hash with no '#'."""
-    return f"{idempotency_key}#part{number}"
+    return f"{idempotency_key}{suffix}{number}"
 
 
 @per_container

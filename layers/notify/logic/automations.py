@@ -17,6 +17,7 @@ from notify.logic.notifications import (
     NoChannelToSend,
     build_notifications,
     channels_to_send,
+    check_answer_size,
     receipts,
     record_then_queue,
     skipped_reasons,
@@ -194,6 +195,7 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
                 message.not_before = int(received.timestamp()) + delay
             outgoing.append(Outgoing(message, delay_seconds=delay))
         planned_messages.append((planned, messages))
+    check_answer_size([message for _, messages in planned_messages for message in messages], len(steps), skipped)
     # One request, many events: the status route lists every step's notifications under it.
     every_message = [message for _, messages in planned_messages for message in messages]
     failed = record_then_queue(

@@ -11,7 +11,13 @@ from typing import Any
 from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
-from notify.logic.notifications import build_notifications, receipts, record_then_queue, skipped_reasons
+from notify.logic.notifications import (
+    build_notifications,
+    check_answer_size,
+    receipts,
+    record_then_queue,
+    skipped_reasons,
+)
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_bulk_requests
@@ -70,6 +76,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
         skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
+    check_answer_size([message for _, _, messages in items for message in messages], len(items), skipped)
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(

@@ -273,22 +273,27 @@ def run_idempotently(
         except IdempotencyPersistenceLayerError as exc:
             if "response" in outcome:
                 # Executed, but the completion write failed. The claim lapses with the invocation, and a
-                # retry re-executes with the same ids, so senders deliver once (R8); the client gets its answer.
+                # retry re-executes with the same ids, so senders deliver once (R8). The client gets its answer
+                # if the status route can find the request; else a 503, and its retry records it (section 7).
                 logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
-                _write_manifests_alone(scope)
+                if not _write_manifests_alone(scope):
+                    count("RequestUnrecorded", api=scope.api)
+                    raise ServiceUnavailable() from exc
                 return outcome["response"]
             logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
             count("IdempotencyStoreUnavailable", api=scope.api)
             raise ServiceUnavailable() from exc
 
 
-def _write_manifests_alone(scope: RequestScope) -> None:
-    """The completion carried the request's manifests: write them on their own, so the status route still
-    finds the request the client was answered about. A failure is logged (the answer goes out either way)."""
+def _write_manifests_alone(scope: RequestScope) -> bool:
+    """The completion carried the request's manifests: write them on their own, so the status route finds the
+    request the client is answered about. False when they could not be written (logged)."""
     try:
         write_deferred_manifests()
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("request record failed", extra={"api": scope.api, "error": str(exc)})
+        return False
+    return True
 
 
 def serve_request(

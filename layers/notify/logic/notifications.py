@@ -13,12 +13,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.clients import time_budget_leaving
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
+from notify.errors import PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.status import record_not_queued
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import RequestManifest
+from notify.models.limits import MAX_ANSWER_BYTES, json_bytes
 from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import Receipt
@@ -64,6 +66,32 @@ def build_notifications(
         )
         for channel, destination in channels.items()
     ]
+
+
+# Upper bounds of an answer's bytes besides its destinations and reasons: one recipient (a bulk item's seq
+# and request_id) and one channel's receipt (its name, msg_id, status and the not-queued message).
+ANSWER_BYTES_PER_RECIPIENT = 96
+ANSWER_BYTES_PER_NOTIFICATION = 160
+ANSWER_BYTES_FIXED = 2048
+
+
+def check_answer_size(
+    messages: Sequence[NotificationMessage], recipients: int, skipped: dict[str, str] | None = None
+) -> None:
+    """Refuse (413, nothing queued or stored) a request whose answer would pass MAX_ANSWER_BYTES: it echoes each
+    destination, profiles' included, and an answer Lambda cannot return would leave a 202 unsaid."""
+    size = ANSWER_BYTES_FIXED + recipients * ANSWER_BYTES_PER_RECIPIENT
+    for message in messages:
+        size += ANSWER_BYTES_PER_NOTIFICATION + json_bytes(message.destination)
+        if skipped and message.msg_id in skipped:
+            size += json_bytes(skipped[message.msg_id])
+    if size > MAX_ANSWER_BYTES:
+        raise PayloadTooLarge(
+            f"The answer would be about {size} bytes, past the {MAX_ANSWER_BYTES} bytes an answer may take "
+            "(it echoes every destination, those from profiles too): send fewer recipients or channels at once",
+            field="answer",
+            limit=MAX_ANSWER_BYTES,
+        )
 
 
 # Enqueueing leaves this much of the execution's time to record what the queue refused.

@@ -22,10 +22,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.idempotency_store import record_destinations, recorded_destinations
 from notify.dal.profiles import batch_get_profiles, get_profile
-from notify.errors import ServiceUnavailable
+from notify.errors import PayloadTooLarge, ServiceUnavailable
 from notify.logic.idempotency import RequestScope
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
+from notify.models.limits import MAX_ANSWER_BYTES
 from notify.models.profiles import ACTIVE, Profile
 from notify.models.requests import Delivery
 from notify.observability import count, logger
@@ -79,11 +80,22 @@ def _from_profile(recipient: Recipient, profile: Profile | None) -> Destinations
 
 
 def _encode(resolved: dict[int, Destinations]) -> bytes:
+    """The destinations to record, compressed. Every one of them is echoed in the answer: past the answer's
+    limit the request is refused (413) before anything is recorded (notify.logic.notifications.check_answer_size
+    bounds the rest)."""
     document = {
         str(number): {"channels": {c.value: d for c, d in found.channels.items()}, "skipped": found.skipped}
         for number, found in resolved.items()
     }
-    return zlib.compress(json.dumps(document, separators=(",", ":")).encode(), 6)
+    encoded = json.dumps(document, separators=(",", ":")).encode()
+    if len(encoded) > MAX_ANSWER_BYTES:
+        raise PayloadTooLarge(
+            f"The profiles' destinations take {len(encoded)} bytes, past the {MAX_ANSWER_BYTES} bytes an answer "
+            "echoing them may take: send fewer recipients or channels at once",
+            field="answer",
+            limit=MAX_ANSWER_BYTES,
+        )
+    return zlib.compress(encoded, 6)
 
 
 def _decode(payload: bytes) -> dict[int, Destinations]:

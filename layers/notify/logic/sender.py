@@ -43,7 +43,7 @@ from notify.caches import per_container
 from notify.dal.definitions import get_event_definition
 from notify.dal.delivery_log import record_attempt, record_outcome
 from notify.dal.idempotency_store import idempotency_store
-from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing, enqueue_notifications
+from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
 from notify.logic import budget
 from notify.logic.providers import (
     Delivery,
@@ -196,7 +196,8 @@ def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarte
             logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
         else:
             limit = get_settings().max_receive_count
-            _record(message, SendOutcome(DeliveryState.failed, reason=f"{reason} (attempt {limit} of {limit})"))
+            reason = dead_lettered(f"{reason} (attempt {limit} of {limit})")
+            _record(message, SendOutcome(DeliveryState.failed, reason=reason))
         logger.warning("delivery abandoned", extra={**_log_context(message), "reason": reason})
     return NotStarted(reason)
 
@@ -240,13 +241,35 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     return outcome
 
 
+# The reason a notification the queue moves to the dead-letter queue is recorded with: the status route shows it
+# `failed`, never `queued` for good (docs/contract.md section 7). The redrive tooling can send it again.
+DEAD_LETTERED = "dead-lettered"
+
+
+def dead_lettered(reason: str) -> str:
+    return f"{DEAD_LETTERED}: {reason}"
+
+
+def _defer_or_retry(message: NotificationMessage, final_attempt: bool) -> SendOutcome:
+    """_defer, or RetryLater when the queue refused the copy; on the last receive, recorded failed first (the
+    message goes to the dead-letter queue, and nothing was sent)."""
+    try:
+        return _defer(message)
+    except EnqueueFailed as exc:
+        reason = "the delayed notification could not be put back on the queue"
+        if final_attempt:
+            _record(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
+        logger.warning("delivery deferral failed", extra={**_log_context(message), "final": final_attempt})
+        raise RetryLater(reason) from exc
+
+
 def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
     """Deliver `message` at most once per msg_id (R8); RetryLater when SQS should redeliver it."""
     final_attempt = receive_count >= get_settings().max_receive_count
     if not budget.can_start_message():
         raise _not_started(message, final_attempt)
     if message.not_before is not None and message.not_before > time.time():
-        return _defer(message)
+        return _defer_or_retry(message, final_attempt)
     delivered: dict[str, SendOutcome] = {}
 
     def deliver_once(notification: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +288,7 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
     except TransientDeliveryError as exc:
         reason = f"{exc.reason} (attempt {receive_count} of {get_settings().max_receive_count})"
         state = DeliveryState.failed if final_attempt else DeliveryState.queued
+        reason = dead_lettered(reason) if final_attempt else reason
         _record(message, SendOutcome(state, provider=exc.provider, reason=reason))
         logger.warning(
             "delivery will be retried" if not final_attempt else "delivery abandoned",
@@ -286,6 +310,13 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
             logger.error("send claim completion failed", extra={**_log_context(message), "error": str(exc)})
             return delivered["outcome"]
         raise RetryLater("idempotency store unavailable") from exc
+    except Exception as exc:
+        # Anything else raised before a provider took the message: on the last receive it goes to the
+        # dead-letter queue, and the status route must say so.
+        if final_attempt and "outcome" not in delivered:
+            reason = dead_lettered(f"{type(exc).__name__} (attempt {receive_count} of {receive_count})")
+            _record(message, SendOutcome(DeliveryState.failed, reason=reason))
+        raise
     outcome = SendOutcome(
         DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
     )

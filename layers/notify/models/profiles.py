@@ -1,7 +1,8 @@
 """Profiles (docs/contract.md section 6): a recipient known by `distinct_id`, with destinations per channel.
 
 Destinations are validated as `to` is (notify.models.channels). Sizes are bounded so a profile always fits one
-DynamoDB item (400 KB): at most MAX_TOKENS tokens per token channel, each at most MAX_TOKEN_CHARACTERS.
+DynamoDB item (400 KB): at most MAX_TOKENS tokens per token channel, each at most
+notify.models.limits.MAX_TOKEN_CHARACTERS.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from notify.models.channels import Channel, EmailDestination, PhoneDestination, SlackDestination
+from notify.models.channels import Channel, Destination, EmailDestination, PhoneDestination, WebhookDestination
 from notify.models.limits import DistinctId
 from notify.models.responses import ResponseBody
 
@@ -25,8 +26,6 @@ SINGLE_CHANNELS = (
 )
 TOKEN_CHANNELS = (Channel.push, Channel.inapp)
 MAX_TOKENS = 50
-MAX_TOKEN_CHARACTERS = 1024
-MAX_DESTINATION_CHARACTERS = 2048
 MAX_NAME_CHARACTERS = 256
 MAX_DELETE_IDS = 100
 
@@ -34,15 +33,13 @@ ProfileStatus = Literal[0, 1]
 ACTIVE: ProfileStatus = 1
 INACTIVE: ProfileStatus = 0
 
-WebhookOrId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DESTINATION_CHARACTERS, pattern=r"\S")]
-
 
 class Token(BaseModel):
     """One push or inapp token; `status` 1 is active (tokens with 0 are kept, never sent to)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    token: Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_CHARACTERS, pattern=r"\S")]
+    token: Destination
     integration_id: Annotated[str, StringConstraints(max_length=256)] | None = None
     status: ProfileStatus = ACTIVE
 
@@ -61,12 +58,12 @@ class ProfileChannels(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailDestination | None = Field(default=None, max_length=320)
+    email: EmailDestination | None = None
     sms: PhoneDestination | None = None
     whatsapp: PhoneDestination | None = None
-    slack: SlackDestination | None = Field(default=None, max_length=MAX_DESTINATION_CHARACTERS)
-    discord: WebhookOrId | None = None
-    teams: WebhookOrId | None = None
+    slack: WebhookDestination | None = None
+    discord: WebhookDestination | None = None
+    teams: WebhookDestination | None = None
     voice: PhoneDestination | None = None
     push: Tokens | None = None
     inapp: Tokens | None = None

@@ -5,7 +5,7 @@ Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -14,9 +14,9 @@ from notify.models.channels import (
     Destination,
     EmailDestination,
     PhoneDestination,
-    SlackDestination,
+    WebhookDestination,
 )
-from notify.models.limits import DistinctId, KeyName
+from notify.models.limits import MAX_CALLBACK_BYTES, MAX_DATA_BYTES, DistinctId, KeyName, bounded_json
 
 
 class Recipient(BaseModel):
@@ -29,9 +29,9 @@ class Recipient(BaseModel):
     whatsapp: PhoneDestination | None = None
     push: Destination | None = None
     inapp: Destination | None = None
-    slack: SlackDestination | None = None
-    discord: Destination | None = None
-    teams: Destination | None = None
+    slack: WebhookDestination | None = None
+    discord: WebhookDestination | None = None
+    teams: WebhookDestination | None = None
     voice: PhoneDestination | None = None
 
     def destinations(self) -> dict[Channel, str]:
@@ -47,8 +47,9 @@ class Delivery(BaseModel):
 
     distinct_id: DistinctId | None = None
     to: Recipient = Field(default_factory=Recipient, validate_default=True)
-    data: dict[str, Any] = Field(default_factory=dict)
-    callback: dict[str, Any] | None = None
+    # Bounded so each notification's queue message and records fit (notify.models.limits).
+    data: Annotated[dict[str, Any], bounded_json(MAX_DATA_BYTES)] = Field(default_factory=dict)
+    callback: Annotated[dict[str, Any], bounded_json(MAX_CALLBACK_BYTES)] | None = None
 
     @field_validator("to")
     @classmethod

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from notify.logic import budget
 from notify.logic.providers.errors import PermanentDeliveryError, TransientDeliveryError, UnknownOutcomeError
-from notify.models.channels import Channel
+from notify.models.channels import Channel, url_problem
 
 MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -145,6 +145,11 @@ def check_url(url: str, rules: tuple[HostRule, ...], resolver: Resolver = system
         raise WebhookRefused("webhook refused: IP address hosts are not allowed")
     if port not in (None, 443):
         raise WebhookRefused("webhook refused: only the default https port is allowed")
+    # Before any allowlist check or DNS lookup: the API refuses such URLs at the door (notify.models.channels),
+    # but a message queued before that check, or redriven, may still carry one.
+    problem = url_problem(url)
+    if problem is not None:
+        raise WebhookRefused(f"webhook refused: the URL {problem}")
     if not any(rule.allows(host, parts.path) for rule in rules):
         raise WebhookRefused(f"webhook refused: {host} is not an allowed host for this channel")
     addresses = resolver(host, 443)
