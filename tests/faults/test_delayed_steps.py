@@ -71,3 +71,29 @@ def test_R8_delayed_step_copy_from_a_retry_hours_later_is_not_sent_twice(
     assert sum(delivered().values()) == 1
     [shown] = status.get(retried.json()["request_id"]).json()["notifications"]
     assert (shown["state"], shown["attempts"]) == ("sent", 1)
+
+
+def test_D7_a_delayed_step_the_queue_refuses_to_take_back_is_failed_dead_lettered_never_queued_for_good(
+    stack: Stack, sender: SenderDriver, status: StatusApiClient
+) -> None:
+    # Issue 18, case 6: its re-enqueue refused on every receive, the message went to the dead-letter queue with
+    # nothing recorded, and the status route showed `queued`, 0 attempts, for good.
+    from tests.support.faults import queue_refuses
+
+    workspace = stack.workspaces[0].workspace
+    reminder = {"event": "Welcome_Email", "to": {"email": "email"}, "data": "{name: name}", "delay_seconds": TWO_DAYS}
+    put_automation(workspace, AutomationDefinition.model_validate({"id": "reminder", "steps": [reminder]}))
+    accepted = AutomationApiClient(stack.workspaces[0], "reminder").post(PAYLOAD, key="no-requeue")
+    [message] = take_queued(stack, sender)
+    sender.requeue(message)  # due now on the queue, two days early: the sender puts it back, or tries to
+
+    with queue_refuses("a@example.com"):
+        sender.drain()
+
+    assert [dead["msg_id"] for dead in sender.dead_letters()] == [message["msg_id"]]
+    answer = status.get(accepted.json()["request_id"])
+    assert answer.status == 200, answer.body
+    [shown] = answer.json()["notifications"]
+    assert shown["state"] == "failed"
+    assert shown["reason"].startswith("dead-lettered: ")
+    assert sum(delivered().values()) == 0

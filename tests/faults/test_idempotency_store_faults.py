@@ -125,3 +125,37 @@ def test_R8_completion_throttled_once_is_retried_and_stored(
     assert record["status"]["S"] == "COMPLETED"
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
+
+
+def test_D6_a_request_the_status_route_cannot_find_is_503_not_202_and_its_retry_records_it(
+    api: Api, stack: Stack, sender: SenderDriver, clock: Any
+) -> None:
+    # Issue 18, case 5: the completion's transaction cancelled by its manifest item, and the manifest's own
+    # write refused too, used to answer (and store) 202 with a status route answering 404 for good.
+    log = stack.resources.tables["DeliveryLogTable"]
+    missing = AwsError(400, "ResourceNotFoundException")
+    with aws_error("dynamodb", "PutItem", missing, table=log), aws_error("dynamodb", "BatchWriteItem", missing):
+        first = api.client.post(api.body("a@example.com"), key="unrecorded", context=FakeLambdaContext(2_000))
+
+    assert first.status == 503, first.body
+    assert first.headers["retry-after"] == "2"
+    [held] = api.records(stack)
+    assert held["status"]["S"] == "INPROGRESS"  # nothing stored: the retry executes again
+
+    clock.tick(timedelta(seconds=3))
+    retried = api.client.post(api.body("a@example.com"), key="unrecorded")
+
+    assert retried.status == 202 and "idempotency-replayed" not in retried.headers
+    from tests.support.clients import StatusApiClient
+
+    for request_id in _request_ids(retried.json()):
+        assert StatusApiClient(stack.workspaces[0]).get(request_id).status == 200
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)
+
+
+def _request_ids(answer: dict[str, Any]) -> list[str]:
+    """The ids the status route answers for: each bulk item's, or the request's own."""
+    if isinstance(answer.get("response"), list):
+        return [item["request_id"] for item in answer["response"]]
+    return [answer["request_id"]]

@@ -178,7 +178,10 @@ def test_R8_provider_refusing_every_connection_is_failed_after_the_last_receive_
     assert provider.delivered() == []
     notification = shown(status, request_id)
     assert (notification["state"], notification["attempts"]) == ("failed", 5)
-    assert notification["reason"] == f"{provider.name} unreachable: EndpointConnectionError (attempt 5 of 5)"
+    assert (
+        notification["reason"]
+        == f"dead-lettered: {provider.name} unreachable: EndpointConnectionError (attempt 5 of 5)"
+    )
 
 
 def test_R8_sender_killed_before_the_provider_call_is_unknown_not_sent_twice(

@@ -331,7 +331,7 @@ def test_R8_provider_failure_is_retried_and_marked_failed_at_max_receive_count(
     assert shown["state"] == "failed"
     assert shown["attempts"] == 5
     assert shown["reason"] == (
-        "ses rejected the message: TooManyRequestsException: Maximum sending rate exceeded. (attempt 5 of 5)"
+        "dead-lettered: ses rejected the message: TooManyRequestsException: Maximum sending rate exceeded. (attempt 5 of 5)"
     )
     assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]
 
@@ -405,6 +405,6 @@ def test_R8_message_never_started_for_lack_of_time_is_failed_at_the_last_receive
     shown = notifications(status, accepted["request_id"])["email"]
     assert (shown["state"], shown["attempts"]) == ("failed", 1)
     assert shown["reason"] == (
-        "not started: too little time left in the invocation to call a provider (attempt 5 of 5)"
+        "dead-lettered: not started: too little time left in the invocation to call a provider (attempt 5 of 5)"
     )
     assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]

@@ -118,18 +118,20 @@ def test_status_needs_a_valid_api_key(client: EventApiClient, status: StatusApiC
     assert status.get(request_id, version="beta").status == 404
 
 
-def test_a_delivery_log_that_cannot_be_written_loses_the_status_not_the_request(
+def test_D6_a_delivery_log_that_cannot_be_written_is_a_503_never_a_202_the_status_route_cannot_find(
     stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
     # A keyed request writes its manifest with its completion, after enqueueing: the transaction fails, the
-    # record completes alone, and the answer (202: queued) is stored and replayed (R3); only the status is lost.
+    # manifest alone fails too, so the record is not completed and the client is told to retry (503). Its retry
+    # re-executes with the same ids (R8), so the one queued notification is never sent twice.
     stack.session.client("dynamodb").delete_table(TableName=stack.resources.tables["DeliveryLogTable"])
 
     first = client.post(welcome(), key="no-log-1")
-    replay = client.post(welcome(), key="no-log-1")
 
-    assert first.status == 202
-    assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (202, first.body, "true")
+    assert first.status == 503
+    assert "idempotency-replayed" not in first.headers
+    [record] = [item for item in stack.idempotency_items() if item["id"]["S"].startswith("event#")]
+    assert record["status"]["S"] == "INPROGRESS"
     assert sender.queue_depth() == 1
 
 

@@ -112,7 +112,7 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = [str(part) for part in error["loc"]]
-                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"]) else ["to", *loc])
+                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"], ["data"]) else ["to", *loc])
                 errors.append({"step": number, "field": field, "message": error["msg"]})
             continue
         except NoChannelToSend as exc:

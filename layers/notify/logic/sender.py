@@ -190,16 +190,21 @@ def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarte
     the queue's last receive, where it is recorded failed (nothing was sent) before it moves to the DLQ."""
     reason = "not started: too little time left in the invocation to call a provider"
     if final_attempt:
-        try:
-            _record_attempt(message)
-        except (ClientError, BotoCoreError) as exc:
-            logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
-        else:
-            limit = get_settings().max_receive_count
-            reason = dead_lettered(f"{reason} (attempt {limit} of {limit})")
-            _record(message, SendOutcome(DeliveryState.failed, reason=reason))
+        limit = get_settings().max_receive_count
+        _record_dead_lettered(message, f"{reason} (attempt {limit} of {limit})")
         logger.warning("delivery abandoned", extra={**_log_context(message), "reason": reason})
     return NotStarted(reason)
+
+
+def _record_dead_lettered(message: NotificationMessage, reason: str) -> None:
+    """On the queue's last receive, before the message moves to the dead-letter queue having sent nothing: an
+    attempt (so the record names its channel and destination) and the outcome `failed`, "dead-lettered: ..."."""
+    try:
+        _record_attempt(message)
+    except (ClientError, BotoCoreError) as exc:
+        logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+        return
+    _record(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
 
 
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
@@ -258,7 +263,7 @@ def _defer_or_retry(message: NotificationMessage, final_attempt: bool) -> SendOu
     except EnqueueFailed as exc:
         reason = "the delayed notification could not be put back on the queue"
         if final_attempt:
-            _record(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
+            _record_dead_lettered(message, reason)
         logger.warning("delivery deferral failed", extra={**_log_context(message), "final": final_attempt})
         raise RetryLater(reason) from exc
 
@@ -314,8 +319,7 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         # Anything else raised before a provider took the message: on the last receive it goes to the
         # dead-letter queue, and the status route must say so.
         if final_attempt and "outcome" not in delivered:
-            reason = dead_lettered(f"{type(exc).__name__} (attempt {receive_count} of {receive_count})")
-            _record(message, SendOutcome(DeliveryState.failed, reason=reason))
+            _record_dead_lettered(message, f"{type(exc).__name__} (attempt {receive_count} of {receive_count})")
         raise
     outcome = SendOutcome(
         DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
