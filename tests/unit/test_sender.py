@@ -331,7 +331,8 @@ def test_R8_provider_failure_is_retried_and_marked_failed_at_max_receive_count(
     assert shown["state"] == "failed"
     assert shown["attempts"] == 5
     assert shown["reason"] == (
-        "dead-lettered: ses rejected the message: TooManyRequestsException: Maximum sending rate exceeded. (attempt 5 of 5)"
+        "dead-lettered: ses rejected the message: TooManyRequestsException: Maximum sending rate exceeded. "
+        "(attempt 5 of 5)"
     )
     assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]
 
