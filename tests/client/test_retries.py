@@ -232,5 +232,9 @@ def test_logs_name_the_retries_and_the_key_but_never_the_api_key(caplog: pytest.
     retries = [r for r in caplog.records if r.name == "notify_client"]
     assert len(retries) == 2
     assert all("k-logs" in r.getMessage() for r in retries)
+    assert [(r.attempt, r.reason, r.idempotency_key) for r in retries] == [  # type: ignore[attr-defined]
+        (1, "ConnectError", "k-logs"),
+        (2, "500", "k-logs"),
+    ]
     everything = caplog.text + repr(client) + str(raised.value) + repr(raised.value) + repr(raised.value.__dict__)
     assert API_KEY not in everything

@@ -150,6 +150,7 @@ class _Transport:
             attempt,
             wait,
             call.idempotency_key,
+            extra={"attempt": attempt, "wait_seconds": wait, "reason": reason, "idempotency_key": call.idempotency_key},
         )
 
 
