@@ -24,7 +24,7 @@ deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
 checkov-deps: $(CHECKOV_VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/requirements.txt
+$(VENV)/.installed: requirements-dev.txt layers/requirements.txt clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# The shared package lives in the layer; make it importable in the venv, as the layer is on Lambda.
@@ -58,7 +58,7 @@ lint: deps checkov-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local -q
+	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local clients/python/src -q
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
 
 template-check: deps sam-deps
@@ -71,7 +71,7 @@ unit: deps
 # tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
 test: lint template-check node_modules/.installed
 	-@local/lambda_image/docker-engine.sh
-	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/infrastructure tests/faults tests/integration tests/fuzz tests/stress tests/sam_local \
+	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/infrastructure tests/faults tests/integration tests/client tests/fuzz tests/stress tests/sam_local \
 		--cov=layers --cov=functions --cov-branch --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.
