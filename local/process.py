@@ -46,7 +46,7 @@ class LocalStackProcess:
         """`module` is `local` (`make run`) or `local.sam` (`make run-sam`)."""
         self.api_port = int(environment["API_PORT"])
         self.moto_url = f"http://127.0.0.1:{environment['MOTO_PORT']}"
-        self.outbox_url = f"http://127.0.0.1:{environment.get('OUTBOX_PORT', '3001')}/"
+        self.outbox_port = int(environment.get("OUTBOX_PORT", "3001"))
         self.log_path = log_path
         self.banner: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
