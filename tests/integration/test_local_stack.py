@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from local.process import free_port, local_stack_environment
+from local.process import local_stack_environment
 from tests.support.local_stack import ROOT, LocalStackProcess
 
 pytestmark = pytest.mark.integration
