@@ -69,6 +69,12 @@ class Invoker(Protocol):
     def invoke(self, event: dict[str, Any], faults: list[dict[str, str]] | None = None) -> Invocation: ...
 
 
+class BatchObserver(Protocol):
+    """Told of each invocation's records and the message ids left on the queue (the outbox's timeline)."""
+
+    def __call__(self, records: list[dict[str, Any]], failed_message_ids: set[str], received_at: float) -> None: ...
+
+
 class SqsPoller:
     """One event source mapping: a thread polling `queue_url` and invoking the function."""
 
@@ -80,8 +86,10 @@ class SqsPoller:
         faults: ArmedFaultList,
         sqs: Any,
         region: str,
+        on_batch: BatchObserver | None = None,
     ) -> None:
         self.source = source
+        self.on_batch = on_batch
         self.faults = faults
         self.queue = queue
         self.pool = pool
@@ -134,8 +142,11 @@ class SqsPoller:
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         records = [lambda_sqs_record(message, self.queue["arn"], self.region) for message in batch]
+        received_at = time.time()
         invocation = self.pool.invoke({"Records": records}, self.faults.snapshot())
         failed = failed_message_ids(self.source, invocation, [m["MessageId"] for m in batch])
+        if self.on_batch is not None:
+            self.on_batch(records, failed, received_at)
         done = [m for m in batch if m["MessageId"] not in failed]
         for start in range(0, len(done), SQS_RECEIVE_LIMIT):
             entries = [

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote
 
 from local.faults import ArmedFaultList, Fault, InvalidFault
 from local.functions import FunctionPool, Invocation
+from local.outbox.observed import ReplayCounter
 from local.template import HttpRoute
 
 # HTTP API's maximum (and default) integration timeout.
@@ -89,8 +90,10 @@ class _CompiledRoute:
 class LocalHttpApi:
     """Serves every HttpApi route of the template on 127.0.0.1:`port`; binds at construction."""
 
-    def __init__(self, port: int, faults: ArmedFaultList) -> None:
+    def __init__(self, port: int, faults: ArmedFaultList, replays: ReplayCounter | None = None) -> None:
         self.faults = faults
+        # The outbox counts replayed answers per request (local/outbox): only this emulator sees them all.
+        self.replays = replays
         self.routes: list[_CompiledRoute] = []
         self.pools: dict[str, FunctionPool] = {}
         self.server = _Server(("127.0.0.1", port), _RequestHandler)
@@ -117,7 +120,10 @@ class LocalHttpApi:
             if parameters is not None:
                 event = payload_v2_event(request, compiled.route, parameters, raw_path, raw_query, body)
                 pool = self.pools[compiled.route.function]
-                return self._integrate(pool, event)
+                answer = self._integrate(pool, event)
+                if self.replays is not None:
+                    self.replays.observe(parameters.get("workspace"), answer.headers, answer.body)
+                return answer
         return gateway_answer(404, "Not Found")
 
     def _integrate(self, pool: FunctionPool, event: dict[str, Any]) -> HttpAnswer:

@@ -18,7 +18,7 @@ from pathlib import Path
 from local.template import ROOT
 
 # The stack's own settings are chosen by the caller; nothing of the caller's AWS or stack setup leaks in.
-_SCRUBBED_PREFIXES = ("AWS_", "LOCAL_", "API_PORT", "MOTO_PORT", "POWERTOOLS_")
+_SCRUBBED_PREFIXES = ("AWS_", "LOCAL_", "API_PORT", "MOTO_PORT", "OUTBOX_PORT", "POWERTOOLS_")
 
 
 class LocalStackNotReady(RuntimeError):
@@ -34,7 +34,8 @@ def free_port() -> int:
 def local_stack_environment(**overrides: str) -> dict[str, str]:
     """This process's environment without AWS or stack settings, on free ports, plus `overrides`."""
     environment = {name: value for name, value in os.environ.items() if not name.startswith(_SCRUBBED_PREFIXES)}
-    environment.update({"API_PORT": str(free_port()), "MOTO_PORT": str(free_port()), **overrides})
+    ports = {name: str(free_port()) for name in ("API_PORT", "MOTO_PORT", "OUTBOX_PORT")}
+    environment.update({**ports, **overrides})
     return environment
 
 
@@ -45,6 +46,7 @@ class LocalStackProcess:
         """`module` is `local` (`make run`) or `local.sam` (`make run-sam`)."""
         self.api_port = int(environment["API_PORT"])
         self.moto_url = f"http://127.0.0.1:{environment['MOTO_PORT']}"
+        self.outbox_port = int(environment.get("OUTBOX_PORT", "3001"))
         self.log_path = log_path
         self.banner: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()

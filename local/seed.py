@@ -41,7 +41,12 @@ DEMO_EVENTS = [
         {
             "name": "Welcome_Email",
             "channels": {
-                "email": {"subject": "Welcome {{ name }}", "body": "Hi {{ name }}, welcome aboard."},
+                "email": {
+                    "subject": "Welcome {{ name }}",
+                    "body": "Hi {{ name }}, welcome aboard.",
+                    # An HTML part too (autoescaped), so the outbox page shows both parts of the demo email.
+                    "html": "<h1>Welcome, {{ name }}</h1><p>Hi {{ name }}, <b>welcome aboard</b>.</p>",
+                },
             },
         }
     ),

@@ -28,6 +28,8 @@ class LocalSettings:
     moto_port: int
     region: str
     template_path: Path
+    # The outbox page (local/outbox): what the senders delivered, on a port of its own, never under /v1.
+    outbox_port: int = 3001
     dynamodb: str = "moto"  # or "dynamodb-local": AWS's DynamoDB Local serves DynamoDB, moto the rest
     dynamodb_port: int = 8000
     parameter_overrides: dict[str, str] = field(default_factory=dict)
@@ -44,6 +46,7 @@ class LocalSettings:
         return cls(
             api_port=int(os.environ.get("API_PORT", "3000")),
             moto_port=int(os.environ.get("MOTO_PORT", "5000")),
+            outbox_port=int(os.environ.get("OUTBOX_PORT", "3001")),
             region=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
             # Tests of the emulator itself point this at a template of their own.
             template_path=Path(os.environ.get("LOCAL_TEMPLATE", str(TEMPLATE_PATH))).resolve(),
@@ -66,6 +69,10 @@ class LocalSettings:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def outbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.outbox_port}/"
 
 
 def parse_parameter_overrides(text: str) -> dict[str, str]:

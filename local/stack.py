@@ -26,6 +26,10 @@ from local.moto_backend import (
     register_stack,
     verify_sender_identities,
 )
+from local.outbox.capture import capture_sent_emails
+from local.outbox.observed import ReplayCounter, SenderReceives
+from local.outbox.reader import OutboxReader
+from local.outbox.server import OutboxServer
 from local.settings import InvalidSetting, LocalSettings, PortInUse, check_port_free
 from local.template import (
     ROOT,
@@ -59,7 +63,10 @@ class LocalStack:
         self.functions_here = functions_here
         self.cleanup = contextlib.ExitStack()
         self.faults = ArmedFaultList()
-        # Bind both ports first: a taken port is reported before anything else starts.
+        # What the outbox page shows besides AWS's records: replays are counted where this stack serves the API.
+        self.replays = ReplayCounter() if functions_here else None
+        self.receives = SenderReceives()
+        # Bind every port first: a taken port is reported before anything else starts.
         try:
             self.moto = MotoServer(settings.moto_port, settings.moto_extra_hosts)
         except OSError as exc:
@@ -67,28 +74,39 @@ class LocalStack:
         self.api: LocalHttpApi | None = None
         try:
             if functions_here:
-                self.api = LocalHttpApi(settings.api_port, self.faults)
+                self.api = LocalHttpApi(settings.api_port, self.faults, self.replays)
             else:
                 check_port_free(settings.api_port)
         except OSError as exc:
             self.moto.close()
             raise PortInUse("API_PORT", settings.api_port) from exc
+        try:
+            self.outbox = OutboxServer(settings.outbox_port)
+        except OSError as exc:
+            self._close_servers()
+            raise PortInUse("OUTBOX_PORT", settings.outbox_port) from exc
         if settings.dynamodb_url is not None:
             try:
                 check_port_free(settings.dynamodb_port)
             except OSError as exc:
-                if self.api is not None:
-                    self.api.close()
-                self.moto.close()
+                self.outbox.close()
+                self._close_servers()
                 raise PortInUse("LOCAL_DYNAMODB_PORT", settings.dynamodb_port) from exc
         if self.api is not None:
             self.cleanup.callback(self.api.close)
         self.cleanup.callback(self.moto.close)
+        self.cleanup.callback(self.outbox.close)
         self.pools: dict[str, FunctionPool] = {}
         self.specs: list[FunctionSpec] = []
         self.workspaces: list[dict[str, str]] = []
 
+    def _close_servers(self) -> None:
+        if self.api is not None:
+            self.api.close()
+        self.moto.close()
+
     def start(self) -> None:
+        capture_sent_emails()
         self.moto.start()
         endpoints = {}
         if self.settings.dynamodb_url is not None:
@@ -123,6 +141,10 @@ class LocalStack:
         register_stack(session, outputs)
         self._write_sam_env_vars(environments)
         self.resources, self.session = resources, session
+        reader = OutboxReader(
+            session, resources.tables, self.settings.region, resources.account, self.replays, self.receives
+        )
+        self.outbox.start(reader)
 
         if self.api is not None:
             self.api.start([route for spec in specs for route in spec.http_routes], self.pools)
@@ -143,6 +165,7 @@ class LocalStack:
                         self.faults,
                         sqs,
                         self.settings.region,
+                        on_batch=self.receives.observe,
                     )
                     poller.start()
                     self.cleanup.callback(poller.stop)
@@ -206,7 +229,9 @@ class LocalStack:
                     f"send by distinct_id to the seeded profile {first['distinct_id']}:",
                     self._demo_curl(first, body),
                 ]
-        lines.append(f"local stack ready on {self.settings.api_url} (Ctrl-C to stop)")
+        lines.append(f"outbox:      {self.settings.outbox_url}   (open it to see what was sent)")
+        api, outbox = self.settings.api_url, self.settings.outbox_url
+        lines.append(f"local stack ready on {api}, outbox on {outbox} (Ctrl-C to stop)")
         _print(*lines)
 
     def _demo_curl(self, workspace: dict[str, str], body: dict[str, Any]) -> str:

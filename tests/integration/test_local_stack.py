@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from local.process import free_port, local_stack_environment
+from local.process import local_stack_environment
 from tests.support.local_stack import ROOT, LocalStackProcess
 
 pytestmark = pytest.mark.integration
@@ -79,19 +79,20 @@ def test_sam_env_vars_file_points_functions_at_this_moto(local_stack: LocalStack
     assert env_vars["EventApiFunction"]["IDEMPOTENCY_TABLE"] == "IdempotencyTable"
 
 
-def test_taken_port_is_reported_in_one_line_with_nonzero_exit() -> None:
+@pytest.mark.parametrize("variable", ["MOTO_PORT", "OUTBOX_PORT"])
+def test_taken_port_is_reported_in_one_line_with_nonzero_exit(variable: str) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        environment = local_stack_environment(MOTO_PORT=str(taken), API_PORT=str(free_port()))
+        environment = local_stack_environment(**{variable: str(taken)})
         finished = subprocess.run(
             [sys.executable, "-m", "local"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
         )
 
     assert finished.returncode != 0
     assert finished.stderr.strip().splitlines() == [
-        f"local stack: port {taken} (MOTO_PORT) is in use; stop what holds it or set MOTO_PORT"
+        f"local stack: port {taken} ({variable}) is in use; stop what holds it or set {variable}"
     ]
     assert "ready" not in finished.stdout
 

@@ -100,6 +100,13 @@ def test_R8_a_request_sent_three_times_with_one_key_delivers_one_email(sam_stack
     assert (notification["channel"], notification["state"]) == ("email", "sent")
     assert notification["msg_id"] == answers[0].json()["response"]["email"]["msg_id"]
 
+    # The outbox of `make run` is served here too; SAM CLI serves the API, so replays are not counted (n/a).
+    listed = sam_stack.outbox(f"/?refresh=off&request_id={request_id}")
+    assert listed.status == 200
+    assert address in listed.text and 'class="state state-sent"' in listed.text and ">n/a<" in listed.text
+    message = sam_stack.outbox(f"/message/{request_id}/{notification['msg_id']}")
+    assert '<dd id="subject">Welcome Rahul</dd>' in message.text
+
 
 def test_status_route_is_404_for_an_unknown_request(sam_stack: LocalStackProcess) -> None:
     result = status_of(sam_stack, str(uuid.uuid4()))

@@ -53,6 +53,22 @@ class HttpResult:
         return json.loads(self.body)
 
 
+def http_request(
+    port: int, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
+) -> HttpResult:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return HttpResult(
+            status=response.status,
+            headers={name.lower(): value for name, value in response.getheaders()},
+            body=response.read(),
+        )
+    finally:
+        connection.close()
+
+
 class LocalStackProcess(process.LocalStackProcess):
     """The shared launcher (local.process) with what the tests ask of a running stack."""
 
@@ -61,17 +77,11 @@ class LocalStackProcess(process.LocalStackProcess):
     def request(
         self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
     ) -> HttpResult:
-        connection = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=60)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return HttpResult(
-                status=response.status,
-                headers={name.lower(): value for name, value in response.getheaders()},
-                body=response.read(),
-            )
-        finally:
-            connection.close()
+        return http_request(self.api_port, method, path, body, headers)
+
+    def outbox(self, path: str) -> HttpResult:
+        """GET a page of the outbox (local/outbox), on its own port."""
+        return http_request(self.outbox_port, "GET", path)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.moto_url, region_name=REGION)
