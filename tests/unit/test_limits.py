@@ -8,6 +8,8 @@ same cases against AWS's DynamoDB Local, which enforces every DynamoDB limit.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from typing import Any
 
@@ -315,10 +317,11 @@ def test_a_keyed_bulk_whose_profiles_give_long_destinations_is_accepted_and_repl
     )
 
     def url(n: int) -> str:
-        # Distinct and varied, so compression does not hide the size.
-        import hashlib
-
-        tail = "".join(hashlib.sha256(f"{n}:{i}".encode()).hexdigest() for i in range(30))
+        # Distinct and varied (base64 of digests: 6 bits a character), so compression does not hide the size.
+        tail = "".join(
+            base64.urlsafe_b64encode(hashlib.sha256(f"{n}:{i}".encode()).digest()).decode().rstrip("=")
+            for i in range(50)
+        )
         return ("https://discord.com/api/webhooks/1/" + tail)[:2000]
 
     add_profiles(workspace, 300, discord=url)
