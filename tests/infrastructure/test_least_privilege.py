@@ -224,3 +224,69 @@ def test_sending_by_distinct_id_only_reads_profiles(
     assert made and made <= actions_on(function, "ProfilesTable")
     for sending in ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction"):
         assert actions_on(sending, "ProfilesTable") == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+
+
+# Issue 18: the idempotency and API-key tables, narrowed to what each function calls -------------------------------
+
+
+def idempotency_statement(function: str) -> dict[str, Any]:
+    [statement] = [s for s in statements(function) if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+    return statement
+
+
+@pytest.mark.parametrize(
+    ("function", "api", "body", "prefix"),
+    [
+        ("EventApiFunction", EventApiClient, welcome(), "event"),
+        ("BulkApiFunction", BulkApiClient, {"event": "Welcome_Email", "batch": [welcome()]}, "bulk"),
+        (
+            "AutomationApiFunction",
+            AutomationApiClient,
+            {"email": "a@example.com", "name": "A", "order": {}},
+            "automation",
+        ),
+    ],
+)
+def test_api_functions_may_touch_only_their_own_idempotency_records_with_the_calls_they_make(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], function: str, api: type[ApiClient], body: Any, prefix: str
+) -> None:
+    client_api = api(stack.workspaces[0])  # type: ignore[call-arg]
+    client_api.post(body, key=f"narrow-{function}")
+    client_api.post(body, key=f"narrow-{function}")  # a replay
+    client_api.post({"event": "Nope", "to": {"email": "a@example.com"}}, key=f"refused-{function}")  # a release
+
+    table = stack.resources.tables["IdempotencyTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    statement = idempotency_statement(function)
+    assert made <= set(statement["Action"])
+    assert set(statement["Action"]) <= {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+    }
+    # Never a Scan or BatchWrite, and never the sender's guards (`send#...`) or another API's records.
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{prefix}#*"]}}
+    assert "template:DynamoDBCrudPolicy" not in actions_on(function, "IdempotencyTable")
+
+
+def test_the_sender_may_touch_only_its_guards() -> None:
+    statement = idempotency_statement("SenderFunction")
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["send#*"]}}
+    assert "dynamodb:Scan" not in statement["Action"]
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS)
+def test_api_functions_read_one_api_key_hash_at_a_time_never_list_them(function: str) -> None:
+    assert actions_on(function, "ApiKeysTable") == {"dynamodb:GetItem"}
+
+
+def test_every_queue_sets_the_message_size_the_size_budget_assumes() -> None:
+    from local.template import resources_of_type
+    from notify.models.limits import SQS_MAX_MESSAGE_BYTES
+
+    queues = resources_of_type("AWS::SQS::Queue", load_template())
+    assert queues
+    for queue in queues.values():
+        assert queue["Properties"]["MaximumMessageSize"] == SQS_MAX_MESSAGE_BYTES
