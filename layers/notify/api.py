@@ -145,10 +145,11 @@ def _check_body_size(raw: str | bytes) -> None:
     from notify.models.limits import MAX_BODY_BYTES
 
     # A character takes at least one byte: only a body near the limit is encoded to be measured.
-    size = len(raw) if isinstance(raw, bytes) or len(raw) > MAX_BODY_BYTES else None
-    if size is None and len(raw) * 4 > MAX_BODY_BYTES:
+    if isinstance(raw, bytes) or len(raw) > MAX_BODY_BYTES or len(raw) * 4 <= MAX_BODY_BYTES:
+        size = len(raw)
+    else:
         size = len(raw.encode("utf-8", "surrogatepass"))
-    if size is not None and size > MAX_BODY_BYTES:
+    if size > MAX_BODY_BYTES:
         raise PayloadTooLarge(
             f"The request body is {size} bytes; it must be at most {MAX_BODY_BYTES} bytes",
             field="body",

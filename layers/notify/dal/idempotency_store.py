@@ -304,7 +304,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             return "#response_data = :response_data, #encoding = :encoding"
         del names["#response_data"]
         count = self.write_parts(
-            data_record.idempotency_key, RESPONSE_PART_SUFFIX, compressed, data_record.expiry_timestamp
+            data_record.idempotency_key, RESPONSE_PART_SUFFIX, compressed, data_record.expiry_timestamp or 0
         )
         names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
         values.update(
