@@ -36,6 +36,9 @@ def _table(table: str | None) -> str:
 
 # TransactWriteItems holds at most 100 items: the idempotency record's completion and up to 99 manifest items.
 MAX_DEFERRED_ITEMS = 99
+# ... and at most 4 MB in all: the record's update takes up to 400 KB, so manifests past 3 MB are written on their
+# own, before the completion (notify.models.limits: a request at its limits stays far below this).
+MAX_DEFERRED_BYTES = 3 * 1024 * 1024
 # A bulk request's item manifests, this many to a group item (zlib-compressed JSON, far below 400 KB even
 # with every channel and the longest masked addresses): 1000 items are 10 items to write.
 MANIFESTS_PER_GROUP = 100
@@ -68,10 +71,27 @@ def _defer(items: list[dict[str, Any]], *, replace: bool) -> bool:
     if replace:
         if not all(key in pending for key in keys):
             return False
-    elif len(pending.keys() | set(keys)) > MAX_DEFERRED_ITEMS:
+    elif len(pending.keys() | set(keys)) > MAX_DEFERRED_ITEMS or _bytes(pending, items) > MAX_DEFERRED_BYTES:
         return False
     pending.update(zip(keys, items, strict=True))
     return True
+
+
+def _bytes(pending: dict[tuple[str, str], dict[str, Any]], items: list[dict[str, Any]]) -> int:
+    """About what the kept-back items and `items` add to the completion's transaction (names and values)."""
+    return sum(_size(item) for item in [*pending.values(), *items])
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, dict):
+        return sum(len(key) + _size(item) for key, item in value.items())
+    if isinstance(value, list):
+        return sum(_size(item) for item in value)
+    return 8
 
 
 def _key(item: dict[str, Any]) -> tuple[str, str]:
