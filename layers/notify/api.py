@@ -9,14 +9,19 @@ Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
 
+from notify import snapstart
 from notify.dal.clients import RESERVE_FRACTION, time_budget
+from notify.environment import require_environment
 from notify.errors import (
     IdempotencyKeyInUse,
     NotifyError,
@@ -26,7 +31,7 @@ from notify.errors import (
     ServiceUnavailable,
 )
 from notify.logic.responses import JSON, StoredResponse, error_body
-from notify.observability import count, logger
+from notify.observability import count, logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -38,6 +43,7 @@ VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
+Route = TypeVar("Route", bound=Callable[..., Response])
 
 
 def error_response(error: NotifyError) -> Response:
@@ -203,3 +209,78 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(NotifyError())
 
     return app
+
+
+class _LazyModule:
+    """A module imported when one of its attributes is first read (the functions' first request, not their cold
+    start); typed as the module itself under TYPE_CHECKING where it is used."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy_module(name: str) -> Any:
+    return _LazyModule(name)
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    """One HTTP API function: its resolver and its Lambda handler. `functions/<name>/app.py` adds its routes with
+    `get`, `post`, `put` and `patch` (traced), and exports `lambda_handler`."""
+
+    app: APIGatewayHttpResolver
+    lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+    def route(self, method: str, path: str) -> Callable[[Route], Route]:
+        def register(handler: Route) -> Route:
+            self.app.route(path, method)(tracer.capture_method(handler))
+            return handler
+
+        return register
+
+    def get(self, path: str) -> Callable[[Route], Route]:
+        return self.route("GET", path)
+
+    def post(self, path: str) -> Callable[[Route], Route]:
+        return self.route("POST", path)
+
+    def put(self, path: str) -> Callable[[Route], Route]:
+        return self.route("PUT", path)
+
+    def patch(self, path: str) -> Callable[[Route], Route]:
+        return self.route("PATCH", path)
+
+    def serve(
+        self, api: Api, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]
+    ) -> Response:
+        """One POST API call, idempotent by its key (notify.logic.idempotency)."""
+        return serve(self.app, api, workspace, version, execute)
+
+    def body(self, model: type[ModelT]) -> ModelT:
+        """The request's JSON body validated against `model` (400 naming each bad field)."""
+        return parse_body(self.app, model)
+
+    def json(self, *, empty: Any = None) -> Any:
+        """The request's body as any JSON value; `empty` stands for a missing body."""
+        return parse_json(self.app, empty=empty)
+
+
+def http_function(name: str, preload: Sequence[str] = ()) -> HttpFunction:
+    """The bootstrap every HTTP API function shares, run at cold start: the environment check (stop here, naming
+    the variable, when the template did not give one `name` needs), the resolver with its middlewares, SnapStart's
+    hooks (with SnapStart on, the snapshot holds `preload`: what the first request would import) and the handler's
+    Logger, Tracer and Metrics decorators."""
+    require_environment(name)
+    app = build_resolver()
+    snapstart.register(preload=preload)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return HttpFunction(app, lambda_handler)

@@ -38,6 +38,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from notify.caches import per_container
 from notify.dal.definitions import get_event_definition
@@ -266,6 +267,20 @@ def _defer_or_retry(message: NotificationMessage, final_attempt: bool) -> SendOu
             _record_dead_lettered(message, reason)
         logger.warning("delivery deferral failed", extra={**_log_context(message), "final": final_attempt})
         raise RetryLater(reason) from exc
+
+
+class MalformedMessage(Exception):
+    """A queue message that is not a notification: reported failed, so the queue moves it to the DLQ."""
+
+
+def read_message(body: str, message_id: str) -> NotificationMessage:
+    """A queue message's notification. pydantic's own error quotes the body, recipient address included, and
+    Lambda logs the traceback of a batch whose every record failed: name only the fields that broke."""
+    try:
+        return NotificationMessage.model_validate_json(body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()})
+        raise MalformedMessage(f"queue message {message_id} is not a notification: {', '.join(fields)}") from None
 
 
 def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
