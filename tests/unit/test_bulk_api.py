@@ -15,7 +15,6 @@ from tests.support.clients import BulkApiClient
 from tests.support.faults import fail_call
 from tests.support.stack import Stack
 
-
 ORDER_DATA = {"name": "Ana", "order_id": "1", "amount": "2"}
 
 

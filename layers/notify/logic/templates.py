@@ -144,7 +144,10 @@ _PERCENT_CONVERSION = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+)
 def _check_percent(source: str | bytes, arguments: Any) -> None:
     """`source % arguments`, refused before formatting when widths or the result would be too large."""
     text = source.decode("latin-1") if isinstance(source, bytes) else source
-    values = arguments.values() if isinstance(arguments, dict) else arguments if isinstance(arguments, tuple) else [arguments]
+    if isinstance(arguments, dict):
+        values = list(arguments.values())
+    else:
+        values = list(arguments) if isinstance(arguments, tuple) else [arguments]
     biggest = _arguments_size(values)
     total = len(text)
     for width, precision, _ in _PERCENT_CONVERSION.findall(text):
@@ -225,7 +228,8 @@ def _checked_filters(filters: dict[str, Callable[..., Any]]) -> dict[str, Callab
             step = len(width) if isinstance(width, str) else max(width, 0) if isinstance(width, int) else 0
             _require_size(len(value) + (value.count("\n") + 2) * step)
         elif name == "replace":
-            _require_size(_replaced_size(str(value), arguments.get("old"), arguments.get("new"), arguments.get("count")))
+            old, new = arguments.get("old"), arguments.get("new")
+            _require_size(_replaced_size(str(value), old, new, arguments.get("count")))
         elif name == "wordwrap" and isinstance(value, str):
             wrap = arguments.get("wrapstring") or "\n"
             width = arguments.get("width", 79)
@@ -343,7 +347,7 @@ def _environment(autoescape: bool) -> Any:
             super()._output_child_post(node, frame, finalize)
             self.write(")")
 
-        def visit_Concat(self, node: Any, frame: Any) -> None:  # noqa: N802 (jinja2's visitor naming)
+        def visit_Concat(self, node: Any, frame: Any) -> None:
             self.write("environment.made(")
             super().visit_Concat(node, frame)
             self.write(")")
@@ -398,9 +402,9 @@ def _environment(autoescape: bool) -> Any:
                         if count > _MAX_REPEAT:
                             raise _security_error("repetition is too large")
                         _require_size(len(sequence) * count, "a repetition")
-                if isinstance(left, int) and isinstance(right, int):
-                    if left.bit_length() + right.bit_length() > MAX_INTEGER_BITS:
-                        raise _security_error(f"a number past {MAX_INTEGER_BITS} bits is not allowed")
+                both_integers = isinstance(left, int) and isinstance(right, int)
+                if both_integers and left.bit_length() + right.bit_length() > MAX_INTEGER_BITS:
+                    raise _security_error(f"a number past {MAX_INTEGER_BITS} bits is not allowed")
                 return operator.mul(left, right)
             if op == "**":
                 if isinstance(right, int | float) and abs(right) > _MAX_EXPONENT:
@@ -431,11 +435,11 @@ def _environment(autoescape: bool) -> Any:
                     _check_format(source, (), args[0])
                 else:
                     _check_format(source, args, kwargs)
-                return _bounded(wrapper(*args, **kwargs))  # type: ignore[no-any-return]
+                return _bounded(wrapper(*args, **kwargs))
 
             return update_wrapper(bounded_format, value)
 
-        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 (as jinja2's)
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             _step(_CALL_STEPS)
             owner = getattr(__obj, "__self__", None)
             if isinstance(owner, str | bytes | int) and not isinstance(owner, bool):
