@@ -33,6 +33,7 @@ MAX_EXAMPLES = 30
 # Names the seeded workspace defines (docs/contract.md section 5). Valid-by-schema inputs use them, or every one of
 # them would be a 400 for an unknown event and nothing would ever execute.
 KNOWN_EVENTS = ("Welcome_Email", "OrderConfirmed")
+TEMPLATE_DATA = {"name": "Fuzz", "order_id": "F-1", "amount": "1"}
 ONBOARDING_PAYLOAD: dict[str, Any] = {
     "email": "rahul@example.com",
     "phone": "+14155550100",
@@ -69,6 +70,8 @@ def aim_at_seeded_definitions(case: Case) -> None:
     for delivery in deliveries:
         to = delivery.get("to") or {}
         delivery["to"] = {**to, "email": to.get("email") or "fuzz@example.com"}
+        # What the seeded templates need (D8), under whatever else was generated.
+        delivery["data"] = {**TEMPLATE_DATA, **(delivery.get("data") or {})}
     body["event"] = KNOWN_EVENTS[len(json.dumps(body)) % 2]
 
 

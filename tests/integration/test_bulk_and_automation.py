@@ -207,7 +207,7 @@ def test_R3_a_500_kb_bulk_answer_replays_identically_over_http(stack: LocalStack
         batch.append(
             {
                 "to": {"email": f"{local}@{domain}.example.com", "sms": f"+1415{i:07d}"},
-                "data": {"order_id": str(i), "amount": "9"},
+                "data": {"name": "N", "order_id": str(i), "amount": "9"},
             }
         )
     body = {"event": "OrderConfirmed", "batch": batch}

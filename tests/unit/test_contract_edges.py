@@ -28,7 +28,7 @@ from tests.support.faults import SimulatedLambdaTimeout, fail_call, queue_refuse
 from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack, sent_emails
 
-ORDER = {"event": "OrderConfirmed", "data": {"order_id": "A-1", "amount": "9"}}
+ORDER = {"event": "OrderConfirmed", "data": {"name": "Rahul", "order_id": "A-1", "amount": "9"}}
 
 
 def order(email: str = "rahul@example.com", sms: str = "+14155550100") -> dict[str, Any]:
@@ -115,7 +115,7 @@ def test_R4_replay_survives_a_deleted_event_and_automation(
     client: EventApiClient, bulk_client: BulkApiClient, automation_client: AutomationApiClient, stack: Stack
 ) -> None:
     event = client.post(welcome(), key="deleted")
-    bulk = bulk_client.post({"event": "Welcome_Email", "batch": [{"to": {"email": "a@example.com"}}]}, key="deleted")
+    bulk = bulk_client.post({"event": "Welcome_Email", "batch": [welcome("a@example.com")]}, key="deleted")
     automation = automation_client.post({"email": "a@example.com", "phone": "+14155550100"}, key="deleted")
     assert event.status == bulk.status == automation.status == 202
     delete_definition(stack, "event#Welcome_Email")

@@ -110,7 +110,7 @@ def test_event_202_fits_the_documented_model(client: EventApiClient) -> None:
 
 
 def test_bulk_202_fits_the_documented_model(bulk_client: BulkApiClient) -> None:
-    body = {"event": "Welcome_Email", "batch": [{"to": {"email": "a@example.com"}}, {"to": {"email": "b@example.com"}}]}
+    body = {"event": "Welcome_Email", "batch": [welcome("a@example.com"), welcome("b@example.com")]}
     BulkAccepted.model_validate(accepted(bulk_client, body), strict=True)
 
 

@@ -18,6 +18,7 @@ from notify.logic.notifications import (
     build_notifications,
     channels_to_send,
     check_answer_size,
+    missing_template_data,
     receipts,
     record_then_queue,
     skipped_reasons,
@@ -26,6 +27,7 @@ from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_request
+from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep, EventDefinition
 from notify.models.limits import key_name_problem
@@ -131,8 +133,10 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
 
 def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int, Destinations]:
     """Each step's destinations by step number: `to`, then the profile of its distinct_id (one 400 naming every
-    step whose profile is unknown and whose `to` gives nothing, or whose channels are all missing)."""
+    step whose profile is unknown and whose `to` gives nothing, whose channels are all missing, or whose data
+    lacks a variable a template of the step needs)."""
     found = resolve_destinations(scope, [ResolvedRecipient(p.number, p.delivery, p.definition) for p in steps])
+    trial = TrialRenders()
     errors: list[dict[str, Any]] = []
     for planned in steps:
         if found[planned.number].unknown_profile and planned.delivery.distinct_id is not None:
@@ -141,6 +145,11 @@ def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int
         elif not found[planned.number].channels:
             defined = ", ".join(sorted(c.value for c in planned.definition.channels))
             errors.append({"step": planned.number, "field": "to", "message": f"must include one of: {defined}"})
+        elif not found[planned.number].skipped:  # an inactive profile is sent nothing, so needs nothing
+            # Each step's data (its `data` expression over the payload) fills the step's templates (D8).
+            channels = found[planned.number].channels
+            for problem in missing_template_data(trial, planned.definition, channels, planned.delivery.data):
+                errors.append({"step": planned.number, "field": "data", "message": problem})
     if errors:
         first = errors[0]
         raise RequestValidationError(

@@ -14,6 +14,7 @@ from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
     build_notifications,
     check_answer_size,
+    missing_template_data,
     receipts,
     record_then_queue,
     skipped_reasons,
@@ -21,6 +22,7 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.responses import StoredResponse, failure, stored_response
 from notify.logic.status import record_bulk_requests
+from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
@@ -62,10 +64,27 @@ def bulk_channels(request: BulkRequest, definition: EventDefinition, scope: Requ
     return channels
 
 
+def require_template_data(request: BulkRequest, definition: EventDefinition, channels: list[Destinations]) -> None:
+    """One 400 naming (by seq) each item whose `data` lacks a variable a template it is sent needs (D8)."""
+    trial = TrialRenders()
+    errors: list[dict[str, Any]] = []
+    for seq, (item, found) in enumerate(zip(request.batch, channels, strict=True), start=1):
+        if found.skipped:  # an inactive profile is sent nothing, so needs nothing
+            continue
+        for problem in missing_template_data(trial, definition, found.channels, item.data):
+            errors.append({"seq": seq, "field": "data", "message": problem})
+    if errors:
+        first = errors[0]
+        raise RequestValidationError(
+            f"Invalid request body: batch item seq {first['seq']}: data: {first['message']}", errors=errors
+        )
+
+
 def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
     definition = require_event_definition(scope.workspace, request.event)
     channels = bulk_channels(request, definition, scope)
+    require_template_data(request, definition, channels)
     received = scope.received()
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()

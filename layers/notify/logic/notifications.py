@@ -7,7 +7,8 @@ Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -17,6 +18,7 @@ from notify.errors import PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.status import record_not_queued
+from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import RequestManifest
@@ -39,6 +41,19 @@ def channels_to_send(to: Recipient, definition: EventDefinition) -> dict[Channel
         defined = ", ".join(sorted(c.value for c in definition.channels))
         raise NoChannelToSend(f"must include one of: {defined}")
     return sendable
+
+
+def missing_template_data(
+    trial: TrialRenders, definition: EventDefinition, channels: Iterable[Channel], data: dict[str, Any]
+) -> list[str]:
+    """One message per channel to send whose template needs a variable `data` does not give, from a trial
+    render (docs/contract.md, D8): the APIs refuse such a request with a 400 before anything is stored."""
+    problems = []
+    for channel in channels:
+        missing = trial.missing_data(definition.channels[channel], data)
+        if missing is not None:
+            problems.append(f"the {channel.value} template needs {missing}, which data does not give")
+    return problems
 
 
 def build_notifications(
