@@ -1,13 +1,12 @@
 """Transform template.yaml the way `sam deploy` has CloudFormation transform it, after `sam package`.
 
 Run by the SAM virtualenv's Python (.venv-sam: aws-sam-translator pins a pydantic the app's venv cannot
-have), as a script: it reads one JSON request on stdin and prints the transformed template as JSON.
+have), as a script: it reads a JSON list of requests on stdin and prints the transformed templates as JSON.
 
-    {"template": "template.yaml", "parameters": {"Name": "value"}, "artifacts": {"SharedLayer": "s3://b/k"}}
+    [{"template": "template.yaml", "parameters": {"Name": "value"}, "build_dir": ".aws-sam/build"}]
 
 `sam package` replaces each function's CodeUri and each layer's ContentUri by the S3 object of its zipped
-build, keyed by the zip's MD5: `artifacts` gives that URI per logical id (the others get one made from
-their folder's contents). CloudFormation runs the SAM transform with the stack's parameter values.
+build, keyed by the zip's MD5; CloudFormation then runs the SAM transform with the stack's parameter values.
 """
 
 from __future__ import annotations
@@ -37,26 +36,32 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def packaged(template: dict[str, Any], root: Path, artifacts: dict[str, str]) -> dict[str, Any]:
+def packaged(template: dict[str, Any], root: Path, build_dir: Path | None) -> dict[str, Any]:
+    """Each CodeUri and ContentUri as `sam package` leaves it: the S3 object of the built folder, named by its
+    digest (`sam build` builds each into <build dir>/<logical id>; without one, the source folder stands in)."""
     for logical_id, resource in template["Resources"].items():
         key = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(
             resource["Type"]
         )
         if key is None:
             continue
-        uri = artifacts.get(logical_id) or f"s3://sam-artifacts/{folder_digest(root / resource['Properties'][key])}"
-        resource["Properties"][key] = uri
+        folder = build_dir / logical_id if build_dir else root / resource["Properties"][key]
+        resource["Properties"][key] = f"s3://sam-artifacts/{folder_digest(folder)}"
     return template
 
 
-def main() -> None:
-    request = json.load(sys.stdin)
-    # The transform asks boto3 for the region (AWS::Region, ARNs); it calls no AWS API.
-    os.environ["AWS_DEFAULT_REGION"] = request.get("region", "us-east-1")
+def transformed(request: dict[str, Any]) -> dict[str, Any]:
     path = Path(request["template"])
-    template = packaged(yaml_parse(path.read_text()), path.parent, request.get("artifacts", {}))
-    result = transform(template, request.get("parameters", {}), NoManagedPolicies())
-    json.dump(result, sys.stdout)
+    build_dir = Path(request["build_dir"]) if request.get("build_dir") else None
+    template = packaged(yaml_parse(path.read_text()), path.parent, build_dir)
+    return transform(template, request.get("parameters", {}), NoManagedPolicies())
+
+
+def main() -> None:
+    requests = json.load(sys.stdin)
+    # The transform asks boto3 for the region (AWS::Region, ARNs); it calls no AWS API.
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    json.dump([transformed(request) for request in requests], sys.stdout)
 
 
 if __name__ == "__main__":
