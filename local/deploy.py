@@ -47,7 +47,7 @@ PARAMETERS_THAT_MATTER = {
 
 def parse_overrides(text: str | Sequence[str]) -> dict[str, str]:
     """`Name=value Other="with spaces"`, as samconfig.toml and `sam deploy --parameter-overrides` take them."""
-    items = shlex.split(text) if isinstance(text, str) else [part for item in text for part in shlex.split(item)]
+    items = shlex.split(text) if isinstance(text, str) else list(text)  # a list: one Name=value an item
     overrides = {}
     for item in items:
         name, separator, value = item.partition("=")
@@ -118,12 +118,22 @@ def _files(folder: Path) -> Iterator[Path]:
 
 
 def fingerprint(build_dir: Path, template: dict[str, Any], overrides: dict[str, str]) -> str:
-    """SHA-256 of the built code and of the values of the parameters the functions read."""
+    """SHA-256 of the built code, of the functions' definitions and of the values of the parameters they read."""
     digest = hashlib.sha256()
     for path in _files(build_dir):
         if path.name == "template.yaml" and path.parent == build_dir:
-            continue  # the functions' properties, parameters unresolved: their values are below
+            continue  # the template: only what the functions are made of counts, below
         digest.update(str(path.relative_to(build_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+    # The functions' and layers' definitions (memory, timeout, environment, SnapStart...), references unresolved.
+    definitions = {
+        "Globals": template.get("Globals", {}).get("Function", {}),
+        **{
+            logical_id: resource
+            for logical_id, resource in template["Resources"].items()
+            if resource["Type"] in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion")
+        },
+    }
+    digest.update(json.dumps(definitions, sort_keys=True).encode())
     declared = template.get("Parameters", {})
     values = {
         name: overrides.get(name, str(declared[name].get("Default", "")))
@@ -134,10 +144,10 @@ def fingerprint(build_dir: Path, template: dict[str, Any], overrides: dict[str, 
 
 
 def load_template(path: Path) -> dict[str, Any]:
-    # local.template's loader: imported here so that parsing overrides needs no PyYAML.
+    # local.template's loader, uncached (a build replaces the file): imported here, parsing overrides needs no PyYAML.
     from local.template import load_template as load
 
-    return load(path)
+    return dict(load.__wrapped__(path))
 
 
 def deploy_overrides(environment: str, given: dict[str, str], build_dir: Path = BUILD_DIR) -> dict[str, str]:
@@ -212,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", default="default", help="the samconfig.toml environment (make's ENV)")
     parser.add_argument("--sam", default=str(ROOT / ".venv-sam" / "bin" / "sam"), help="the sam executable")
     parser.add_argument("--guided", action="store_true", help="sam deploy --guided (a first deploy)")
+    parser.add_argument("--build-dir", type=Path, default=BUILD_DIR, help="what sam build built")
     parser.add_argument("--print-overrides", action="store_true", help="print the overrides and deploy nothing")
     parser.add_argument(
         "--no-execute-changeset", action="store_true", help="create and show the change set only (make's REVIEW=1)"
@@ -222,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = parse_overrides(args.overrides)
         if args.guided and not is_real_sender({**samconfig_overrides(args.env), **given}.get("SenderEmail", "")):
             given["SenderEmail"] = ask_sender_email()
-        overrides = deploy_overrides(args.env, given)
+        overrides = deploy_overrides(args.env, given, args.build_dir)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -68,7 +68,7 @@ def build(tmp_path: Path) -> Path:
 def deployed(build_dir: Path, **parameters: str) -> dict[str, Any]:
     """A `make deploy ENV=dev PARAMS=...` of this build: what it passes, and what SAM makes of it."""
     overrides = deploy_overrides("dev", {"SenderEmail": "ops@example.org", **parameters}, build_dir)
-    return {"parameters": overrides, "build_dir": str(build_dir)}
+    return {"template": str(build_dir / "template.yaml"), "parameters": overrides, "build_dir": str(build_dir)}
 
 
 def test_nothing_changed_publishes_no_version(build: Path) -> None:
@@ -90,6 +90,14 @@ def test_a_change_to_one_function_s_code_publishes_a_version(build: Path) -> Non
         module.write("\n# a fix in the handler\n")
     [new] = transform(deployed(build))
     assert versions(old)["StatusApiFunction"] != versions(new)["StatusApiFunction"]
+
+
+def test_a_change_to_a_function_s_definition_publishes_a_version(build: Path) -> None:
+    [old] = transform(deployed(build))
+    template = (build / "template.yaml").read_text()
+    (build / "template.yaml").write_text(template.replace("      MemorySize: 256\n", "      MemorySize: 384\n", 1))
+    [new] = transform(deployed(build))
+    assert versions(old)["OpenApiFunction"] != versions(new)["OpenApiFunction"]
 
 
 @pytest.mark.parametrize(
