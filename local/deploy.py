@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shlex
-import subprocess  # nosec B404 - runs SAM CLI with fixed arguments
+import subprocess  # nosec B404  # runs SAM CLI, with fixed arguments
 import sys
 import tomllib
 from collections.abc import Iterator, Sequence
@@ -245,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.append("--no-execute-changeset")
     if args.guided:
         return run_guided([*command, "--guided"])
-    return subprocess.run(command, check=False).returncode  # noqa: S603  # nosec B603 - fixed executable
+    return subprocess.run(command, check=False).returncode  # noqa: S603  # nosec B603  # the sam executable, no shell
 
 
 if __name__ == "__main__":

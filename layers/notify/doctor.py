@@ -121,9 +121,9 @@ def _number(value: Any) -> str:
 
 def _sandbox_text(rate: Any, daily: Any) -> str:
     return (
-        f"SES account in the sandbox ({_number(daily)} a day, {_number(rate)} a second): email reaches only verified addresses, "
-        "and a batch of 10 is throttled. Request production access (SES console, Account dashboard; "
-        "or `aws sesv2 put-account-details`)"
+        f"SES account in the sandbox ({_number(daily)} a day, {_number(rate)} a second): email reaches only "
+        "verified addresses, and a batch of 10 is throttled. Request production access (SES console, "
+        "Account dashboard; or `aws sesv2 put-account-details`)"
     )
 
 

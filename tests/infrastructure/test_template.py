@@ -237,9 +237,7 @@ def test_the_stack_creates_the_sender_identity_unless_the_operator_says_ses_has_
     identity = template["Resources"]["SenderIdentity"]
     assert identity["Type"] == "AWS::SES::EmailIdentity"
     assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
-    assert template["Conditions"][identity["Condition"]] == {
-        "Fn::Equals": [{"Ref": "SenderIdentityExists"}, "false"]
-    }
+    assert template["Conditions"][identity["Condition"]] == {"Fn::Equals": [{"Ref": "SenderIdentityExists"}, "false"]}
     assert template["Parameters"]["SenderIdentityExists"]["Default"] == "false"
 
 
