@@ -65,7 +65,7 @@ template-check: deps sam-deps
 	$(VENV)/bin/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION)
 
-unit: deps
+unit: deps sam-deps
 	$(PY) -m pytest tests/unit tests/infrastructure
 
 # tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
@@ -101,8 +101,13 @@ bench: deps
 build: sam-deps
 	PYENV_VERSION=$(PYENV_VERSION) $(SAM) build
 
-deploy: build
-	$(SAM) deploy --config-env $(ENV)
+# Builds, then deploys with DeployFingerprint (local/deploy.py, docs/deploy.md): each aliased function publishes
+# a version, and its `live` alias moves, whenever its code, the layer or a parameter it reads changed.
+# GUIDED=1: a first deploy, sam deploy --guided (its authentication questions answered, see local/deploy.py).
+# PARAMS="SenderEmail=you@example.org AlarmEmail=...": values on top of samconfig.toml's parameter_overrides.
+# REVIEW=1: create and show the change set, execute nothing. No question here defaults to aborting.
+deploy: build deps
+	$(PY) -m local.deploy --env $(ENV) --sam $(SAM) $(if $(GUIDED),--guided) $(if $(REVIEW),--no-execute-changeset) $(PARAMS)
 
 stack-name:
 	@echo $(STACK_NAME)

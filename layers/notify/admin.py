@@ -12,6 +12,7 @@
     python -m notify.admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
     python -m notify.admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
     python -m notify.admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
+    python -m notify.admin --stack-name idempotent-notify doctor [--sender-email me@example.org]
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -42,6 +43,7 @@ from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
+from notify.doctor import OK, Target, diagnose
 from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from notify.models.delivery import ProviderSettings
@@ -51,6 +53,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 API_KEY_PREFIX = "nfy_"
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
 LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
+LOCAL_DEFINITIONS_TABLE = LOCAL_TABLES["DefinitionsTableName"]
 LOCAL_QUEUES = {"NotificationQueueUrl": "NotificationQueue", "NotificationDLQUrl": "NotificationDLQ"}
 
 
@@ -214,7 +217,58 @@ def build_parser() -> argparse.ArgumentParser:
     add_redrive_notifications_parser(commands)
     add_provider_secrets_parser(commands)
     add_profiles_parser(commands)
+    add_doctor_parser(commands)
     return parser
+
+
+# doctor: what still blocks delivery on a deployed stack; reads only (notify/doctor.py) -----------------------
+
+LOCAL_SENDER_EMAIL = "notifications@example.com"  # the template's default, which `make run` verifies in moto
+
+
+def add_doctor_parser(commands: Any) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="say what still blocks delivery: SES identity and sandbox, SMS sandbox, alarms, Slack tokens"
+    )
+    doctor.add_argument("--sender-email", help="the sender address (default: the stack's SenderEmail parameter)")
+    doctor.add_argument("--provider-secrets-path", help="SSM path of provider secrets (the stack's output)")
+
+
+def doctor_target(args: argparse.Namespace) -> Target:
+    outputs: dict[str, str] = {}
+    parameters: dict[str, str] = {}
+    if args.stack_name:
+        try:
+            stack = client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        except ClientError as exc:
+            message = exc.response["Error"].get("Message", exc)
+            raise AdminError(f"cannot read stack {args.stack_name!r}: {message}") from exc
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    elif args.endpoint_url:
+        outputs = {"DefinitionsTableName": LOCAL_DEFINITIONS_TABLE, "ProviderSecretsPath": LOCAL_PROVIDER_SECRETS_PATH}
+        parameters = {"SenderEmail": LOCAL_SENDER_EMAIL}
+    else:
+        raise AdminError("name a stack (--stack-name) or an endpoint (--endpoint-url)")
+    return Target(
+        sender_email=args.sender_email or parameters.get("SenderEmail"),
+        alarm_topic_arn=outputs.get("AlarmTopicArn"),
+        definitions_table=args.definitions_table or outputs.get("DefinitionsTableName"),
+        provider_secrets_path=args.provider_secrets_path or outputs.get("ProviderSecretsPath"),
+    )
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """One line per finding; exit 0 when nothing blocks delivery, 3 when something does or is unknown."""
+    findings = diagnose(doctor_target(args))
+    for finding in findings:
+        print(finding.line())
+    open_ = [f for f in findings if f.status != OK]
+    if open_:
+        print(f"{len(open_)} thing(s) to fix or check before notifications are delivered (docs/deploy.md)")
+        return 3
+    print("nothing blocks delivery")
+    return 0
 
 
 # profiles list / show / delete: a workspace's profiles (docs/contract.md section 6) ----------------------------
@@ -405,6 +459,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return run_set_slack_token(args)
         if args.command == "profiles":
             return run_profiles(args)
+        if args.command == "doctor":
+            return run_doctor(args)
         tables = resolve_tables(args)
         if args.command == "migrate-provider-secrets":
             return run_migrate_provider_secrets(args, tables)

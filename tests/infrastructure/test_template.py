@@ -231,3 +231,68 @@ def test_local_stack_creates_tables_and_queues_and_ignores_the_monitoring_resour
     cloudwatch = stack.session.client("cloudwatch", region_name="us-east-1")
     assert sns.list_topics()["Topics"] == []
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+
+# Deploys right the first time (docs/deploy.md) ----------------------------------------------------------------
+
+
+def test_the_stack_creates_the_sender_identity_unless_the_operator_says_ses_has_it() -> None:
+    template = load_template()
+    identity = template["Resources"]["SenderIdentity"]
+    assert identity["Type"] == "AWS::SES::EmailIdentity"
+    assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
+    assert template["Conditions"][identity["Condition"]] == {"Fn::Equals": [{"Ref": "SenderIdentityExists"}, "false"]}
+    assert template["Parameters"]["SenderIdentityExists"]["Default"] == "false"
+
+
+def test_a_deploy_refuses_the_placeholder_sender() -> None:
+    template = load_template()
+    placeholder = template["Parameters"]["SenderEmail"]["Default"]
+    [assertion] = template["Rules"]["SenderEmailIsYours"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SenderEmail"}, placeholder]}]}
+    assert "docs/deploy.md" in assertion["AssertDescription"]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_logs_to_a_group_the_stack_creates_before_it(logical_id: str) -> None:
+    """A group named after the function depends on it, so Lambda (a SnapStart version's init) can create it
+    first and the stack fails with "already exists"; the function names its group, which exists first."""
+    resources = load_template()["Resources"]
+    group = FUNCTIONS[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    name = resources[group]["Properties"]["LogGroupName"]
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert name["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}-")
+    assert logical_id not in json.dumps(resources[group]), "the group must not depend on its function"
+
+
+def test_dashboard_counts_requests_and_cold_starts_of_every_api_function_and_snapstart_restores() -> None:
+    _, body = dashboard_body()
+    [requests] = [w for w in body["widgets"] if w["properties"]["title"].startswith("Requests")]
+    invoked = {m[3] for m in requests["properties"]["metrics"] if m[0] == "AWS/Lambda"}
+    assert invoked == {f"resolved-{f}" for f in FUNCTIONS if f != "SenderFunction"}
+    [cold] = [w for w in body["widgets"] if w["type"] == "log"]
+    query = cold["properties"]["query"]
+    assert {f"resolved-{f.removesuffix('Function')}Logs" for f in FUNCTIONS} == set(
+        re.findall(r"SOURCE '([^']+)'", query)
+    )
+    assert "ispresent(@initDuration)" in query and "Restore Duration" in query
+
+
+def test_the_sender_may_consume_only_the_notification_queue() -> None:
+    """SAM gives an SQS consumer AWSLambdaSQSQueueExecutionRole (every queue); a Deny narrows it."""
+    policies = FUNCTIONS["SenderFunction"]["Properties"]["Policies"]
+    denies = [
+        statement
+        for policy in policies
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if statement["Effect"] == "Deny" and "sqs:ReceiveMessage" in statement["Action"]
+    ]
+    assert denies == [
+        {
+            "Sid": "ConsumeOnlyTheNotificationQueue",
+            "Effect": "Deny",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "NotResource": {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
+        }
+    ]
