@@ -25,6 +25,7 @@ sam-deps: $(SAM_VENV)/.installed
 checkov-deps: $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt layers/requirements.txt clients/python/pyproject.toml
+	@echo "make: installing the app, its tests and linters into $(VENV) (first run only: about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# The shared package lives in the layer; make it importable in the venv, as the layer is on Lambda.

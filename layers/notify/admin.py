@@ -17,7 +17,6 @@
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
 template's logical ids).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -485,7 +484,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             names = ", ".join([e.name for e in definitions.events] + [a.id for a in definitions.automations])
             print(
                 f"loaded {len(definitions.events)} event definition(s) and {len(definitions.automations)} "
-                f"automation(s) into {workspace}: {names}"
+                f"automation(s) into {workspace}: {names} (running functions may keep the previous definitions for up "
+                "to 60 s: their per-container cache)"
             )
     except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)

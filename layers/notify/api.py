@@ -4,7 +4,6 @@ Cold start: this module and the functions' `app.py` import only the resolver, Lo
 request needs beyond them (pydantic and the models, Powertools' idempotency, the product's logic) is
 imported by the first request that needs it, so a container pays it once, at its first request, and
 never for a route it does not serve (SnapStart preloads it before the snapshot: notify/snapstart.py).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 
 from notify import snapstart
-from notify.dal.clients import RESERVE_FRACTION, time_budget
+from notify.deadline import RESERVE_FRACTION, time_budget
 from notify.environment import require_environment
 from notify.errors import (
     IdempotencyKeyInUse,
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from pydantic import BaseModel
 
-    from notify.logic.idempotency import Api, RequestScope
+    from notify.logic.idempotency import ApiName, RequestScope
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
@@ -69,7 +68,7 @@ def to_response(stored: StoredResponse) -> Response:
 
 def serve(
     app: APIGatewayHttpResolver,
-    api: Api,
+    api: ApiName,
     workspace: str,
     version: str,
     execute: Callable[[RequestScope], StoredResponse],
@@ -254,7 +253,7 @@ class HttpFunction:
         return self.route("PATCH", path)
 
     def serve(
-        self, api: Api, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]
+        self, api: ApiName, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]
     ) -> Response:
         """One POST API call, idempotent by its key (notify.logic.idempotency)."""
         return serve(self.app, api, workspace, version, execute)

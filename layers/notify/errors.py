@@ -59,6 +59,24 @@ class UnknownAutomation(NotifyError):
         super().__init__(f"The automation '{automation_id}' is invalid or does not exist")
 
 
+class NotQueued(NotifyError):
+    """Execution started and the queue took none of the request's notifications: answered, and stored (R3), as a
+    500 naming the request, whose status route shows each one `failed` ("not queued")."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class ExecutionFailed(NotifyError):
+    """An unexpected failure after execution started: answered, and stored (R3), as a 500."""
+
+    status_code = 500
+    message = "Internal server error"
+
+
 class RouteNotFound(NotifyError):
     status_code = 404
     message = "Not found"

@@ -2,7 +2,6 @@
 
 Which variables each function must have is checked at cold start by notify.environment; here their values
 are validated, and a bad one is an InvalidSetting that names the variable (never pydantic's own report).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

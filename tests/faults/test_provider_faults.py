@@ -4,7 +4,6 @@ Faults are injected in botocore's send (tests/support/faults.py), where urllib3'
 so botocore's retry logic sees them as it would on AWS: a read timeout or a dropped connection after
 moto took the message, a 5xx or a throttling answer, a refused connection before anything left. What is
 asserted is what a user sees: how many times the provider got the message, and the status route.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

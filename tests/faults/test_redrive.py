@@ -1,7 +1,5 @@
 """The operator's redrive (python -m notify.admin redrive-notifications): `unknown` and `failed`
 notifications are delivered again on purpose, once; a `sent` notification is always refused (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

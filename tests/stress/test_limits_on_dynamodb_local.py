@@ -135,7 +135,10 @@ def test_L2_a_profile_with_every_channel_at_its_longest_is_sent_by_distinct_id_i
     }
     created = post(local, "profiles", profile)
     assert created.status == 201, created.text
-    batch = [{"distinct_id": profile["distinct_id"], "data": {"order": {"id": str(n)}}} for n in range(1000)]
+    batch = [
+        {"distinct_id": profile["distinct_id"], "data": {"name": "R", "order_id": str(n), "amount": "1"}}
+        for n in range(1000)
+    ]
     body = {"event": "OrderConfirmed", "batch": batch}
 
     accepted = post(local, "event/bulk", body, key="longest-profile")

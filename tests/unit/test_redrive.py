@@ -1,7 +1,4 @@
-"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 never carry an API key, a provider secret or a full recipient address, on success or failure paths.
 
 Webhook SSRF rules are tested on the guard in test_webhooks.py; here, through the sender end to end.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

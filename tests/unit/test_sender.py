@@ -1,7 +1,4 @@
-"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (D1-D6, R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (D1-D6, R8)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 Before: `202` with `"status": "ok"`, and `'name' is undefined` only later on the status route. Now a `400` naming the
 channel and the variable, the key released, nothing stored or queued (R5); a fixed body with the same key executes.
-Rule ids (R1..R9, D1..D8) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id);
 a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from contextvars import ContextVar
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -46,35 +43,43 @@ GROUP_PREFIX = "#bulk:"  # request_id of a group partition: never a uuid
 GROUP_SK_PREFIX = "#items:"
 GROUP_ATTR = "manifests_zlib"
 
-# The manifest items of the keyed request being executed, by key, while they wait for its completion.
-_deferred: ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = ContextVar("deferred_manifests", default=None)
 
+class KeptManifests:
+    """The manifest items of one keyed request, by key, kept back to be written in one transaction with its
+    idempotency record's completion (notify.dal.idempotency_store.Claim carries them there): the request makes no
+    write of its own for them."""
 
-@contextlib.contextmanager
-def manifests_with_completion() -> Iterator[None]:
-    """Inside, manifests are kept back, to be written in one transaction with the idempotency record's
-    completion (notify.dal.idempotency_store): a keyed request makes no write of its own for them."""
-    token = _deferred.set({})
-    try:
-        yield
-    finally:
-        _deferred.reset(token)
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-
-def _defer(items: list[dict[str, Any]], *, replace: bool) -> bool:
-    """Keep `items` back for the completion if a keyed request is executing and they fit its transaction.
-    A replacement (the "not queued" marking) of items kept back replaces them there, at no cost."""
-    pending = _deferred.get()
-    if pending is None:
-        return False
-    keys = [_key(item) for item in items]
-    if replace:
-        if not all(key in pending for key in keys):
+    def keep(self, items: list[dict[str, Any]], *, replace: bool) -> bool:
+        """Keep `items` back if they fit the completion's transaction; a replacement (the "not queued" marking) of
+        items kept back replaces them here, at no cost. False: the caller writes them now."""
+        keys = [_key(item) for item in items]
+        if replace:
+            if not all(key in self.items for key in keys):
+                return False
+        elif len(self.items.keys() | set(keys)) > MAX_DEFERRED_ITEMS or _bytes(self.items, items) > MAX_DEFERRED_BYTES:
             return False
-    elif len(pending.keys() | set(keys)) > MAX_DEFERRED_ITEMS or _bytes(pending, items) > MAX_DEFERRED_BYTES:
-        return False
-    pending.update(zip(keys, items, strict=True))
-    return True
+        self.items.update(zip(keys, items, strict=True))
+        return True
+
+    def puts(self, table: str | None = None) -> list[dict[str, Any]]:
+        """The items as TransactWriteItems `Put` entries (overwriting: a re-execution of the request, R8, records
+        what it queued itself)."""
+        return [{"Put": {"TableName": _table(table), "Item": item}} for item in self.items.values()]
+
+    def write(self) -> None:
+        """Write them on their own: the completion that would have carried them failed, and the status route must
+        still find a request whose answer the client gets. Kept until written: a failed write leaves them for
+        another try (notify.logic.idempotency)."""
+        if self.items:
+            _write_now(list(self.items.values()), replace=True)
+            self.items.clear()
+
+    def clear(self) -> None:
+        """The completion wrote them."""
+        self.items.clear()
 
 
 def _bytes(pending: dict[tuple[str, str], dict[str, Any]], items: list[dict[str, Any]]) -> int:
@@ -98,16 +103,23 @@ def _key(item: dict[str, Any]) -> tuple[str, str]:
     return item["request_id"]["S"], item["msg_id"]["S"]
 
 
-def record_manifests(manifests: list[RequestManifest], *, replace: bool = False) -> None:
-    """Record requests' manifests: kept back for the completion of a keyed request (see _defer), else
-    written now. A first write keeps an existing manifest of the same request (a re-execution, R8) unless
-    `replace`."""
+def record_manifests(
+    manifests: list[RequestManifest], *, replace: bool = False, kept: KeptManifests | None = None
+) -> None:
+    """Record requests' manifests: kept back for the completion of a keyed request (`kept`), else written now. A
+    first write keeps an existing manifest of the same request (a re-execution, R8) unless `replace`."""
     items = [_manifest_item(manifest) for manifest in manifests]
-    if not _defer(items, replace=replace):
+    if kept is None or not kept.keep(items, replace=replace):
         _write_now(items, replace=replace)
 
 
-def record_bulk_manifests(bulk_request_id: str, manifests: list[RequestManifest], *, replace: bool = False) -> None:
+def record_bulk_manifests(
+    bulk_request_id: str,
+    manifests: list[RequestManifest],
+    *,
+    replace: bool = False,
+    kept: KeptManifests | None = None,
+) -> None:
     """Record a bulk request's item manifests as a few group items under a partition every item's request id
     names (notify.logic.bulk.item_request_id keeps the bulk id's first 8 bytes): 1000 items are 10 items,
     which fit the completion's transaction (get_request finds an item's manifest there)."""
@@ -115,7 +127,7 @@ def record_bulk_manifests(bulk_request_id: str, manifests: list[RequestManifest]
         _group_item(bulk_request_id, number, manifests[start : start + MANIFESTS_PER_GROUP])
         for number, start in enumerate(range(0, len(manifests), MANIFESTS_PER_GROUP))
     ]
-    if not _defer(items, replace=replace):
+    if kept is None or not kept.keep(items, replace=replace):
         _write_now(items, replace=True)
 
 
@@ -139,32 +151,6 @@ def _write_now(items: list[dict[str, Any]], *, replace: bool) -> None:
         _put(items[0], replace=replace)
     elif items:
         _put_many(items)
-
-
-def deferred_manifest_puts(table: str | None = None) -> list[dict[str, Any]]:
-    """The manifest items kept back for the completion, as TransactWriteItems `Put` entries (overwriting: a
-    re-execution of the request, R8, records what it queued itself)."""
-    pending = _deferred.get()
-    if not pending:
-        return []
-    return [{"Put": {"TableName": _table(table), "Item": item}} for item in pending.values()]
-
-
-def clear_deferred_manifests() -> None:
-    """The completion wrote them."""
-    pending = _deferred.get()
-    if pending:
-        pending.clear()
-
-
-def write_deferred_manifests() -> None:
-    """Write the kept-back manifest items on their own: the completion that would have carried them failed,
-    and the status route must still find a request whose answer the client gets."""
-    pending = _deferred.get()
-    if pending:
-        # Kept until written: a failed write leaves them for another try (notify.logic.idempotency).
-        _write_now(list(pending.values()), replace=True)
-        pending.clear()
 
 
 def _manifest_item(manifest: RequestManifest) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import jmespath.exceptions
 from pydantic import ValidationError
 
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
-from notify.errors import RequestValidationError
+from notify.errors import NotQueued, RequestValidationError
 from notify.logic.definitions import require_automation, require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -25,7 +25,7 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
@@ -208,15 +208,17 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     # One request, many events: the status route lists every step's notifications under it.
     every_message = [message for _, messages in planned_messages for message in messages]
     failed = record_then_queue(
-        lambda: [
-            record_request(every_message, event=f"automation:{automation.id}", received=received, skipped=skipped)
+        scope,
+        lambda kept: [
+            record_request(
+                every_message, event=f"automation:{automation.id}", received=received, skipped=skipped, kept=kept
+            )
         ],
         outgoing,
-        "automation",
         request_id=request_id,
     )
     if outgoing and len(failed) == len(outgoing):
-        return stored_response(500, failure("The automation could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(

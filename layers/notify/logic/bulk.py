@@ -1,14 +1,11 @@
-"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from notify.errors import RequestValidationError
+from notify.errors import NotQueued, RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -20,7 +17,7 @@ from notify.logic.notifications import (
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_bulk_requests
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
@@ -99,16 +96,21 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
-        lambda: record_bulk_requests(
-            request_id, [messages for _, _, messages in items], event=request.event, received=received, skipped=skipped
+        scope,
+        lambda kept: record_bulk_requests(
+            request_id,
+            [messages for _, _, messages in items],
+            event=request.event,
+            received=received,
+            skipped=skipped,
+            kept=kept,
         ),
         every_message,
-        "bulk",
         request_id=request_id,
         bulk_request_id=request_id,
     )
     if every_message and len(failed) == len(every_message):
-        return stored_response(500, failure("The notifications could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(

@@ -1,7 +1,4 @@
-"""Definitions as the request path sees them: looked up at most once a minute per container.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Definitions as the request path sees them: looked up at most once a minute per container."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notify.errors import RequestValidationError, UnknownProfile
+from notify.errors import NotQueued, RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -16,7 +16,7 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
@@ -65,13 +65,13 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
-        lambda: [record_request(messages, event=request.event, received=received, skipped=skipped)],
+        scope,
+        lambda kept: [record_request(messages, event=request.event, received=received, skipped=skipped, kept=kept)],
         outgoing,
-        "event",
         request_id=request_id,
     )
     if outgoing and len(failed) == len(outgoing):
-        return stored_response(500, failure("The notification could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
     return stored_response(

@@ -3,7 +3,7 @@
 Order of every POST request, the same for the three APIs (`serve_request`):
 authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,
 definitions -> execute -> store the response, with the request's status record in the same transaction
-(notify.dal.delivery_log.manifests_with_completion): claim, enqueue, complete are its three AWS calls.
+(the manifests its Claim keeps back): claim, enqueue, complete are its three AWS calls.
 
 Only authentication and reading the key come before the replay (R4): a stored answer replays
 whatever the body, the headers or the definitions say now. Validation runs inside the claimed
@@ -19,7 +19,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -33,15 +33,16 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import per_container
-from notify.dal.clients import time_budget_leaving
-from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
-from notify.dal.idempotency_store import claim_context, claimed_expiry, claimed_received_ms, idempotency_store
-from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.dal.delivery_log import KeptManifests
+from notify.dal.idempotency_store import Claim, idempotency_store
+from notify.deadline import time_budget_leaving
+from notify.errors import ExecutionFailed, IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
+from notify.logic.responses import StoredResponse, stored_error
 from notify.observability import count, logger
 from notify.settings import get_settings
 
-Api = Literal["event", "bulk", "automation"]
+# The POST APIs a key is scoped to (R2); the `api` of a RequestScope.
+ApiName = Literal["event", "bulk", "automation"]
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 EXPIRATION_HEADER = "x-idempotency-expiration"
@@ -69,37 +70,46 @@ class IdempotencyOptions:
 
 @dataclass(frozen=True)
 class RequestScope:
-    """Where a request's key lives (R2) and whether it is honoured at all (R7)."""
+    """Where a request's key lives (R2), whether it is honoured at all (R7), and its claim on the key."""
 
     workspace: str
-    api: Api
+    api: ApiName
     version: str
     options: IdempotencyOptions | None
+    # Filled when the key is claimed (notify.dal.idempotency_store); used only when `is_idempotent`.
+    claim: Claim = field(default_factory=Claim)
 
     @property
     def is_idempotent(self) -> bool:
         return self.version == "live" and self.options is not None
 
-    def claim(self) -> dict[str, Any]:
-        """The data Powertools hashes (workspace, API and key) plus the requested expiry."""
+    def claim_data(self) -> dict[str, Any]:
+        """What Powertools is given: the data it hashes (workspace, API and key), the requested expiry, and the
+        Claim its persistence layer fills."""
         assert self.options is not None
+        self.claim.requested_expiry = self.options.expires_at
         return {
             "workspace": self.workspace,
             "api": self.api,
             "key": self.options.key,
             "expires_at": self.options.expires_at,
+            "claim": self.claim,
         }
+
+    def kept_manifests(self) -> KeptManifests | None:
+        """Where a keyed request keeps its manifests back for the completion's transaction; None: write them now."""
+        return self.claim.manifests if self.is_idempotent else None
 
     def received(self) -> datetime:
         """When the request was received. For a keyed request, when its key's lifetime was first claimed: a
         re-execution (after a crash or a failed completion) answers the first execution's received_time, so a
         client that got the first answer gets the same bytes again (R4)."""
-        claimed = claimed_received_ms() if self.is_idempotent else None
+        claimed = self.claim.received_ms if self.is_idempotent else None
         return datetime.fromtimestamp(claimed / 1000, UTC) if claimed is not None else datetime.now(UTC)
 
     def dedupe_until(self) -> int:
         """Epoch seconds until which senders refuse a repeated msg_id: as long as the key lives (R6, R8)."""
-        lifetime = claimed_expiry() if self.is_idempotent else None
+        lifetime = self.claim.expiry if self.is_idempotent else None
         if lifetime is not None:
             return lifetime
         if self.options is not None and self.options.expires_at is not None:
@@ -111,7 +121,7 @@ class RequestScope:
         id (R8) while a key reused after it expired gets new ones (and is sent again); random otherwise."""
         if not self.is_idempotent:
             return str(uuid.uuid4())
-        return self.request_id_in_lifetime(claimed_expiry())
+        return self.request_id_in_lifetime(self.claim.expiry)
 
     def request_id_in_lifetime(self, lifetime: int | None) -> str:
         """The keyed request's id in the key lifetime that expires at `lifetime` (epoch seconds)."""
@@ -214,7 +224,7 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 @per_container
-def _config(api: Api) -> IdempotencyConfig:
+def _config(api: ApiName) -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath="[workspace, api, key]",
         raise_on_no_idempotency_key=True,
@@ -250,7 +260,7 @@ def run_idempotently(
         except Exception:
             # Raising would make Powertools delete the claim; R3 stores every outcome once execution started.
             logger.exception("execution failed", extra={"api": scope.api})
-            outcome["response"] = stored_response(500, failure("Internal server error"))
+            outcome["response"] = stored_error(ExecutionFailed())
         return outcome["response"]
 
     config = _config(scope.api)
@@ -264,32 +274,31 @@ def run_idempotently(
         key_prefix=scope.api,
     )(execute_and_remember)
     # The request manifests execution records are written with the completion, in one transaction.
-    with manifests_with_completion(), claim_context():
-        try:
-            return idempotent(claim=scope.claim())
-        except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
-            count("IdempotencyConflict", api=scope.api)
-            raise IdempotencyKeyInUse() from exc
-        except IdempotencyPersistenceLayerError as exc:
-            if "response" in outcome:
-                # Executed, but the completion write failed. The claim lapses with the invocation, and a
-                # retry re-executes with the same ids, so senders deliver once (R8). The client gets its answer
-                # if the status route can find the request; else a 503, and its retry records it (section 7).
-                logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
-                if not _write_manifests_alone(scope):
-                    count("RequestUnrecorded", api=scope.api)
-                    raise ServiceUnavailable() from exc
-                return outcome["response"]
-            logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
-            count("IdempotencyStoreUnavailable", api=scope.api)
-            raise ServiceUnavailable() from exc
+    try:
+        return idempotent(claim=scope.claim_data())
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+        count("IdempotencyConflict", api=scope.api)
+        raise IdempotencyKeyInUse() from exc
+    except IdempotencyPersistenceLayerError as exc:
+        if "response" in outcome:
+            # Executed, but the completion write failed. The claim lapses with the invocation, and a retry
+            # re-executes with the same ids, so senders deliver once (R8). The client gets its answer if the status
+            # route can find the request; else a 503, and its retry records it (docs/contract.md section 7).
+            logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
+            if not _write_manifests_alone(scope):
+                count("RequestUnrecorded", api=scope.api)
+                raise ServiceUnavailable() from exc
+            return outcome["response"]
+        logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+        count("IdempotencyStoreUnavailable", api=scope.api)
+        raise ServiceUnavailable() from exc
 
 
 def _write_manifests_alone(scope: RequestScope) -> bool:
     """The completion carried the request's manifests: write them on their own, so the status route finds the
     request the client is answered about. False when they could not be written (logged)."""
     try:
-        write_deferred_manifests()
+        scope.claim.manifests.write()
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("request record failed", extra={"api": scope.api, "error": str(exc)})
         return False
@@ -297,7 +306,7 @@ def _write_manifests_alone(scope: RequestScope) -> bool:
 
 
 def serve_request(
-    api: Api,
+    api: ApiName,
     workspace: str,
     version: str,
     headers: Mapping[str, str],

@@ -19,7 +19,6 @@ retry (even hours later, for a step delayed by days), finds it.
   otherwise it goes back to the queue untouched.
 
 An operator can send an `unknown` or `failed` notification again on purpose (logic/redrive.py).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

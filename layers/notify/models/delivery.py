@@ -1,7 +1,4 @@
-"""Delivery log items (one request manifest plus one item per notification) and provider settings.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Delivery log items (one request manifest plus one item per notification) and provider settings."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""Request bodies of the public API, validated before any idempotent work starts (R5).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Request bodies of the public API, validated before any idempotent work starts (R5)."""
 
 from __future__ import annotations
 

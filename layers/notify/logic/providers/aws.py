@@ -2,7 +2,6 @@
 
 A failed call is classified by whether the provider may have taken the message (R8): an explicit throttle
 or no connection is retried, a 5xx or a lost answer is unknown and never sent again.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

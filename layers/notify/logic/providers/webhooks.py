@@ -9,7 +9,6 @@ and a redirect is never followed (a 3xx is a refusal, as it could point anywhere
 At most once (R8): a failure before the request was written (DNS, connection refused, connect timeout,
 TLS handshake) is transient and retried; once bytes were sent, a timeout, a dropped connection or a 5xx
 may follow an accepted message, so it is an unknown outcome and the request is never made again.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
