@@ -193,11 +193,14 @@ def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
 @pytest.mark.parametrize(
     ("function", "api", "body"),
     [
-        ("EventApiFunction", EventApiClient, {"event": "Welcome_Email", "distinct_id": "u1"}),
+        ("EventApiFunction", EventApiClient, {"event": "Welcome_Email", "distinct_id": "u1", "data": {"name": "R"}}),
         (
             "BulkApiFunction",
             BulkApiClient,
-            {"event": "Welcome_Email", "batch": [{"distinct_id": "u1"}, {"distinct_id": "u2"}]},
+            {
+                "event": "Welcome_Email",
+                "batch": [{"distinct_id": "u1", "data": {"name": "R"}}, {"distinct_id": "u2", "data": {"name": "R"}}],
+            },
         ),
     ],
 )
