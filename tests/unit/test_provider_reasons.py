@@ -24,9 +24,8 @@ def test_addresses_in_a_refusal_are_masked() -> None:
     failure = aws_failure(refusal("Email address is not verified: rahul@example.com, +14155550123"), "ses")
 
     assert isinstance(failure, PermanentDeliveryError)
-    assert (
-        failure.reason
-        == "ses rejected the message: MessageRejected: Email address is not verified: r***@example.com, +1***23"
+    assert failure.reason.startswith(
+        "ses rejected the message: MessageRejected: Email address is not verified: r***@example.com, +1***23 ("
     )
 
 

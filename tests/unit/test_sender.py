@@ -389,7 +389,11 @@ def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
 
     shown = notifications(status, accepted["request_id"])["email"]
     assert (shown["state"], shown["attempts"]) == ("failed", 1)
-    assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
+    assert shown["reason"].startswith(
+        "ses rejected the message: MessageRejected: Email address not verified u***@example.com (the sender identity "
+        "is not verified, or the account is in the SES sandbox"
+    )
+    assert "notify.admin --stack-name <stack> doctor" in shown["reason"]  # issue 19: what to do about it
     assert sent_emails() == []
     assert sender.dead_letters() == []
 

@@ -91,6 +91,19 @@ def deliver_inapp(message: NotificationMessage, rendered: RenderedMessage) -> De
     return Delivery("inbox", message.msg_id)
 
 
+# SES refusals a new account meets before its first delivery: say what to do (docs/deploy.md).
+_DOCTOR = "run `python -m notify.admin --stack-name <stack> doctor` and see docs/deploy.md"
+_SES_SETUP_HINTS = {
+    "MessageRejected": (
+        f" (the sender identity is not verified, or the account is in the SES sandbox and the recipient is not "
+        f"verified: {_DOCTOR})"
+    ),
+    "MailFromDomainNotVerifiedException": f" (the sender's domain is not verified: {_DOCTOR})",
+    "AccountSuspendedException": f" (the SES account is suspended for sending: {_DOCTOR})",
+    "SendingPausedException": f" (sending is paused for the SES account: {_DOCTOR})",
+}
+
+
 def aws_failure(exc: Exception, provider: str) -> Exception:
     """Classify a provider call's failure by whether the provider may have taken the message (R8)."""
     if isinstance(exc, ClientError):
@@ -104,7 +117,9 @@ def aws_failure(exc: Exception, provider: str) -> Exception:
             return TransientDeliveryError(reason, provider=provider)
         if status >= 500:
             return UnknownOutcomeError(f"{provider} failed after receiving the message: {code} ({status})", provider)
-        return PermanentDeliveryError(reason, provider=provider)
+        return PermanentDeliveryError(
+            reason + _SES_SETUP_HINTS.get(code, "") if provider == "ses" else reason, provider
+        )
     if isinstance(exc, BotocoreConnectionError | NoCredentialsError):
         # No connection was made (refused, DNS, connect timeout, TLS, proxy), or nothing could be signed.
         return TransientDeliveryError(f"{provider} unreachable: {type(exc).__name__}", provider=provider)
