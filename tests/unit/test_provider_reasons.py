@@ -40,7 +40,7 @@ def test_addresses_in_a_refusal_are_masked() -> None:
 )
 def test_a_long_refusal_is_masked_in_one_pass(message: str) -> None:
     """Finishes in milliseconds (before: minutes, quadratic); nothing in it is an address, so nothing changes."""
-    failure = aws_failure(refusal(message), "ses")
+    failure = aws_failure(refusal(message), "sns")  # SES would add a hint after it
 
     assert isinstance(failure, PermanentDeliveryError)
     assert failure.reason.endswith(message)
@@ -49,7 +49,7 @@ def test_a_long_refusal_is_masked_in_one_pass(message: str) -> None:
 def test_an_address_at_the_end_of_a_long_refusal_is_still_masked() -> None:
     message = "x " * 150_000 + "rahul@example.com"
 
-    failure = aws_failure(refusal(message), "ses")
+    failure = aws_failure(refusal(message), "sns")
 
     assert isinstance(failure, PermanentDeliveryError)
     assert failure.reason.endswith("x r***@example.com") and "rahul" not in failure.reason
