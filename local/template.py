@@ -13,6 +13,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
+# The alarms, their topic and the dashboard: a nested stack of template.yaml (its `Monitoring` resource).
+MONITORING_PATH = ROOT / "monitoring.yaml"
 
 
 @cache
@@ -24,6 +26,33 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     # cfn-lint's nodes carry line numbers; a JSON round trip makes them the plain dicts, lists and strings the
     # local stacks and the tests compare with.
     return dict(json.loads(json.dumps(cfn_yaml.load(str(path)))))
+
+
+@cache
+def load_monitoring() -> dict[str, Any]:
+    """monitoring.yaml as template.yaml instantiates it: each parameter the parent passes is replaced by what it
+    passes (a Ref or GetAtt of the parent's own resources and parameters), in values and in Fn::Sub strings, so
+    its alarms and dashboard read as if they stood in template.yaml."""
+    passed: dict[str, Any] = load_template()["Resources"]["Monitoring"]["Properties"]["Parameters"]
+
+    def placeholder(value: Any) -> str:
+        return value["Ref"] if "Ref" in value else ".".join(value["Fn::GetAtt"])
+
+    def instantiate(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in passed:
+                return passed[node["Ref"]]
+            if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+                text = node["Fn::Sub"]
+                for name, value in passed.items():
+                    text = text.replace("${" + name + "}", "${" + placeholder(value) + "}")
+                return {"Fn::Sub": text}
+            return {key: instantiate(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [instantiate(value) for value in node]
+        return node
+
+    return dict(instantiate(load_template(MONITORING_PATH)))
 
 
 def resources_of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:

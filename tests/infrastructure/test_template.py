@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template, resources_of_type
+from local.template import load_monitoring, load_template, resources_of_type
 from notify.environment import REQUIRED
 from tests.support.stack import Stack
 
@@ -80,7 +80,8 @@ def test_notification_queue_is_encrypted_with_a_dead_letter_queue() -> None:
 
 # Operations (docs/operations.md): alarms, their topic and the dashboard -----------------------------------
 
-ALARMS = resources_of_type("AWS::CloudWatch::Alarm")
+# The alarms and the dashboard stand in monitoring.yaml, a nested stack: read as template.yaml instantiates it.
+ALARMS = resources_of_type("AWS::CloudWatch::Alarm", load_monitoring())
 QUEUES = resources_of_type("AWS::SQS::Queue")
 PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
 
@@ -149,7 +150,7 @@ def test_every_alarm_has_its_runbook_section(logical_id: str) -> None:
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
-    resources = load_template()["Resources"]
+    resources = load_monitoring()["Resources"]
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
     key = resources["AlarmTopicKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
@@ -160,14 +161,14 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
 def test_alarm_email_is_optional() -> None:
     template = load_template()
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""
-    subscription = template["Resources"]["AlarmEmailSubscription"]
+    subscription = load_monitoring()["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
 
 
 def dashboard_body() -> tuple[str, dict[str, Any]]:
     """The dashboard's JSON template, and the JSON it becomes once CloudFormation fills its placeholders."""
-    text = load_template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text = load_monitoring()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     return text, json.loads(PLACEHOLDER.sub(lambda match: f"resolved-{match[1]}", text))
 
 
@@ -183,7 +184,8 @@ def test_dashboard_placeholders_name_resources_parameters_or_pseudo_parameters()
         name, _, attribute = placeholder.partition(".")
         if name.startswith("AWS::"):
             continue
-        assert name in template["Resources"] or name in template["Parameters"], placeholder
+        resources = {**template["Resources"], **load_monitoring()["Resources"]}
+        assert name in resources or name in template["Parameters"], placeholder
         if attribute:
             assert attribute in ("Arn", "QueueName"), placeholder
 
