@@ -59,7 +59,7 @@ lint: deps checkov-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local clients/python/src -q
+	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local notify_admin clients/python/src -q
 	$(CHECKOV_VENV)/bin/checkov -f template.yaml -f monitoring.yaml --config-file .checkov.yaml
 
 template-check: deps sam-deps

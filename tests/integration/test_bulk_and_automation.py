@@ -84,7 +84,7 @@ def automation_without_delay(local_stack: LocalStackProcess, tmp_path_factory: p
         json.dumps({"automations": [{"id": "signup", "steps": [{"event": "Welcome_Email", "to": {"email": "email"}}]}]})
     )
     command = [
-        sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url,
+        sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url,
         "--stack-name", "idempotent-notify-local", "load-definitions", str(definitions), "--workspace", WORKSPACE_1,
     ]  # fmt: skip
     for workspace in (WORKSPACE_1, WORKSPACE_2):

@@ -98,8 +98,8 @@ def test_taken_port_is_reported_in_one_line_with_nonzero_exit(variable: str) -> 
 
 
 def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack: LocalStackProcess) -> None:
-    """`notify.admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
-    admin = [sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url]
+    """`notify_admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
+    admin = [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url]
     finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         [*admin, "--stack-name", "idempotent-notify-local", "create-key", "--workspace", "WSLOCAL0002"],
         cwd=ROOT,
@@ -128,7 +128,7 @@ def test_doctor_names_what_a_fresh_account_lacks_against_the_local_stack(local_s
     """`make run`'s moto is an account nobody set up for delivery: doctor says so, in plain words, and the
     checks moto cannot answer are reported unknown rather than passed."""
     finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url, "doctor"],
+        [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url, "doctor"],
         cwd=ROOT,
         env=local_stack_environment(),
         capture_output=True,

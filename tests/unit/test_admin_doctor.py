@@ -1,4 +1,4 @@
-"""`python -m notify.admin doctor`: what still blocks delivery on a deployed stack, read-only.
+"""`python -m notify_admin doctor`: what still blocks delivery on a deployed stack, read-only.
 
 Against moto where it models the call (SES identities and quota, SNS subscriptions, DynamoDB, SSM), with
 botocore's Stubber where it does not (SES v2's GetAccount, SNS's SMS sandbox, a pending subscription).
@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from notify import admin, doctor
 from notify.caches import reset
 from notify.dal.clients import client
 from notify.dal.definitions import put_event_definition
 from notify.dal.provider_secrets import put_provider_settings
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
+from notify_admin import cli as admin
+from notify_admin import doctor
 from tests.support.stack import Stack
 
 SENDER = "ops@acme.test"

@@ -12,7 +12,7 @@ from botocore.retries.standard import ExponentialBackoff
 from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
-from notify import admin
+from notify_admin import cli as admin
 from tests.support.clients import EventApiClient, StatusApiClient, welcome
 from tests.support.sender import SenderDriver
 from tests.support.stack import REGION, Stack, sent_emails

@@ -393,7 +393,7 @@ def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
         "ses rejected the message: MessageRejected: Email address not verified u***@example.com (the sender identity "
         "is not verified, or the account is in the SES sandbox"
     )
-    assert "notify.admin --stack-name <stack> doctor" in shown["reason"]  # issue 19: what to do about it
+    assert "notify_admin --stack-name <stack> doctor" in shown["reason"]  # issue 19: what to do about it
     assert sent_emails() == []
     assert sender.dead_letters() == []
 

@@ -92,7 +92,7 @@ def deliver_inapp(message: NotificationMessage, rendered: RenderedMessage) -> De
 
 
 # SES refusals a new account meets before its first delivery: say what to do (docs/deploy.md).
-_DOCTOR = "run `python -m notify.admin --stack-name <stack> doctor` and see docs/deploy.md"
+_DOCTOR = "run `python -m notify_admin --stack-name <stack> doctor` and see docs/deploy.md"
 _SES_SETUP_HINTS = {
     "MessageRejected": (
         f" (the sender identity is not verified, or the account is in the SES sandbox and the recipient is not "

@@ -1,4 +1,4 @@
-"""`python -m notify.admin doctor`: what still stands between a deployed stack and a delivered notification.
+"""`python -m notify_admin doctor`: what still stands between a deployed stack and a delivered notification.
 
 It only reads (SES identities and account, the SMS sandbox, the alarm topic's subscriptions, the definitions
 table and the provider secrets' names) and changes nothing. Each finding is one line in plain words; a call

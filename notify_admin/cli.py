@@ -1,18 +1,18 @@
 """Admin command: API keys and event definitions of a deployed stack or of the local stack.
 
-    python -m notify.admin --stack-name idempotent-notify create-key --workspace ACME000001
-    python -m notify.admin --stack-name idempotent-notify revoke-key --key <api key>
-    python -m notify.admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
-    python -m notify.admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
-    python -m notify.admin --stack-name idempotent-notify dead-letters
-    python -m notify.admin --stack-name idempotent-notify redrive [--max 10]
-    python -m notify.admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
-    python -m notify.admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
-    python -m notify.admin --stack-name idempotent-notify migrate-provider-secrets
-    python -m notify.admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
-    python -m notify.admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
-    python -m notify.admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
-    python -m notify.admin --stack-name idempotent-notify doctor [--sender-email me@example.org]
+    python -m notify_admin --stack-name idempotent-notify create-key --workspace ACME000001
+    python -m notify_admin --stack-name idempotent-notify revoke-key --key <api key>
+    python -m notify_admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
+    python -m notify_admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
+    python -m notify_admin --stack-name idempotent-notify dead-letters
+    python -m notify_admin --stack-name idempotent-notify redrive [--max 10]
+    python -m notify_admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
+    python -m notify_admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
+    python -m notify_admin --stack-name idempotent-notify migrate-provider-secrets
+    python -m notify_admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
+    python -m notify_admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
+    python -m notify_admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
+    python -m notify_admin --stack-name idempotent-notify doctor [--sender-email me@example.org]
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -42,11 +42,11 @@ from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
-from notify.doctor import OK, Target, diagnose
 from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
+from notify_admin.doctor import OK, Target, diagnose
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 API_KEY_PREFIX = "nfy_"
@@ -184,7 +184,7 @@ def _validated(path: Path, what: str, model: type[ModelT], index: int, item: Any
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m notify.admin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m notify_admin", description=__doc__.split("\n")[0])
     parser.add_argument("--stack-name", help="stack whose outputs name the tables")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
