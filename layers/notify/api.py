@@ -24,6 +24,7 @@ from notify.dal.clients import RESERVE_FRACTION, time_budget
 from notify.environment import require_environment
 from notify.errors import (
     IdempotencyKeyInUse,
+    MethodNotAllowed,
     NotifyError,
     PayloadTooLarge,
     RequestValidationError,
@@ -32,6 +33,7 @@ from notify.errors import (
 )
 from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import count, logger, metrics, tracer
+from notify.routes import allowed_methods, trailing_slash_twin
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -52,6 +54,8 @@ def error_response(error: NotifyError) -> Response:
         count("ServiceUnavailable")
     if isinstance(error, IdempotencyKeyInUse | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     return Response(
         status_code=error.status_code,
         content_type=JSON,
@@ -98,7 +102,9 @@ def within_invocation_time(app: APIGatewayHttpResolver, next_middleware: NextMid
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
     """Middleware on every /v1/{workspace}/{version}/... route: unknown version -> 404, bad key -> 401."""
     match = _WORKSPACE_ROUTE.search(app.current_event.path)
-    if match is None:
+    # An unmatched route is answered 404 or 405 before any key is looked at, as a gateway routes before it
+    # authorizes (notify.routes).
+    if match is None or app.current_event.http_method not in allowed_methods(app.current_event.path):
         return next_middleware(app)
     from notify.logic.auth import authenticate
 
@@ -190,6 +196,12 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
         raise RequestValidationError(f"Invalid request body: {where}: {first['message']}", errors=errors) from exc
 
 
+def unmatched_route(method: str, path: str) -> NotifyError:
+    """What a request no route of the function serves is answered: 405 on a known path, else 404 (notify.routes)."""
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(method, allowed) if allowed and method not in allowed else RouteNotFound()
+
+
 def build_resolver() -> APIGatewayHttpResolver:
     """The API Gateway HTTP API resolver every function uses: a time budget, auth, errors as the contract says."""
     app = APIGatewayHttpResolver()
@@ -200,8 +212,8 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(error)
 
     @app.not_found
-    def _answer_not_found(_: Exception) -> Response:
-        return error_response(RouteNotFound())
+    def _answer_unmatched(_: Exception) -> Response:
+        return error_response(unmatched_route(app.current_event.http_method, app.current_event.path))
 
     @app.exception_handler(Exception)
     def _answer_unexpected(error: Exception) -> Response:
@@ -229,14 +241,17 @@ def lazy_module(name: str) -> Any:
 @dataclass(frozen=True)
 class HttpFunction:
     """One HTTP API function: its resolver and its Lambda handler. `functions/<name>/app.py` adds its routes with
-    `get`, `post`, `put` and `patch` (traced), and exports `lambda_handler`."""
+    `get`, `post`, `put`, `patch` and `delete` (traced), and exports `lambda_handler`."""
 
     app: APIGatewayHttpResolver
     lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
 
     def route(self, method: str, path: str) -> Callable[[Route], Route]:
         def register(handler: Route) -> Route:
-            self.app.route(path, method)(tracer.capture_method(handler))
+            traced = tracer.capture_method(handler)
+            # The template routes the trailing-slash twin here too (notify.routes): the resolver serves both.
+            self.app.route(path, method)(traced)
+            self.app.route(trailing_slash_twin(path), method)(traced)
             return handler
 
         return register
@@ -252,6 +267,9 @@ class HttpFunction:
 
     def patch(self, path: str) -> Callable[[Route], Route]:
         return self.route("PATCH", path)
+
+    def delete(self, path: str) -> Callable[[Route], Route]:
+        return self.route("DELETE", path)
 
     def serve(
         self, api: Api, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]
