@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
+# Routes of a whole workspace, without a version (Fyno's suppression list).
+_WORKSPACE_WIDE_ROUTE = re.compile(r"^/v1/(?P<workspace>[^/]+)/suppressions/?$")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
 Route = TypeVar("Route", bound=Callable[..., Response])
@@ -100,7 +102,8 @@ def within_invocation_time(app: APIGatewayHttpResolver, next_middleware: NextMid
 
 
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """Middleware on every /v1/{workspace}/{version}/... route: unknown version -> 404, bad key -> 401."""
+    """Middleware on every /v1/{workspace}/{version}/... and /v1/{workspace}/suppressions route: unknown version
+    -> 404, bad key -> 401."""
     match = _WORKSPACE_ROUTE.search(app.current_event.path)
     # An unmatched route is answered 404 or 405 before any key is looked at, as a gateway routes before it
     # authorizes (notify.routes).
@@ -108,8 +111,11 @@ def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMid
         return next_middleware(app)
     from notify.logic.auth import authenticate
 
+    wide = _WORKSPACE_WIDE_ROUTE.match(app.current_event.path)
     try:
-        if match["version"] not in VERSIONS:
+        if wide is not None:
+            match = wide
+        elif match["version"] not in VERSIONS:
             raise RouteNotFound()
         # A malformed workspace id matches no key, so it is a 401 like any other workspace mismatch.
         authenticate(app.current_event.headers.get("authorization"), match["workspace"])

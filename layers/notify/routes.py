@@ -25,6 +25,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/{workspace}/{version}/profiles/{distinct_id}/channel/delete"),
     ("PATCH", "/v1/{workspace}/{version}/profiles/{source}/merge/{target}"),
     ("POST", "/v1/{workspace}/{version}/profiles/delete"),
+    ("GET", "/v1/{workspace}/suppressions"),
+    ("POST", "/v1/{workspace}/suppressions"),
+    ("DELETE", "/v1/{workspace}/suppressions"),
     ("GET", "/v1/openapi.json"),
 )
 
