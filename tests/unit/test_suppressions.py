@@ -136,6 +136,8 @@ def test_an_invalid_destination_is_fynos_400_and_stores_nothing(api: Suppression
         ({"channel": "email", "destination": "a@example.com", "distinct_id": "u"}, "body"),
         ({"channel": "email", "destination": "a@example.com", "expiry_ts": 1}, "expiry_ts"),
         ({"channel": "email", "destination": "a@example.com", "expiry_ts": "soon"}, "expiry_ts"),
+        ({"channel": "email", "destination": "a@example.com", "expiry_ts": 10**400}, "expiry_ts"),
+        ({"channel": "email", "destination": "a@example.com", "expiry_ts": float("nan")}, "expiry_ts"),
         ({"channel": "email", "destination": "a@example.com", "extra": 1}, "extra"),
         ({"channel": "email", "distinct_id": "x" * 513}, "distinct_id"),
         (

@@ -64,7 +64,10 @@ class SuppressionCreate(BaseModel):
             return None
         if isinstance(value, str) and len(value) > 64:
             raise ValueError("must be epoch seconds or an ISO-8601 time")
-        seconds = epoch_seconds(value)
+        try:
+            seconds = epoch_seconds(value)
+        except (OverflowError, ValueError):  # Infinity, NaN, a 400-digit number, a malformed time
+            raise ValueError("must be epoch seconds or an ISO-8601 time") from None
         now = datetime.now(UTC).timestamp()
         if seconds <= now:
             raise ValueError("must be in the future")
