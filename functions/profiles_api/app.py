@@ -1,4 +1,5 @@
-"""Profiles API: Fyno's routes under /v1/{workspace}/{version}/profiles (docs/contract.md section 6)."""
+"""Profiles API: Fyno's routes under /v1/{workspace}/{version}/profiles (docs/contract.md section 6), and its
+suppression list, /v1/{workspace}/suppressions (section 8): the recipients a workspace manages."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ from aws_lambda_powertools.event_handler import Response
 from notify.api import http_function, lazy_module, to_response
 
 if TYPE_CHECKING:
-    from notify.logic import profiles
+    from notify.logic import profiles, suppressions
     from notify.models import profiles as models
+    from notify.models import suppressions as suppression_models
 else:  # imported on the first request, not at cold start (notify/api.py)
     profiles = lazy_module("notify.logic.profiles")
     models = lazy_module("notify.models.profiles")
+    suppressions = lazy_module("notify.logic.suppressions")
+    suppression_models = lazy_module("notify.models.suppressions")
 
+# Suppressions' modules are imported by their routes' first request only (not preloaded: profiles are the common case).
 function = http_function("profiles_api", preload=("notify.logic.profiles", "notify.models.profiles"))
 lambda_handler = function.lambda_handler
 
@@ -56,3 +61,18 @@ def merge_profiles(workspace: str, version: str, source: str, target: str) -> Re
 @function.post("/v1/<workspace>/<version>/profiles/delete")
 def delete_profiles(workspace: str, version: str) -> Response:
     return to_response(profiles.delete_many(workspace, version, function.body(models.ProfilesDelete)))
+
+
+@function.get("/v1/<workspace>/suppressions")
+def list_suppressions(workspace: str) -> Response:
+    return to_response(suppressions.listed(workspace))
+
+
+@function.post("/v1/<workspace>/suppressions")
+def add_suppression(workspace: str) -> Response:
+    return to_response(suppressions.add(workspace, function.body(suppression_models.SuppressionCreate)))
+
+
+@function.delete("/v1/<workspace>/suppressions")
+def remove_suppressions(workspace: str) -> Response:
+    return to_response(suppressions.remove(workspace, dict(function.app.current_event.query_string_parameters or {})))

@@ -23,6 +23,7 @@ from notify.deadline import RESERVE_FRACTION, time_budget
 from notify.environment import require_environment
 from notify.errors import (
     IdempotencyKeyInUse,
+    MethodNotAllowed,
     NotifyError,
     PayloadTooLarge,
     RequestValidationError,
@@ -31,6 +32,7 @@ from notify.errors import (
 )
 from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import count, logger, metrics, tracer
+from notify.routes import allowed_methods, trailing_slash_twin
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
+# Routes of a whole workspace, without a version (Fyno's suppression list).
+_WORKSPACE_WIDE_ROUTE = re.compile(r"^/v1/(?P<workspace>[^/]+)/suppressions/?$")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
 Route = TypeVar("Route", bound=Callable[..., Response])
@@ -51,6 +55,8 @@ def error_response(error: NotifyError) -> Response:
         count("ServiceUnavailable")
     if isinstance(error, IdempotencyKeyInUse | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     return Response(
         status_code=error.status_code,
         content_type=JSON,
@@ -95,14 +101,20 @@ def within_invocation_time(app: APIGatewayHttpResolver, next_middleware: NextMid
 
 
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """Middleware on every /v1/{workspace}/{version}/... route: unknown version -> 404, bad key -> 401."""
+    """Middleware on every /v1/{workspace}/{version}/... and /v1/{workspace}/suppressions route: unknown version
+    -> 404, bad key -> 401."""
     match = _WORKSPACE_ROUTE.search(app.current_event.path)
-    if match is None:
+    # An unmatched route is answered 404 or 405 before any key is looked at, as a gateway routes before it
+    # authorizes (notify.routes).
+    if match is None or app.current_event.http_method not in allowed_methods(app.current_event.path):
         return next_middleware(app)
     from notify.logic.auth import authenticate
 
+    wide = _WORKSPACE_WIDE_ROUTE.match(app.current_event.path)
     try:
-        if match["version"] not in VERSIONS:
+        if wide is not None:
+            match = wide
+        elif match["version"] not in VERSIONS:
             raise RouteNotFound()
         # A malformed workspace id matches no key, so it is a 401 like any other workspace mismatch.
         authenticate(app.current_event.headers.get("authorization"), match["workspace"])
@@ -189,6 +201,12 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
         raise RequestValidationError(f"Invalid request body: {where}: {first['message']}", errors=errors) from exc
 
 
+def unmatched_route(method: str, path: str) -> NotifyError:
+    """What a request no route of the function serves is answered: 405 on a known path, else 404 (notify.routes)."""
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(method, allowed) if allowed and method not in allowed else RouteNotFound()
+
+
 def build_resolver() -> APIGatewayHttpResolver:
     """The API Gateway HTTP API resolver every function uses: a time budget, auth, errors as the contract says."""
     app = APIGatewayHttpResolver()
@@ -199,8 +217,8 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(error)
 
     @app.not_found
-    def _answer_not_found(_: Exception) -> Response:
-        return error_response(RouteNotFound())
+    def _answer_unmatched(_: Exception) -> Response:
+        return error_response(unmatched_route(app.current_event.http_method, app.current_event.path))
 
     @app.exception_handler(Exception)
     def _answer_unexpected(error: Exception) -> Response:
@@ -228,14 +246,17 @@ def lazy_module(name: str) -> Any:
 @dataclass(frozen=True)
 class HttpFunction:
     """One HTTP API function: its resolver and its Lambda handler. `functions/<name>/app.py` adds its routes with
-    `get`, `post`, `put` and `patch` (traced), and exports `lambda_handler`."""
+    `get`, `post`, `put`, `patch` and `delete` (traced), and exports `lambda_handler`."""
 
     app: APIGatewayHttpResolver
     lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
 
     def route(self, method: str, path: str) -> Callable[[Route], Route]:
         def register(handler: Route) -> Route:
-            self.app.route(path, method)(tracer.capture_method(handler))
+            traced = tracer.capture_method(handler)
+            # The template routes the trailing-slash twin here too (notify.routes): the resolver serves both.
+            self.app.route(path, method)(traced)
+            self.app.route(trailing_slash_twin(path), method)(traced)
             return handler
 
         return register
@@ -251,6 +272,9 @@ class HttpFunction:
 
     def patch(self, path: str) -> Callable[[Route], Route]:
         return self.route("PATCH", path)
+
+    def delete(self, path: str) -> Callable[[Route], Route]:
+        return self.route("DELETE", path)
 
     def serve(
         self, api: ApiName, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]

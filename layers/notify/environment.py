@@ -20,6 +20,7 @@ _API = (
     "NOTIFICATION_QUEUE_URL",
     "DELIVERY_LOG_TABLE",
     "PROFILES_TABLE",
+    "SUPPRESSIONS_TABLE",
 )
 
 # functions/<directory> -> the variables it requires.
@@ -28,7 +29,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "bulk_api": _API,
     "automation_api": _API,
     "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE"),
-    "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE"),
+    "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE", "SUPPRESSIONS_TABLE"),
     "sender": (
         "DEFINITIONS_TABLE",
         "IDEMPOTENCY_TABLE",
@@ -36,6 +37,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "INBOX_TABLE",
         "NOTIFICATION_QUEUE_URL",
         "PROVIDER_SECRETS_PATH",
+        "SUPPRESSIONS_TABLE",
     ),
     "openapi_api": (),
 }

@@ -82,6 +82,16 @@ class RouteNotFound(NotifyError):
     message = "Not found"
 
 
+class MethodNotAllowed(NotifyError):
+    """A known route asked with a method it does not serve (notify.routes); `Allow` lists those it does."""
+
+    status_code = 405
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f"Method {method} is not allowed on this route; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
+
+
 class IdempotencyKeyInUse(NotifyError):
     """A concurrent request holds the key (R5): nothing stored, retry after a moment."""
 

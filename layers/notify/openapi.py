@@ -19,6 +19,7 @@ from notify.models.delivery import RequestStatus
 from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
 from notify.models.requests import BulkRequest, EventRequest
 from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileOk
+from notify.models.suppressions import Suppression, SuppressionCreate
 
 OPENAPI_PATH = "/v1/openapi.json"
 WORKSPACE_PATTERN = "^[A-Za-z0-9]{10,20}$"
@@ -31,6 +32,7 @@ _REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ChannelPatch,
     ChannelDelete,
     ProfilesDelete,
+    SuppressionCreate,
 )
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     EventAccepted,
@@ -39,6 +41,7 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     RequestStatus,
     Profile,
     ProfileOk,
+    Suppression,
     ErrorBody,
 )
 
@@ -202,9 +205,54 @@ def _profile_paths() -> dict[str, Any]:
     }
 
 
+def _suppression_paths() -> dict[str, Any]:
+    query = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 2048}}
+        for name in ("_id", "distinct_id", "destination", "channel")
+    ]
+    return {
+        "/v1/{workspace}/suppressions": {
+            "parameters": [{"$ref": "#/components/parameters/workspace"}],
+            "get": _profile_route(
+                "listSuppressions",
+                "The workspace's suppression list (entries in force)",
+                "200",
+                "never",
+                answer=Suppression,
+            )
+            | {
+                "responses": {
+                    "200": {
+                        "description": "Every entry in force, oldest first.",
+                        "content": _json({"type": "array", "items": _ref(Suppression)}),
+                    },
+                    "401": {"$ref": "#/components/responses/InvalidApiDetails"},
+                    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                }
+            },
+            "post": _profile_route(
+                "addSuppression",
+                "Suppress a destination or a distinct_id on one channel: nothing is sent to it (skipped, reason "
+                "`suppressed`)",
+                "200",
+                "`Invalid destination for channel <c>`",
+                SuppressionCreate,
+            ),
+            "delete": _profile_route(
+                "removeSuppressions",
+                "Remove every entry matching `_id`, `distinct_id` or `destination` (narrowed by `channel`)",
+                "200",
+                "`No suppression matches`, or no query parameter",
+            )
+            | {"parameters": query},
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     return {
         **_profile_paths(),
+        **_suppression_paths(),
         "/v1/{workspace}/{version}/event": {
             "parameters": _PATH_PARAMETERS,
             "post": {
@@ -368,7 +416,7 @@ def build_openapi() -> dict[str, Any]:
             "title": "Idempotent notification API",
             "version": "1.0.0",
             "description": "Event, Event Bulk and Automations APIs with idempotent requests, the request "
-            'status route, and the Profiles API. Errors are `{"_message", "status": "error"}`.',
+            'status route, the Profiles API and the suppression list. Errors are `{"_message", "status": "error"}`.',
         },
         "security": [{"bearerAuth": []}],
         "paths": _paths(),

@@ -25,6 +25,7 @@ class Settings(BaseModel):
     delivery_log_table: str = ""
     inbox_table: str = ""
     profiles_table: str = ""
+    suppressions_table: str = ""
     idempotency_expiry_seconds: int = Field(default=DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS, ge=1)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     definitions_cache_seconds: int = Field(default=60, ge=0, le=300)

@@ -28,7 +28,8 @@ def test_counter_counts_the_calls_of_a_new_keyed_event(client: EventApiClient, s
     # the completion, with the request manifest in the same transaction
     assert calls["dynamodb.TransactWriteItems[DeliveryLogTable,IdempotencyTable]"] == 1
     assert calls["sqs.SendMessageBatch"] == 1
-    assert sum(calls.values()) == 3
+    assert calls["dynamodb.BatchGetItem[SuppressionsTable]"] == 1  # the suppression check, every destination at once
+    assert sum(calls.values()) == 4
     assert len(stack.queued_messages()) == 2
     assert counter.unhooked_clients() == 0
 

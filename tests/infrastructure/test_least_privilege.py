@@ -293,3 +293,46 @@ def test_every_queue_sets_the_message_size_the_size_budget_assumes() -> None:
     assert queues
     for queue in queues.values():
         assert queue["Properties"]["MaximumMessageSize"] == SQS_MAX_MESSAGE_BYTES
+
+
+def test_the_suppression_routes_may_call_on_their_table_exactly_what_they_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from local.container import import_function
+    from local.template import function_environment
+    from notify.settings import get_settings
+
+    for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    module = import_function("profiles_api")
+    demo = stack.workspaces[0]
+
+    def call(method: str, query: dict[str, str] | None = None, body: Any = None) -> int:
+        path = f"/v1/{demo.workspace}/suppressions"
+        event = {
+            "version": "2.0",
+            "rawPath": path,
+            "headers": {"authorization": f"Bearer {demo.api_key}", "content-type": "application/json"},
+            "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+            "queryStringParameters": query,
+            "body": json.dumps(body) if body is not None else None,
+            "isBase64Encoded": False,
+        }
+        return int(module.lambda_handler(event, FakeLambdaContext())["statusCode"])
+
+    dynamodb_calls.clear()
+    assert call("POST", body={"destination": "a@example.com", "channel": "email"}) == 200
+    assert call("GET") == 200
+    assert call("DELETE", {"destination": "a@example.com"}) == 200
+
+    table = stack.resources.tables["SuppressionsTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    assert made == actions_on("ProfilesApiFunction", "SuppressionsTable")
+
+
+@pytest.mark.parametrize("function", ["EventApiFunction", "BulkApiFunction", "AutomationApiFunction", "SenderFunction"])
+def test_senders_and_the_post_apis_only_read_suppressions_in_batches(function: str) -> None:
+    """The door and the sender read the list (one BatchGetItem for every destination); only the list's routes
+    change it."""
+    assert actions_on(function, "SuppressionsTable") == {"dynamodb:BatchGetItem"}

@@ -11,6 +11,7 @@ import pytest
 
 from local.template import load_monitoring, load_template, resources_of_type
 from notify.environment import REQUIRED
+from notify.routes import ROUTES, trailing_slash_twin
 from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,16 +56,40 @@ def test_the_template_gives_every_function_the_variables_it_requires_at_cold_sta
     assert f'require_environment("{directory}")' in source or f'http_function("{directory}"' in source
 
 
+def http_events() -> list[tuple[str, dict[str, Any]]]:
+    """(function logical id, HttpApi event properties) for every HttpApi event of the template."""
+    return [
+        (logical_id, event["Properties"])
+        for logical_id, function in FUNCTIONS.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    ]
+
+
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_every_http_route_of_the_template_is_served_by_its_function(logical_id: str) -> None:
     properties = FUNCTIONS[logical_id]["Properties"]
     source = (ROOT / properties["CodeUri"] / "app.py").read_text()
-    for event in properties.get("Events", {}).values():
-        if event["Type"] != "HttpApi":
-            continue
-        resolver_path = event["Properties"]["Path"].replace("{", "<").replace("}", ">")
-        method = event["Properties"]["Method"].lower()
-        assert f'@function.{method}("{resolver_path}")' in source
+    for function, event in http_events():
+        if function != logical_id or "Path" not in event or event["Path"].endswith("/"):
+            continue  # the $default route and the trailing-slash twins: the resolver serves them (notify.api)
+        resolver_path = event["Path"].replace("{", "<").replace("}", ">")
+        assert f'@function.{event["Method"].lower()}("{resolver_path}")' in source
+
+
+def test_every_route_also_answers_with_a_trailing_slash_on_the_same_function() -> None:
+    routes = {(event["Method"], event["Path"]): function for function, event in http_events() if "Path" in event}
+    for (method, path), function in routes.items():
+        twin = path[:-1] if path.endswith("/") else trailing_slash_twin(path)
+        assert routes.get((method, twin)) == function, f"{method} {path} has no twin {twin} on {function}"
+
+
+def test_the_route_table_that_answers_404_and_405_is_the_templates() -> None:
+    declared = {(event["Method"], event["Path"]) for _, event in http_events() if "Path" in event}
+    assert {route for route in declared if not route[1].endswith("/")} == set(ROUTES)
+    # Everything else reaches the $default route (no Path, no Method), the function that answers from ROUTES.
+    unmatched = [(function, event) for function, event in http_events() if "Path" not in event]
+    assert [(function, "Method" in event) for function, event in unmatched] == [("OpenApiFunction", False)]
 
 
 def test_idempotency_table_expires_records_by_ttl() -> None:

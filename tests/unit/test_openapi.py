@@ -43,7 +43,8 @@ def template_routes() -> set[tuple[str, str]]:
         (event["Properties"]["Method"].lower(), event["Properties"]["Path"])
         for function in resources_of_type("AWS::Serverless::Function").values()
         for event in function["Properties"].get("Events", {}).values()
-        if event["Type"] == "HttpApi"
+        # Not the $default route (no Path), nor the trailing-slash twins: the document lists each route once.
+        if event["Type"] == "HttpApi" and not event["Properties"].get("Path", "/").endswith("/")
     }
 
 

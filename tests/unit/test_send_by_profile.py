@@ -272,8 +272,8 @@ def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resol
     }
 
 
-def test_a_keyed_request_by_distinct_id_makes_five_aws_calls(client: Any, stack: Any, workspace: str) -> None:
-    """claim, profile GetItem, the destinations recorded in the claim, enqueue, completion."""
+def test_a_keyed_request_by_distinct_id_makes_six_aws_calls(client: Any, stack: Any, workspace: str) -> None:
+    """claim, profile GetItem, the destinations recorded in the claim, the suppression check, enqueue, completion."""
     add_profile(workspace, "user-1", email="profile@example.com")
     client.post(by_profile(email="warm@example.com"))  # warm the definitions cache
     made: list[str] = []
@@ -290,7 +290,7 @@ def test_a_keyed_request_by_distinct_id_makes_five_aws_calls(client: Any, stack:
     finally:
         events.unregister("before-parameter-build.dynamodb", unique_id="count")
         sqs_events.unregister("before-parameter-build.sqs", unique_id="count")
-    assert made == ["PutItem", "GetItem", "UpdateItem", "SendMessageBatch", "TransactWriteItems"]
+    assert made == ["PutItem", "GetItem", "UpdateItem", "BatchGetItem", "SendMessageBatch", "TransactWriteItems"]
 
 
 # Event Bulk ----------------------------------------------------------------------------------------------------

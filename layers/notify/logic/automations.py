@@ -27,6 +27,7 @@ from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
+from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep, EventDefinition
@@ -193,6 +194,7 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
             dedupe_until,
         )
         skipped.update(skipped_reasons(messages, found[planned.number]))
+        skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
         for message in messages:
             if message.msg_id in skipped:
                 continue

@@ -19,6 +19,7 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_bulk_requests
+from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
@@ -92,6 +93,8 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
         skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
+    queued = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
+    skipped.update(suppressed_reasons(scope.workspace, queued))  # one read for the whole batch
     check_answer_size([message for _, _, messages in items for message in messages], len(items), skipped)
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).

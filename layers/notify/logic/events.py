@@ -18,6 +18,7 @@ from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
+from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.requests import EventRequest
@@ -62,6 +63,7 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, found.channels, scope.dedupe_until())
     skipped = skipped_reasons(messages, found)
+    skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
     outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(

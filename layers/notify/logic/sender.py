@@ -52,6 +52,7 @@ from notify.logic.providers import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from notify.logic.suppressions import suppressed_at_send
 from notify.logic.templates import TemplateRenderError, render_channel_template
 from notify.models.delivery import DeliveryState
 from notify.models.messages import NotificationMessage
@@ -168,6 +169,7 @@ _OUTCOME_LOG = {
     DeliveryState.sent: "notification delivered",
     DeliveryState.failed: "notification failed",
     DeliveryState.unknown: "notification outcome unknown",
+    DeliveryState.skipped: "notification suppressed",
 }
 
 
@@ -207,6 +209,14 @@ def _record_dead_lettered(message: NotificationMessage, reason: str) -> None:
     _record(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
 
 
+class _Suppressed(Exception):
+    """The destination is suppressed now: the notification is recorded `skipped`, nothing is sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     """One delivery attempt; runs under the msg_id claim."""
     try:
@@ -218,6 +228,14 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"event definition unavailable: {type(exc).__name__}") from exc
     try:
+        # Checked again here: a suppression added after the request was accepted still stops the send. An
+        # unreadable list is retried, never taken for "not suppressed".
+        suppressed = suppressed_at_send(message)
+    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        raise TransientDeliveryError(f"suppressions unavailable: {type(exc).__name__}") from exc
+    try:
+        if suppressed is not None:
+            raise _Suppressed(suppressed)
         if definition is None or message.channel not in definition.channels:
             raise PermanentDeliveryError(f"the event '{message.event}' no longer defines the {message.channel} channel")
         rendered = render_channel_template(definition.channels[message.channel], message.data)
@@ -228,6 +246,8 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
             delivery = Delivery(SANDBOX_PROVIDER, f"sandbox-{message.msg_id}")
         else:
             delivery = providers.deliver(message, rendered)
+    except _Suppressed as exc:
+        outcome = SendOutcome(DeliveryState.skipped, reason=exc.reason)
     except TemplateRenderError as exc:
         outcome = SendOutcome(DeliveryState.failed, reason=str(exc))
     except PermanentDeliveryError as exc:

@@ -15,7 +15,8 @@ class DeliveryState(StrEnum):
     failed = "failed"
     # The provider may have accepted it (timeout after sending, lost answer, 5xx): never re-sent automatically (R8).
     unknown = "unknown"
-    # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6).
+    # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6), or the destination
+    # is suppressed (section 8).
     skipped = "skipped"
 
 

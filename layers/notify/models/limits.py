@@ -70,6 +70,11 @@ def bounded_json(limit: int) -> Any:
     return AfterValidator(check)
 
 
+# A suppression's `description` (Fyno's free text; a bounce's or complaint's reason fits in it), and how far
+# ahead its `expiry_ts` may be: ten years, past which "until further notice" means no expiry at all.
+MAX_SUPPRESSION_DESCRIPTION_CHARACTERS = 500
+MAX_SUPPRESSION_SECONDS = 10 * 366 * 24 * 60 * 60
+
 # --- Names that become parts of DynamoDB keys ---------------------------------------------------------------
 # A sort key holds at most 1024 bytes and a partition key 2048, whatever the characters: 256 characters of a
 # 4-byte script are already 1024 bytes. Past a key limit DynamoDB answers ValidationException, which would be a
