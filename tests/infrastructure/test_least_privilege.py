@@ -7,7 +7,7 @@ provider secrets; only the sender reads them, and it may send email only from th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -145,13 +145,14 @@ def test_R8_marking_notifications_not_queued_needs_no_more_than_the_api_function
 # Profiles (docs/contract.md section 6) -------------------------------------------------------------------------
 
 
-def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
-    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+ProfilesCall = Callable[..., int]
+
+
+@pytest.fixture
+def profiles_function(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> ProfilesCall:
+    """`call(method, route, body=None, query=None)`: one request to the Profiles function, its status code."""
     from local.container import import_function
     from local.template import function_environment
-    from notify.dal.profiles import create_profile
-    from notify.models.profiles import Profile
     from notify.settings import get_settings
 
     for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
@@ -160,28 +161,41 @@ def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
     module = import_function("profiles_api")
     demo = stack.workspaces[0]
 
-    def call(method: str, route: str, body: Any = None) -> int:
-        path = f"/v1/{demo.workspace}/live/{route}"
+    def call(method: str, route: str, body: Any = None, query: dict[str, str] | None = None) -> int:
+        path = f"/v1/{demo.workspace}/{route}"
         event = {
             "version": "2.0",
             "rawPath": path,
             "headers": {"authorization": f"Bearer {demo.api_key}", "content-type": "application/json"},
             "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+            "queryStringParameters": query,
             "body": json.dumps(body) if body is not None else None,
             "isBase64Encoded": False,
         }
         return int(module.lambda_handler(event, FakeLambdaContext())["statusCode"])
 
+    return call
+
+
+def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], profiles_function: ProfilesCall
+) -> None:
+    from notify.dal.profiles import create_profile
+    from notify.models.profiles import Profile
+
+    demo = stack.workspaces[0]
+    call = profiles_function
+
     dynamodb_calls.clear()
-    assert call("POST", "profiles", {"distinct_id": "u1", "channel": {"email": "a@example.com"}}) == 201
-    assert call("GET", "profiles/u1") == 200
-    assert call("PUT", "profiles/u1", {"name": "x"}) == 200
-    assert call("PATCH", "profiles/u1/channel", {"channel": {"push": [{"token": "t"}]}}) == 200
-    assert call("POST", "profiles/u1/channel/delete", {"push": ["t"]}) == 200
-    assert call("PUT", "profiles/u1", {"distinct_id": "u2"}) == 200
+    assert call("POST", "live/profiles", {"distinct_id": "u1", "channel": {"email": "a@example.com"}}) == 201
+    assert call("GET", "live/profiles/u1") == 200
+    assert call("PUT", "live/profiles/u1", {"name": "x"}) == 200
+    assert call("PATCH", "live/profiles/u1/channel", {"channel": {"push": [{"token": "t"}]}}) == 200
+    assert call("POST", "live/profiles/u1/channel/delete", {"push": ["t"]}) == 200
+    assert call("PUT", "live/profiles/u1", {"distinct_id": "u2"}) == 200
     create_profile(demo.workspace, Profile(distinct_id="u3", created_at="x", updated_at="x", version="live"))
-    assert call("PATCH", "profiles/u2/merge/u3") == 200
-    assert call("POST", "profiles/delete", {"distinct_id": ["u3"]}) == 200
+    assert call("PATCH", "live/profiles/u2/merge/u3") == 200
+    assert call("POST", "live/profiles/delete", {"distinct_id": ["u3"]}) == 200
 
     table = stack.resources.tables["ProfilesTable"]
     made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
@@ -296,35 +310,13 @@ def test_every_queue_sets_the_message_size_the_size_budget_assumes() -> None:
 
 
 def test_the_suppression_routes_may_call_on_their_table_exactly_what_they_do(
-    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], profiles_function: ProfilesCall
 ) -> None:
-    from local.container import import_function
-    from local.template import function_environment
-    from notify.settings import get_settings
-
-    for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    module = import_function("profiles_api")
-    demo = stack.workspaces[0]
-
-    def call(method: str, query: dict[str, str] | None = None, body: Any = None) -> int:
-        path = f"/v1/{demo.workspace}/suppressions"
-        event = {
-            "version": "2.0",
-            "rawPath": path,
-            "headers": {"authorization": f"Bearer {demo.api_key}", "content-type": "application/json"},
-            "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
-            "queryStringParameters": query,
-            "body": json.dumps(body) if body is not None else None,
-            "isBase64Encoded": False,
-        }
-        return int(module.lambda_handler(event, FakeLambdaContext())["statusCode"])
-
     dynamodb_calls.clear()
-    assert call("POST", body={"destination": "a@example.com", "channel": "email"}) == 200
-    assert call("GET") == 200
-    assert call("DELETE", {"destination": "a@example.com"}) == 200
+    call = profiles_function
+    assert call("POST", "suppressions", {"destination": "a@example.com", "channel": "email"}) == 200
+    assert call("GET", "suppressions") == 200
+    assert call("DELETE", "suppressions", query={"destination": "a@example.com"}) == 200
 
     table = stack.resources.tables["SuppressionsTable"]
     made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}

@@ -124,39 +124,43 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     def _expiry(self, claim: Claim) -> int:
         return claim.expiry or claim.requested_expiry or self._get_expiry_timestamp()
 
-    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
-        """Powertools' save_inprogress (3.37.0), claiming with the request's Claim."""
+    def _record(
+        self, data: dict[str, Any], status: str, response: dict | None = None
+    ) -> tuple[DataRecord, Claim] | None:
+        """Powertools' DataRecord for `data` and the request's Claim, as Powertools builds it; None without a key."""
         claim = _claim_of(data)
         idempotency_key = self._get_hashed_idempotency_key(data=data)
         if idempotency_key is None:
-            return
+            return None
         record = DataRecord(
             idempotency_key=idempotency_key,
-            status=STATUS_CONSTANTS["INPROGRESS"],
+            status=STATUS_CONSTANTS[status],
             expiry_timestamp=self._expiry(claim),
+            response_data=json.dumps(response, cls=Encoder, sort_keys=True) if response is not None else "",
             payload_hash=self._get_hashed_payload(data=data),
         )
+        return record, claim
+
+    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
+        """Powertools' save_inprogress (3.37.0), claiming with the request's Claim."""
+        made = self._record(data, "INPROGRESS")
+        if made is None:
+            return
+        record, claim = made
         # As Powertools: 0 ms left (Lambda killing the container) is a deadline too.
         if remaining_time_in_millis is not None:
             deadline = dt.datetime.now() + dt.timedelta(milliseconds=remaining_time_in_millis)
             record.in_progress_expiry_timestamp = int(deadline.timestamp() * 1000)
-        if self._retrieve_from_cache(idempotency_key=idempotency_key):
+        if self._retrieve_from_cache(idempotency_key=record.idempotency_key):
             raise IdempotencyItemAlreadyExistsError
         self._claim(record, claim)
 
     def save_success(self, data: dict[str, Any], result: dict) -> None:
         """Powertools' save_success (3.37.0), completing with the request's Claim."""
-        claim = _claim_of(data)
-        idempotency_key = self._get_hashed_idempotency_key(data=data)
-        if idempotency_key is None:
+        made = self._record(data, "COMPLETED", result)
+        if made is None:
             return
-        record = DataRecord(
-            idempotency_key=idempotency_key,
-            status=STATUS_CONSTANTS["COMPLETED"],
-            expiry_timestamp=self._expiry(claim),
-            response_data=json.dumps(result, cls=Encoder, sort_keys=True),
-            payload_hash=self._get_hashed_payload(data=data),
-        )
+        record, claim = made
         self._complete(record, claim)
         self._save_to_cache(data_record=record)
 
