@@ -120,21 +120,26 @@ def run_interactively(command: list[str], answers: dict[str, str], timeout: floa
         pytest.fail(f"still waiting for an answer after {timeout}s; it printed:\n{output.decode(errors='replace')}")
 
 
+def guided_deploy(sam: Path, build_dir: Path) -> list[str]:
+    """`make deploy GUIDED=1`'s command, with the stand-in `sam`."""
+    return [
+        sys.executable,
+        "-m",
+        "local.deploy",
+        "--env",
+        "dev",
+        "--guided",
+        "--sam",
+        str(sam),
+        "--build-dir",
+        str(build_dir),
+    ]
+
+
 def test_a_guided_deploy_finishes_with_the_authentication_questions_answered(tmp_path: Path, build_dir: Path) -> None:
     sam = fake_sam(tmp_path, GUIDED_SAM)
     code, output = run_interactively(
-        [
-            sys.executable,
-            "-m",
-            "local.deploy",
-            "--env",
-            "dev",
-            "--guided",
-            "--sam",
-            str(sam),
-            "--build-dir",
-            str(build_dir),
-        ],
+        guided_deploy(sam, build_dir),
         {
             r"SenderEmail, the address": "ops@acme.test",
             r"Parameter SenderEmail \[ops@acme.test\]: ": "",
@@ -152,18 +157,7 @@ def test_the_guided_deploy_asks_for_a_real_sender_before_sam_offers_the_placehol
 ) -> None:
     sam = fake_sam(tmp_path, GUIDED_SAM)
     code, output = run_interactively(
-        [
-            sys.executable,
-            "-m",
-            "local.deploy",
-            "--env",
-            "dev",
-            "--guided",
-            "--sam",
-            str(sam),
-            "--build-dir",
-            str(build_dir),
-        ],
+        guided_deploy(sam, build_dir),
         {
             r"SenderEmail, the address": "notifications@example.com",
             r"an address you can read mail at": "me@acme.test",
