@@ -41,9 +41,11 @@ ONBOARDING_PAYLOAD: dict[str, Any] = {
     "order": {"id": "1"},
 }
 
-schema = schemathesis.pytest.from_fixture("served_schema").include(method="POST").exclude(path_regex="/profiles")
-# The Profiles API (docs/contract.md section 6): every route and method, no Idempotency-Key (none applies).
-profiles_schema = schemathesis.pytest.from_fixture("served_schema").include(path_regex="/profiles")
+KEYLESS_ROUTES = "/profiles|/suppressions"
+schema = schemathesis.pytest.from_fixture("served_schema").include(method="POST").exclude(path_regex=KEYLESS_ROUTES)
+# The Profiles API (docs/contract.md section 6) and the suppression list (section 8): every route and method, no
+# Idempotency-Key (none applies).
+profiles_schema = schemathesis.pytest.from_fixture("served_schema").include(path_regex=KEYLESS_ROUTES)
 PROFILE_EXAMPLES = 12
 
 
