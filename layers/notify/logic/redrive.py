@@ -68,7 +68,7 @@ def redrive_notifications(
     chosen = [
         record
         for record in records
-        if (not msg_ids or record.msg_id in msg_ids) and (channel is None or record.channel.value == channel)
+        if (not msg_ids or record.msg_id in msg_ids) and (channel is None or record.channel == channel)
     ]
     for record in chosen:
         results.append(_redrive_one(targets, request_id, record.msg_id))
@@ -80,7 +80,7 @@ def _redrive_one(targets: RedriveTargets, request_id: str, msg_id: str) -> Redri
     if stored is None:
         return Redriven(msg_id, "", "none", False, NOT_RECORDED)
     record, body = stored
-    channel, before = record.channel.value, record.state
+    channel, before = (record.channel.value if record.channel else ""), record.state
     if before not in REDRIVABLE_STATES:
         refusal = f"it is {before.value}: only unknown or failed notifications are redriven"
         return Redriven(msg_id, channel, before.value, False, refusal)

@@ -49,8 +49,10 @@ class DeliveryRecord(BaseModel):
 
     request_id: str
     msg_id: str
-    channel: Channel
-    destination: str  # masked
+    # Written with the first attempt; an outcome recorded without one (a sender that died before recording its
+    # attempt) lacks them, and the status route takes both from the request's manifest anyway.
+    channel: Channel | None = None
+    destination: str | None = None  # masked
     state: DeliveryState = DeliveryState.queued
     attempts: int = 0
     provider: str | None = None
