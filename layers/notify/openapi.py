@@ -14,11 +14,18 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from notify.api import VERSIONS
-from notify.logic.idempotency import EXPIRATION_HEADER, REPLAYED_HEADER
+from notify.logic.idempotency import EXPIRATION_HEADER, LOOKUP_APIS, REPLAYED_HEADER
 from notify.models.delivery import RequestStatus
 from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
 from notify.models.requests import BulkRequest, EventRequest
-from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileOk
+from notify.models.responses import (
+    AutomationAccepted,
+    BulkAccepted,
+    ErrorBody,
+    EventAccepted,
+    IdempotencyKeyState,
+    ProfileOk,
+)
 
 OPENAPI_PATH = "/v1/openapi.json"
 WORKSPACE_PATTERN = "^[A-Za-z0-9]{10,20}$"
@@ -37,6 +44,7 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     BulkAccepted,
     AutomationAccepted,
     RequestStatus,
+    IdempotencyKeyState,
     Profile,
     ProfileOk,
     ErrorBody,
@@ -89,6 +97,10 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
                 "Another request holding the same Idempotency-Key is still executing; nothing is stored, retry "
                 "after Retry-After (R5).",
                 retry_after=1,
+            ),
+            "422": _error(
+                "Strict mode (S1, set per workspace): the Idempotency-Key was used with a different body (canonical "
+                "JSON: key order and whitespace do not count); nothing is executed and the stored answer is untouched."
             ),
             "429": {"description": "The API stage's throttling (API Gateway)."},
             "500": {
@@ -257,6 +269,43 @@ def _paths() -> dict[str, Any]:
                     "200": {"description": "The request's notifications.", "content": _json(_ref(RequestStatus))},
                     "401": {"$ref": "#/components/responses/InvalidApiDetails"},
                     "404": _error("No such request in this workspace and version, an unknown version or route."),
+                    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                },
+            },
+        },
+        "/v1/{workspace}/{version}/idempotency/{api}/{key}": {
+            "parameters": [
+                *_PATH_PARAMETERS,
+                {
+                    "name": "api",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(LOOKUP_APIS)},
+                    "description": "The API the key was sent to (R2); any other name is a 404.",
+                },
+                {
+                    "name": "key",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "The Idempotency-Key, percent-encoded; read as the header is (R1).",
+                },
+            ],
+            "get": {
+                "operationId": "getIdempotencyKey",
+                "summary": "What an Idempotency-Key holds now (K1-K4)",
+                "description": "Reads the key's record without claiming, executing or extending anything: one read.",
+                "responses": {
+                    "200": {
+                        "description": "In progress, or completed with the stored status and body.",
+                        "content": _json(_ref(IdempotencyKeyState)),
+                    },
+                    "400": _error("A blank key."),
+                    "401": {"$ref": "#/components/responses/InvalidApiDetails"},
+                    "404": _error(
+                        "The key holds nothing now in this workspace, API and version (never stored, released, "
+                        "expired, another workspace's, or `test`), or an unknown API, version or route."
+                    ),
                     "503": {"$ref": "#/components/responses/ServiceUnavailable"},
                 },
             },

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template
+from local.template import function_environment, load_template
 from notify.dal.clients import client
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, welcome
 from tests.support.faults import queue_refuses
@@ -290,3 +290,30 @@ def test_every_queue_sets_the_message_size_the_size_budget_assumes() -> None:
     assert queues
     for queue in queues.values():
         assert queue["Properties"]["MaximumMessageSize"] == SQS_MAX_MESSAGE_BYTES
+
+
+# Issue 23: the idempotency key lookup reads, never writes ------------------------------------------------------------
+
+
+def test_K1_the_lookup_may_only_read_the_apis_records_with_the_calls_it_makes(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notify.settings import get_settings
+    from tests.support.clients import StatusApiClient
+
+    EventApiClient(stack.workspaces[0]).post(welcome(), key="least-lookup")
+    for name, value in function_environment("StatusApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    dynamodb_calls.clear()
+    status = StatusApiClient(stack.workspaces[0])
+    for api in ("event", "bulk", "automation", "cancel"):
+        status.lookup(api, "least-lookup")
+
+    table = stack.resources.tables["IdempotencyTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    statement = idempotency_statement("StatusApiFunction")
+    assert made == {"dynamodb:GetItem"}
+    assert set(statement["Action"]) == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    prefixes = ["event#*", "bulk#*", "automation#*", "cancel#*"]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}}

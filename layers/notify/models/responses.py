@@ -119,3 +119,22 @@ class ProfileOk(ResponseBody):
 
     message: str = Field(alias="_message")
     status: Literal["ok"]
+
+
+class IdempotencyKeyState(ResponseBody):
+    """200 of `GET /v1/{workspace}/{version}/idempotency/{api}/{key}`: what the key holds now (K1-K4)."""
+
+    state: Literal["in_progress", "completed"]
+    status_code: int | None = Field(description="The stored answer's status; null while in progress")
+    response: Any = Field(
+        description="The stored answer's body (parsed JSON), as the POST answered it; null while in progress"
+    )
+    request_id: str = Field(
+        description="The request the key names in its current lifetime (usable on the status route)"
+    )
+    created_at: str = Field(description="When the key's lifetime was first claimed, ISO-8601 UTC with milliseconds")
+    expires_at: str = Field(description="When the record expires (R6), ISO-8601 UTC with milliseconds")
+
+    def body(self) -> dict[str, Any]:
+        # Every field is always present: null says "in progress", not "unknown".
+        return self.model_dump(mode="json", by_alias=True)
