@@ -16,10 +16,12 @@ from pydantic.json_schema import models_json_schema
 from notify.api import VERSIONS
 from notify.logic.idempotency import EXPIRATION_HEADER, LOOKUP_APIS, REPLAYED_HEADER
 from notify.models.delivery import RequestStatus
+from notify.models.limits import MAX_CANCELLATION_KEY_CHARACTERS
 from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
-from notify.models.requests import BulkRequest, EventRequest
+from notify.models.requests import BulkRequest, CancelRequest, EventRequest
 from notify.models.responses import (
     AutomationAccepted,
+    AutomationCancelled,
     BulkAccepted,
     ErrorBody,
     EventAccepted,
@@ -33,6 +35,7 @@ _REF = "#/components/schemas/{model}"
 _REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EventRequest,
     BulkRequest,
+    CancelRequest,
     ProfileCreate,
     ProfileUpdate,
     ChannelPatch,
@@ -43,6 +46,7 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     EventAccepted,
     BulkAccepted,
     AutomationAccepted,
+    AutomationCancelled,
     RequestStatus,
     IdempotencyKeyState,
     Profile,
@@ -112,6 +116,29 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
             "503": {"$ref": "#/components/responses/ServiceUnavailable"},
         },
     }
+
+
+def _with_cancellation_key(operation: dict[str, Any]) -> dict[str, Any]:
+    """The trigger takes a `Cancellation-Key` header besides the idempotency headers (C2)."""
+    header = {
+        "name": "Cancellation-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CANCELLATION_KEY_CHARACTERS},
+        "description": "Names the run for the cancel route (C2); past 256 characters a 400.",
+    }
+    return {**operation, "parameters": [*operation["parameters"], header]}
+
+
+def _ok(operation: dict[str, Any]) -> dict[str, Any]:
+    """An idempotent POST that answers 200 rather than 202 (the cancel)."""
+    responses = dict(operation["responses"])
+    accepted = responses.pop("202")
+    responses = {
+        "200": {**accepted, "description": "Done; a replay (R4) answers the stored status and body."},
+        **responses,
+    }
+    return {**operation, "responses": responses}
 
 
 _DISTINCT_ID = {
@@ -248,12 +275,33 @@ def _paths() -> dict[str, Any]:
             ],
             "post": {
                 "operationId": "triggerAutomation",
-                **_post(
-                    "Automations API: start a run of a configured automation",
-                    "Any JSON payload; every step must resolve against it before anything runs. "
-                    "A missing body is the empty object.",
-                    {"required": False, "content": _json({"description": "Any JSON value the steps read"})},
-                    AutomationAccepted,
+                **_with_cancellation_key(
+                    _post(
+                        "Automations API: start a run of a configured automation",
+                        "Any JSON payload; every step must resolve against it before anything runs. "
+                        "A missing body is the empty object.",
+                        {"required": False, "content": _json({"description": "Any JSON value the steps read"})},
+                        AutomationAccepted,
+                    )
+                ),
+            },
+        },
+        "/v1/{workspace}/{version}/automation/{automation_id}/cancel": {
+            "parameters": [
+                *_PATH_PARAMETERS,
+                {"name": "automation_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+            ],
+            "post": {
+                "operationId": "cancelAutomation",
+                **_ok(
+                    _post(
+                        "Cancel the steps not yet sent of the runs triggered with a Cancellation-Key (C1-C6)",
+                        "Idempotent like the other POSTs (its own key scope, `cancel`): the answer is stored and "
+                        "replayed. Each step is either cancelled or sent, never both. An unknown key cancels nothing "
+                        "(200 with empty lists).",
+                        {"required": True, "content": _json(_ref(CancelRequest))},
+                        AutomationCancelled,
+                    )
                 ),
             },
         },

@@ -105,3 +105,34 @@ def test_S2_strict_mode_over_http_refuses_a_changed_body_and_replays_reordered_k
     assert replay.status == 202 and replay.body == first.body and replay.headers["idempotency-replayed"] == "true"
     assert lookup(local_stack, "event", key, workspace=workspace, api_key=api_key).json()["response"] == first.json()
     local_stack.drain_queue("NotificationQueue")
+
+
+def test_C1_a_cancel_over_http_is_stored_replayed_and_the_status_route_shows_cancelled(
+    local_stack: LocalStackProcess,
+) -> None:
+    cancellation_key = f"order-{uuid.uuid4()}"
+    payload = {"email": "c1@example.com", "name": "C", "phone": "+14155550100", "order": {"id": "1", "amount": "2"}}
+    run = local_stack.request(
+        "POST",
+        f"/v1/{WORKSPACE_1}/live/automation/onboarding/trigger",
+        json.dumps(payload),
+        {**headers(f"run-{uuid.uuid4()}"), "Cancellation-Key": cancellation_key},
+    )
+    assert run.status == 202, run.text
+    msg_ids = {receipt["msg_id"] for step in run.json()["steps"] for receipt in step["response"].values()}
+    key = f"cancel-{uuid.uuid4()}"
+
+    cancel = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key)
+    replay = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key)
+
+    assert cancel.status == 200, cancel.text
+    # The stack's senders are off: no notification was claimed, so every one is cancelled.
+    assert {entry["msg_id"] for entry in cancel.json()["cancelled"]} == msg_ids
+    assert cancel.json()["already_sent"] == []
+    assert replay.body == cancel.body and replay.headers["idempotency-replayed"] == "true"
+    assert lookup(local_stack, "cancel", key).json()["response"] == cancel.json()
+    status = local_stack.request("GET", f"/v1/{WORKSPACE_1}/live/request/{run.json()['request_id']}", headers=headers())
+    assert {n["state"] for n in status.json()["notifications"]} == {"cancelled"}
+    unknown = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": f"none-{uuid.uuid4()}"}, None)
+    assert (unknown.status, unknown.json()) == (200, {"cancelled": [], "already_sent": []})
+    local_stack.drain_queue("NotificationQueue")

@@ -17,6 +17,8 @@ class DeliveryState(StrEnum):
     unknown = "unknown"
     # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6).
     skipped = "skipped"
+    # Never sent, on purpose: a delayed automation step cancelled before its sender claimed it (C4).
+    cancelled = "cancelled"
 
 
 class ManifestEntry(BaseModel):

@@ -138,3 +138,18 @@ class IdempotencyKeyState(ResponseBody):
     def body(self) -> dict[str, Any]:
         # Every field is always present: null says "in progress", not "unknown".
         return self.model_dump(mode="json", by_alias=True)
+
+
+class CancelledStep(ResponseBody):
+    """One notification of one step of a run the cancel matched."""
+
+    request_id: str = Field(description="The run's request_id (the trigger's answer)")
+    step: int = Field(ge=1)
+    msg_id: str
+
+
+class AutomationCancelled(ResponseBody):
+    """200 of `POST /v1/{workspace}/{version}/automation/{automation_id}/cancel` (C1-C6); stored and replayed."""
+
+    cancelled: list[CancelledStep] = Field(description="Never sent, and never will be: the status route shows them")
+    already_sent: list[CancelledStep] = Field(description="Their sender had claimed them first: sent, or being sent")
