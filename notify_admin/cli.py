@@ -3,6 +3,7 @@
     python -m notify_admin --stack-name idempotent-notify create-key --workspace ACME000001
     python -m notify_admin --stack-name idempotent-notify revoke-key --key <api key>
     python -m notify_admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
+    python -m notify_admin --stack-name idempotent-notify set-idempotency-mode --workspace ACME000001 --mode strict
     python -m notify_admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
     python -m notify_admin --stack-name idempotent-notify dead-letters
     python -m notify_admin --stack-name idempotent-notify redrive [--max 10]
@@ -40,10 +41,10 @@ from notify.caches import reset
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
 from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
-from notify.dal.definitions import put_automation, put_event_definition
+from notify.dal.definitions import put_automation, put_event_definition, put_idempotency_settings
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
 from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
-from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
+from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition, IdempotencySettings
 from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
 from notify_admin.doctor import OK, Target, diagnose
@@ -205,6 +206,13 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load-definitions", help="load events and automations from a JSON or YAML file")
     load.add_argument("file", type=Path)
     load.add_argument("--workspace", required=True)
+
+    mode = commands.add_parser(
+        "set-idempotency-mode",
+        help="strict: a key reused with a different body is a 422; replay (the default): it replays (M1)",
+    )
+    mode.add_argument("--workspace", required=True)
+    mode.add_argument("--mode", required=True, choices=["replay", "strict"])
 
     listing = commands.add_parser("dead-letters", help="list the dead-letter queue's messages, moving none")
     listing.add_argument("--max", type=int, default=100, help="at most this many (default 100)")
@@ -469,6 +477,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"api key:   {api_key}")
             print(f"key hash:  {key_hash}")
             print("The key is shown only now; store it in your secrets manager.")
+        elif args.command == "set-idempotency-mode":
+            workspace = require_workspace(args.workspace)
+            put_idempotency_settings(workspace, IdempotencySettings(mode=args.mode), table=tables.definitions)
+            print(
+                f"{workspace}: idempotency mode {args.mode} (running functions may keep the previous mode for up to "
+                "60 s: their per-container cache)"
+            )
         elif args.command == "revoke-key":
             key_hash = args.key_hash or hash_api_key(args.key)
             if not revoke_api_key(key_hash, table=tables.api_keys):

@@ -1,5 +1,5 @@
 """Shared package of the idempotent notification API: models, logic, dal and observability.
 
-Rule ids named in docstrings, comments and test names (R1-R9, D1-D8, P1-P6, L1-L6) are those of docs/contract.md,
+Rule ids named in docstrings, comments and test names (R, D, P, L, S, K, M, C) are those of docs/contract.md,
 one anchor each (`docs/contract.md#r4`).
 """

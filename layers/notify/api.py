@@ -82,7 +82,12 @@ def serve(
     """One POST API call: the key's stored answer, or `execute` (which parses the body) run once (R1-R9)."""
     from notify.logic.idempotency import serve_request
 
-    return to_response(serve_request(api, workspace, version, app.current_event.headers, execute, app.lambda_context))
+    event = app.current_event
+    try:
+        body: str | bytes | None = event.decoded_body
+    except (ValueError, UnicodeDecodeError):
+        body = event.body  # not UTF-8 once decoded: its encoded form still names it (M2)
+    return to_response(serve_request(api, workspace, version, event.headers, execute, app.lambda_context, body))
 
 
 # Kept back from the invocation's remaining time: botocore may sleep up to 2 s (its standard backoff before

@@ -28,7 +28,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "event_api": _API,
     "bulk_api": _API,
     "automation_api": _API,
-    "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE"),
+    "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE", "IDEMPOTENCY_TABLE"),
     "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE", "SUPPRESSIONS_TABLE"),
     "sender": (
         "DEFINITIONS_TABLE",

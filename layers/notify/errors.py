@@ -100,6 +100,20 @@ class IdempotencyKeyInUse(NotifyError):
     retry_after_seconds = 1
 
 
+class IdempotencyKeyNotFound(NotifyError):
+    """The lookup route's key holds nothing now in this workspace, API and version (K2): never another's data."""
+
+    status_code = 404
+    message = "No request is stored under this Idempotency-Key"
+
+
+class IdempotencyKeyReused(NotifyError):
+    """Strict mode (M1): the key's record holds a request with another body; nothing executed, nothing changed."""
+
+    status_code = 422
+    message = "Idempotency-Key reused with a different request"
+
+
 class ServiceUnavailable(NotifyError):
     """A store needed before execution is unreachable (R9): nothing sent, nothing stored."""
 

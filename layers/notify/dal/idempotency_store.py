@@ -5,8 +5,9 @@ completion's transaction.
 A request's `Claim` travels in the `data` Powertools hands its persistence layer (under "claim"): the layer
 serves concurrent requests (threads in tests and in the local stack), so what one request claimed cannot live on
 the layer. Powertools overridden here, checked against aws-lambda-powertools 3.37.0: `save_inprogress` and
-`save_success` (re-implemented, to pass the claim on), `_item_to_data_record` (to make a compressed or spilled
-answer whole) and `_save_to_cache` (to keep large answers out of the container's cache).
+`save_success` (re-implemented, to pass the claim on and keep the request's fingerprint, M2),
+`_item_to_data_record` (to make a compressed or spilled answer whole) and `_save_to_cache` (to keep large
+answers out of the container's cache).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
+    IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import ClientError
@@ -42,6 +45,18 @@ RESPONSE_PART_SUFFIX = "#part"
 ENCODING_ATTR = "response_encoding"  # absent (a plain string), "zlib", or "zlib-parts"
 PARTS_ATTR = "response_parts"
 DIGEST_ATTR = "response_sha256"
+# The request's fingerprint (M1): Powertools' own validation attribute, read back into DataRecord.payload_hash.
+FINGERPRINT_ATTR = "validation"
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """What a key holds now, as the lookup route shows it (K1): read, never claimed or extended."""
+
+    status: str  # Powertools' INPROGRESS or COMPLETED
+    expiry: int  # epoch seconds
+    received_ms: int | None
+    response_data: str | None  # the stored response (JSON of statusCode, headers, body), whole again
 
 
 @dataclass
@@ -67,6 +82,10 @@ class Claim:
     # Where the claimed record is (its layer and hashed key), once claimed.
     store: RequestExpiryDynamoDBPersistenceLayer | None = None
     key: str | None = None
+    # The request's fingerprint (M2: SHA-256 of its body's canonical JSON), kept in the record from the first claim.
+    fingerprint: str | None = None
+    # Whether a key reused with another fingerprint is refused (M1, the workspace's mode); asked only then.
+    refuses_changed_request: Callable[[], bool] = field(default=lambda: False)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Claim:
         # Powertools deep-copies `data` before handing it on; the claim must stay the request's one object.
@@ -137,7 +156,8 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             status=STATUS_CONSTANTS[status],
             expiry_timestamp=self._expiry(claim),
             response_data=json.dumps(response, cls=Encoder, sort_keys=True) if response is not None else "",
-            payload_hash=self._get_hashed_payload(data=data),
+            # The request's fingerprint (M2), so the container's cache can refuse a changed request too (M1).
+            payload_hash=claim.fingerprint or "",
         )
         return record, claim
 
@@ -151,7 +171,9 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         if remaining_time_in_millis is not None:
             deadline = dt.datetime.now() + dt.timedelta(milliseconds=remaining_time_in_millis)
             record.in_progress_expiry_timestamp = int(deadline.timestamp() * 1000)
-        if self._retrieve_from_cache(idempotency_key=record.idempotency_key):
+        cached = self._retrieve_from_cache(idempotency_key=record.idempotency_key)
+        if cached:
+            _refuse_a_changed_request(cached, claim)
             raise IdempotencyItemAlreadyExistsError
         self._claim(record, claim)
 
@@ -177,6 +199,9 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         }
         if data_record.in_progress_expiry_timestamp is not None:
             item[self.in_progress_expiry_attr] = {"N": str(data_record.in_progress_expiry_timestamp)}
+        if claim.fingerprint:
+            # From the first request on, in both modes, so switching a workspace to strict needs no migration (M2).
+            item[FINGERPRINT_ATTR] = {"S": claim.fingerprint}
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -190,6 +215,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             # The record that refused the claim: in the refused put's answer, else read once.
             earlier = exc.response.get("Item") or self._read_item(data_record.idempotency_key)
             old = self._item_to_data_record(earlier)
+            _refuse_a_changed_request(old, claim)  # before a replay, a 409 or a take-over (M1)
             if not self._lapsed_in_progress(old) or not self._take_over(data_record):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
@@ -202,6 +228,24 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             claim.received_ms = now_ms
             claim.recorded_destinations = None
         claim.store, claim.key = self, data_record.idempotency_key
+
+    def read_record(self, idempotency_key: str) -> StoredRecord | None:
+        """The live record of a hashed key, one consistent GetItem (and its parts if the answer was spilled); None
+        when there is none or it expired (TTL deletes lazily). Never claims, executes or extends anything (K1)."""
+        try:
+            item = self._read_item(idempotency_key)
+        except IdempotencyItemNotFoundError:
+            return None
+        if int(item[self.expiry_attr]["N"]) < int(time.time()):
+            return None  # expired, not yet deleted by TTL: nothing, as for a claim (R6)
+        record = self._item_to_data_record(item)
+        received = item.get(RECEIVED_ATTR)
+        return StoredRecord(
+            status=record.status,
+            expiry=int(record.expiry_timestamp or 0),
+            received_ms=int(received["N"]) if received else None,
+            response_data=record.response_data,
+        )
 
     def _read_item(self, idempotency_key: str) -> dict[str, Any]:
         """The record's item, read consistently; IdempotencyItemNotFoundError when there is none (as _get_record)."""
@@ -338,6 +382,17 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
         if len(data_record.response_data or "") <= spilled_parts.INLINE_RESPONSE_BYTES:
             super()._save_to_cache(data_record)
+
+
+def _refuse_a_changed_request(stored: DataRecord, claim: Claim) -> None:
+    """Strict mode (M1): a key whose record holds another request's fingerprint is refused, the record untouched.
+    A record without one (written before fingerprints were kept) is not compared; the workspace's mode is read
+    only when the fingerprints differ, so a replay of the same body costs nothing more."""
+    if not claim.fingerprint or not stored.payload_hash or stored.payload_hash == claim.fingerprint:
+        return
+    if claim.refuses_changed_request():
+        # Powertools lets its validation error through as it is (any other would become a persistence error).
+        raise IdempotencyValidationError("Idempotency-Key reused with a different request")
 
 
 def _only_manifests_failed(error: ClientError) -> bool:

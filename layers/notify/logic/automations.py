@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +11,11 @@ import jmespath
 import jmespath.exceptions
 from pydantic import ValidationError
 
+from notify.dal.cancellations import remember_steps
+from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
 from notify.errors import NotQueued, RequestValidationError
+from notify.logic.cancellations import cancellable_step_items, read_cancellation_key
 from notify.logic.definitions import require_automation, require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -31,6 +36,7 @@ from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep, EventDefinition
+from notify.models.delivery import RequestManifest
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
@@ -169,9 +175,13 @@ def require_automation_id(automation_id: str) -> None:
         )
 
 
-def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> StoredResponse:
+def accept_automation(
+    scope: RequestScope, automation_id: str, payload: Any, headers: Mapping[str, str] | None = None
+) -> StoredResponse:
     """Queue every step's notifications with its delay (chained past SQS's 15 minutes); 202 with each
-    step's per-channel status, or a stored 500 when nothing was queued."""
+    step's per-channel status, or a stored 500 when nothing was queued. With a `Cancellation-Key` header, each
+    step is indexed for the cancel route with the run's request record (C2)."""
+    cancellation_key = read_cancellation_key(headers or {})
     require_automation_id(automation_id)
     automation = require_automation(scope.workspace, automation_id)
     steps = plan_automation(scope.workspace, automation, payload)
@@ -209,16 +219,30 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     check_answer_size([message for _, messages in planned_messages for message in messages], len(steps), skipped)
     # One request, many events: the status route lists every step's notifications under it.
     every_message = [message for _, messages in planned_messages for message in messages]
-    failed = record_then_queue(
-        scope,
-        lambda kept: [
-            record_request(
-                every_message, event=f"automation:{automation.id}", received=received, skipped=skipped, kept=kept
-            )
-        ],
-        outgoing,
-        request_id=request_id,
+    index = (
+        cancellable_step_items(
+            scope,
+            automation.id,
+            cancellation_key,
+            request_id,
+            [
+                (planned.number, [m for m in messages if m.msg_id not in skipped])
+                for planned, messages in planned_messages
+            ],
+            time.time(),
+        )
+        if cancellation_key is not None
+        else []
     )
+
+    def record(kept: KeptManifests | None) -> list[RequestManifest]:
+        manifest = record_request(
+            every_message, event=f"automation:{automation.id}", received=received, skipped=skipped, kept=kept
+        )
+        remember_steps(index, kept)
+        return [manifest]
+
+    failed = record_then_queue(scope, record, outgoing, request_id=request_id)
     if outgoing and len(failed) == len(outgoing):
         return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
     count("AutomationTriggered")

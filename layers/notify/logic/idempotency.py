@@ -21,13 +21,15 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
+from urllib.parse import unquote
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,13 +38,24 @@ from notify.caches import per_container
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.idempotency_store import Claim, idempotency_store
 from notify.deadline import time_budget_leaving
-from notify.errors import ExecutionFailed, IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
-from notify.logic.responses import StoredResponse, stored_error
+from notify.errors import (
+    ExecutionFailed,
+    IdempotencyKeyInUse,
+    IdempotencyKeyNotFound,
+    IdempotencyKeyReused,
+    NotifyError,
+    RequestValidationError,
+    RouteNotFound,
+    ServiceUnavailable,
+)
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.observability import count, logger
 from notify.settings import get_settings
 
-# The POST APIs a key is scoped to (R2); the `api` of a RequestScope.
-ApiName = Literal["event", "bulk", "automation"]
+# The POST APIs a key is scoped to (R2); the `api` of a RequestScope. "cancel" is the automation cancel's (C3).
+ApiName = Literal["event", "bulk", "automation", "cancel"]
+# The APIs whose keys the lookup route reads (K1): any other name in its path is a 404.
+LOOKUP_APIS: tuple[ApiName, ...] = ("event", "bulk", "automation", "cancel")
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 EXPIRATION_HEADER = "x-idempotency-expiration"
@@ -279,6 +292,9 @@ def run_idempotently(
     except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
         count("IdempotencyConflict", api=scope.api)
         raise IdempotencyKeyInUse() from exc
+    except IdempotencyValidationError as exc:
+        count("IdempotencyKeyReused", api=scope.api)
+        raise IdempotencyKeyReused() from exc
     except IdempotencyPersistenceLayerError as exc:
         if "response" in outcome:
             # Executed, but the completion write failed. The claim lapses with the invocation, and a retry
@@ -305,6 +321,60 @@ def _write_manifests_alone(scope: RequestScope) -> bool:
     return True
 
 
+def look_up_key(workspace: str, version: str, api: str, raw_key: str) -> StoredResponse:
+    """What a key holds now (K1-K4): one read of its record, never a claim, an execution or a longer expiry.
+
+    The key is read as the header is (R1: trimmed, the quoted form unquoted) and hashed by the persistence layer
+    configured as the POST configures it, so the lookup finds exactly the record the POST claimed (R2)."""
+    from notify.models.responses import IdempotencyKeyState
+    from notify.timestamps import iso_utc
+
+    if api not in LOOKUP_APIS:
+        raise RouteNotFound()
+    key = read_idempotency_key({IDEMPOTENCY_KEY_HEADER: unquote(raw_key)})
+    if key is None or version != "live":
+        raise IdempotencyKeyNotFound()  # R7: a `test` key is never stored
+    known = cast(ApiName, api)
+    scope = RequestScope(workspace=workspace, api=known, version=version, options=IdempotencyOptions(key=key))
+    store = idempotency_store(known)
+    store.configure(_config(known), key_prefix=known)
+    hashed = store._get_hashed_idempotency_key(data=scope.claim_data())
+    try:
+        record = store.read_record(hashed) if hashed is not None else None
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("idempotency store unreachable", extra={"api": api, "error": str(exc)})
+        raise ServiceUnavailable() from exc
+    if record is None:
+        raise IdempotencyKeyNotFound()
+    stored = json.loads(record.response_data) if record.status == "COMPLETED" and record.response_data else None
+    created = record.received_ms if record.received_ms is not None else record.expiry * 1000
+    state = IdempotencyKeyState(
+        state="completed" if stored is not None else "in_progress",
+        status_code=stored["statusCode"] if stored is not None else None,
+        response=json.loads(stored["body"]) if stored is not None else None,
+        request_id=scope.request_id_in_lifetime(record.expiry),
+        created_at=iso_utc(datetime.fromtimestamp(created / 1000, UTC)),
+        expires_at=iso_utc(datetime.fromtimestamp(record.expiry, UTC)),
+    )
+    return stored_response(200, state)
+
+
+def request_fingerprint(body: str | bytes | None) -> str:
+    """SHA-256 of the body's canonical JSON (sorted keys, no whitespace: M2), so a retry whose JSON serialiser
+    orders keys or spaces differently is the same request; of its bytes when it is not JSON (or past the body
+    limit, which is refused anyway: it is not parsed twice for nothing)."""
+    from notify.models.limits import MAX_BODY_BYTES
+
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    if len(raw) <= MAX_BODY_BYTES:
+        try:
+            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return "json:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+        except (ValueError, RecursionError):
+            pass  # not JSON (or nested past what json parses): its bytes are its identity
+    return "raw:" + hashlib.sha256(raw).hexdigest()
+
+
 def serve_request(
     api: ApiName,
     workspace: str,
@@ -312,11 +382,18 @@ def serve_request(
     headers: Mapping[str, str],
     execute: Callable[[RequestScope], StoredResponse],
     lambda_context: Any = None,
+    body: str | bytes | None = None,
 ) -> StoredResponse:
-    """parse -> claim -> execute -> answer, for the three POST APIs: only the key is read before the replay (R4)."""
+    """parse -> claim -> execute -> answer, for the POST APIs: only the key (and, to tell a changed request in strict
+    mode, the body's fingerprint: M1) is read before the replay (R4)."""
+    from notify.logic.definitions import is_strict
+
     key = read_idempotency_key(headers)
     options = IdempotencyOptions(key=key, expires_at=_expiry_to_claim_with(headers)) if key is not None else None
     scope = RequestScope(workspace=workspace, api=api, version=version, options=options)
+    if scope.is_idempotent:
+        scope.claim.fingerprint = request_fingerprint(body)
+        scope.claim.refuses_changed_request = lambda: is_strict(workspace)
 
     def validate_then_execute() -> StoredResponse:
         read_expiration(headers)  # strictly now: a bad header is a 400 that releases the claim (R5, R6)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import jmespath
 import jmespath.exceptions
@@ -78,3 +78,10 @@ class AutomationDefinition(BaseModel):
 
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     steps: list[AutomationStep] = Field(min_length=1, max_length=50)
+
+
+class IdempotencySettings(BaseModel):
+    """A workspace's idempotency mode (M1): `replay` (the default, R4) replays a key's stored answer whatever the
+    body; `strict` answers a key reused with a different body with a 422."""
+
+    mode: Literal["replay", "strict"] = "replay"

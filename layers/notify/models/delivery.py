@@ -18,6 +18,8 @@ class DeliveryState(StrEnum):
     # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6), or the destination
     # is suppressed (section 8).
     skipped = "skipped"
+    # Never sent, on purpose: a delayed automation step cancelled before its sender claimed it (C4).
+    cancelled = "cancelled"
 
 
 class ManifestEntry(BaseModel):

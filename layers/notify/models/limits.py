@@ -124,3 +124,10 @@ DistinctId = Annotated[
     ),
     AfterValidator(_fits_a_distinct_id),
 ]
+
+
+# A `Cancellation-Key` (C2): it names the runs to cancel in a DynamoDB sort of key (hashed there), and is sent back
+# by clients in a cancel body; Knock's `cancellation_key` is of the same order.
+MAX_CANCELLATION_KEY_CHARACTERS = 256
+# Recipients named in one cancel: as many as one Bulk request has.
+MAX_CANCEL_RECIPIENTS = 1000

@@ -13,7 +13,16 @@ from notify.models.channels import (
     PhoneDestination,
     WebhookDestination,
 )
-from notify.models.limits import MAX_CALLBACK_BYTES, MAX_DATA_BYTES, DistinctId, KeyName, bounded_json
+from notify.models.limits import (
+    MAX_CALLBACK_BYTES,
+    MAX_CANCEL_RECIPIENTS,
+    MAX_CANCELLATION_KEY_CHARACTERS,
+    MAX_DATA_BYTES,
+    MAX_DISTINCT_ID_CHARACTERS,
+    DistinctId,
+    KeyName,
+    bounded_json,
+)
 
 
 class Recipient(BaseModel):
@@ -80,3 +89,14 @@ class BulkRequest(BaseModel):
 
     event: KeyName
     batch: list[Delivery] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class CancelRequest(BaseModel):
+    """Body of `POST /v1/{workspace}/{version}/automation/{automation_id}/cancel` (C1)."""
+
+    cancellation_key: str = Field(min_length=1, max_length=MAX_CANCELLATION_KEY_CHARACTERS)
+    recipients: list[Annotated[str, Field(min_length=1, max_length=MAX_DISTINCT_ID_CHARACTERS)]] | None = Field(
+        default=None,
+        max_length=MAX_CANCEL_RECIPIENTS,
+        description="Only the runs sent to these recipients (an email address, or a distinct_id); all when absent",
+    )
