@@ -32,7 +32,7 @@ from notify.errors import (
 )
 from notify.logic.responses import JSON, StoredResponse, error_body
 from notify.observability import count, logger, metrics, tracer
-from notify.routes import allowed_methods, trailing_slash_twin
+from notify.routes import ROUTES, allowed_methods, trailing_slash_twin
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -257,6 +257,12 @@ class HttpFunction:
     lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
 
     def route(self, method: str, path: str) -> Callable[[Route], Route]:
+        # The authentication middleware lets a request the route table does not know through to its 404 or 405
+        # (notify.routes): a route served but missing from the table would be served unauthenticated. Refused here,
+        # at cold start, where every test of the function sees it.
+        if (method, path.replace("<", "{").replace(">", "}")) not in ROUTES:
+            raise RuntimeError(f"{method} {path} is not in notify.routes.ROUTES: add it there first")
+
         def register(handler: Route) -> Route:
             traced = tracer.capture_method(handler)
             # The template routes the trailing-slash twin here too (notify.routes): the resolver serves both.

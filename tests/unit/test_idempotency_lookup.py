@@ -190,3 +190,14 @@ def test_K1_an_unreachable_store_is_503(stack: Stack, client: EventApiClient, st
         answer = status.lookup("event", "store-down")
     assert failed
     assert (answer.status, answer.headers["retry-after"]) == (503, "2")
+
+
+def test_a_route_missing_from_the_route_table_cannot_be_registered_so_never_skips_authentication() -> None:
+    """The lookup was first served outside notify.routes.ROUTES, where the authentication middleware lets unknown
+    routes through to their 404: another workspace's API key read this workspace's stored answer. A function can
+    no longer register such a route."""
+    from notify.api import http_function
+
+    function = http_function("openapi_api")
+    with pytest.raises(RuntimeError, match="not in notify.routes.ROUTES"):
+        function.get("/v1/<workspace>/<version>/secret")
