@@ -199,5 +199,5 @@ def test_a_route_missing_from_the_route_table_cannot_be_registered_so_never_skip
     from notify.api import http_function
 
     function = http_function("openapi_api")
-    with pytest.raises(RuntimeError, match="not in notify.routes.ROUTES"):
+    with pytest.raises(RuntimeError, match=r"not in notify\.routes\.ROUTES"):
         function.get("/v1/<workspace>/<version>/secret")
