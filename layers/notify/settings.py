@@ -26,6 +26,13 @@ class Settings(BaseModel):
     inbox_table: str = ""
     profiles_table: str = ""
     suppressions_table: str = ""
+    # Delivery reports (docs/contract.md section 8): the sender queues them here; only the reporter reads the
+    # endpoints' signing secrets, SecureStrings under this path.
+    report_queue_url: str = ""
+    callback_secrets_path: str = "/idempotent-notify/callbacks"
+    # The local stack alone sets this (local/lambda_environment.py), never the template: receivers at
+    # http://127.0.0.1 are then allowed, so reports can be tried on one machine.
+    local_loopback_callbacks: bool = False
     idempotency_expiry_seconds: int = Field(default=DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS, ge=1)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     definitions_cache_seconds: int = Field(default=60, ge=0, le=300)

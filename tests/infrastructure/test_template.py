@@ -296,7 +296,7 @@ def test_dashboard_counts_requests_and_cold_starts_of_every_api_function_and_sna
     _, body = dashboard_body()
     [requests] = [w for w in body["widgets"] if w["properties"]["title"].startswith("Requests")]
     invoked = {m[3] for m in requests["properties"]["metrics"] if m[0] == "AWS/Lambda"}
-    assert invoked == {f"resolved-{f}" for f in FUNCTIONS if f != "SenderFunction"}
+    assert invoked == {f"resolved-{f}" for f in FUNCTIONS if f not in ("SenderFunction", "ReporterFunction")}
     [cold] = [w for w in body["widgets"] if w["type"] == "log"]
     query = cold["properties"]["query"]
     assert {f"resolved-{f.removesuffix('Function')}Logs" for f in FUNCTIONS} == set(
