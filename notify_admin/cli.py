@@ -17,6 +17,8 @@
         --url https://crm.example.com/fyno [--default]
     python -m notify_admin --stack-name idempotent-notify list-callback-urls --workspace ACME000001
     python -m notify_admin --stack-name idempotent-notify remove-callback-url --workspace ACME000001 --name crm
+    python -m notify_admin --endpoint-url http://127.0.0.1:5000 play-ses-event --workspace WSLOCAL0001 \
+        --request-id <id> --msg-id <id> --event hard-bounce
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
@@ -53,6 +55,7 @@ from notify.dal.callbacks import (
 from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
 from notify.dal.definitions import put_automation, put_event_definition
+from notify.dal.delivery_log import get_stored_message
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
 from notify.logic.providers.errors import DeliveryError
 from notify.logic.providers.webhooks import system_resolver
@@ -63,6 +66,7 @@ from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventD
 from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
 from notify_admin.doctor import OK, Target, diagnose
+from notify_admin.ses_events import KINDS, ses_event_json
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 API_KEY_PREFIX = "nfy_"
@@ -234,7 +238,44 @@ def build_parser() -> argparse.ArgumentParser:
     add_profiles_parser(commands)
     add_doctor_parser(commands)
     add_callback_parsers(commands)
+    add_play_ses_event_parser(commands)
     return parser
+
+
+# play-ses-event: the local stack has no SES to report deliveries, bounces and complaints; this publishes what SES
+# would to the provider-events topic, which the local stack's emulated SNS event source hands to the function. ------
+
+
+def add_play_ses_event_parser(commands: Any) -> None:
+    play = commands.add_parser(
+        "play-ses-event", help="local stack only: publish an SES delivery, bounce or complaint event for a notification"
+    )
+    play.add_argument("--workspace", required=True)
+    play.add_argument("--request-id", required=True)
+    play.add_argument("--msg-id", required=True)
+    play.add_argument("--event", required=True, choices=KINDS)
+
+
+def run_play_ses_event(args: argparse.Namespace) -> int:
+    if args.stack_name or not args.endpoint_url:
+        raise AdminError("play-ses-event plays events on the local stack only (--endpoint-url, no --stack-name)")
+    found = get_stored_message(args.request_id, args.msg_id, table=LOCAL_DELIVERY_LOG_TABLE)
+    if found is None or found[1] is None:
+        raise AdminError(f"no notification {args.msg_id} of request {args.request_id} was sent here")
+    message = json.loads(found[1])
+    event = ses_event_json(
+        args.event,
+        address=message["destination"],
+        msg_id=args.msg_id,
+        request_id=args.request_id,
+        workspace=require_workspace(args.workspace),
+        ses_message_id=found[0].provider_message_id,
+    )
+    sns = client("sns")
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":" + LOCAL_EVENTS_TOPIC)]
+    sns.publish(TopicArn=topic, Message=event)
+    print(f"published an SES {args.event} event for {args.msg_id}; the status route shows it in a moment")
+    return 0
 
 
 # Delivery report endpoints (docs/api.md, "Delivery reports"): the list in DefinitionsTable (`callback#<name>`, read
@@ -358,6 +399,8 @@ def run_doctor(args: argparse.Namespace) -> int:
 # profiles list / show / delete: a workspace's profiles (docs/contract.md section 6) ----------------------------
 
 LOCAL_PROFILES_TABLE = "ProfilesTable"
+LOCAL_DELIVERY_LOG_TABLE = "DeliveryLogTable"
+LOCAL_EVENTS_TOPIC = "ProviderEventsTopic"
 
 
 def add_profiles_parser(commands: Any) -> None:
@@ -545,6 +588,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return run_profiles(args)
         if args.command == "doctor":
             return run_doctor(args)
+        if args.command == "play-ses-event":
+            return run_play_ses_event(args)
         tables = resolve_tables(args)
         if args.command in ("add-callback-url", "list-callback-urls", "remove-callback-url"):
             return run_callback_urls(args, tables)

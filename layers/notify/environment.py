@@ -40,8 +40,10 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "PROVIDER_SECRETS_PATH",
         "SUPPRESSIONS_TABLE",
         "REPORT_QUEUE_URL",
+        "SES_CONFIGURATION_SET",
     ),
     "reporter": ("DEFINITIONS_TABLE", "REPORT_QUEUE_URL", "CALLBACK_SECRETS_PATH"),
+    "provider_events": ("DELIVERY_LOG_TABLE", "SUPPRESSIONS_TABLE", "REPORT_QUEUE_URL"),
     "openapi_api": (),
 }
 

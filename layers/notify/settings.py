@@ -38,6 +38,8 @@ class Settings(BaseModel):
     definitions_cache_seconds: int = Field(default=60, ge=0, le=300)
     # Sender: the verified SES identity mail comes from, and the queue's redrive limit (its last attempt).
     email_from: str = ""
+    # The SES configuration set whose events (delivery, bounce, complaint) reach the provider-events function.
+    ses_configuration_set: str = ""
     max_receive_count: int = Field(default=5, ge=1)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=15)
     # Time budget of a sender invocation: kept back to record outcomes and report the batch, and the

@@ -18,6 +18,15 @@ class DeliveryState(StrEnum):
     # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6), or the destination
     # is suppressed (section 8).
     skipped = "skipped"
+    # From the provider, after `sent` (SES events through the configuration set, notify.logic.provider_events):
+    # the recipient's server took it; it bounced (the reason says hard or soft); the recipient complained.
+    delivered = "delivered"
+    bounced = "bounced"
+    complained = "complained"
+
+
+# A notification the provider took: no later write of the sender (a redelivered copy) may move it back.
+PROVIDER_TOOK = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.bounced, DeliveryState.complained)
 
 
 class ManifestEntry(BaseModel):
