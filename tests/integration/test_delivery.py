@@ -231,3 +231,45 @@ def test_a_callback_with_a_custom_id_is_reported_signed_to_a_receiver_on_loopbac
             timeout=60,
             check=False,
         )
+
+
+def test_a_hard_bounce_played_on_the_local_stack_shows_bounced_and_suppresses_the_address(
+    delivering_stack: LocalStackProcess,
+) -> None:
+    """Provider events end to end on `make run`: the admin command publishes what SES would to the provider-events
+    topic (moto SNS), the local stack's emulated SNS event source runs the function, the status route shows it."""
+    address = f"bounce-{uuid.uuid4().hex[:8]}@example.com"
+    body = json.dumps({"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "B"}})
+    answer = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers())
+    request_id, msg_id = answer.json()["request_id"], answer.json()["response"]["email"]["msg_id"]
+    wait_for(partial(sent, delivering_stack, request_id), message="the email is sent")
+
+    played = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "notify_admin",
+            "--endpoint-url",
+            delivering_stack.moto_url,
+            "play-ses-event",
+            "--workspace",
+            WORKSPACE,
+            "--request-id",
+            request_id,
+            "--msg-id",
+            msg_id,
+            "--event",
+            "hard-bounce",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert played.returncode == 0, played.stderr
+    wait_for(lambda: notification_states(delivering_stack, request_id) == ["bounced"], message="bounced is shown")
+    [notification] = status_of(delivering_stack, request_id).json()["notifications"]
+    assert notification["reason"].startswith("hard bounce (Permanent/General)")
+
+    again = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers())
+    assert again.json()["response"]["email"]["status"] == "skipped"

@@ -79,7 +79,12 @@ def test_the_sender_sends_through_the_configuration_set_tagging_the_notification
 ) -> None:
     calls: list[dict[str, Any]] = []
     original = aws.send_email
-    monkeypatch.setattr(aws, "send_email", lambda **kwargs: calls.append(kwargs) or original(**kwargs))
+
+    def recorded(**kwargs: Any) -> str:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(aws, "send_email", recorded)
     accepted = sent(client, sender)
     [call] = calls
     assert call["configuration_set"] == "EmailEvents"  # the template's configuration set (its local name)
