@@ -73,6 +73,7 @@ class LocalResources:
     template: dict[str, Any] = field(default_factory=load_template)
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {url, arn, name}
+    topics: dict[str, str] = field(default_factory=dict)  # logical id -> SNS topic ARN
     # Parameter values instead of the template's defaults, as `sam deploy --parameter-overrides` gives them.
     parameters: dict[str, str] = field(default_factory=dict)
 
@@ -81,6 +82,8 @@ class LocalResources:
             return self.tables[logical_id]
         if logical_id in self.queues:
             return self.queues[logical_id]["url"]
+        if logical_id in self.topics:
+            return self.topics[logical_id]
         parameter = self.template.get("Parameters", {}).get(logical_id)
         if parameter is not None and logical_id in self.parameters:
             return self.parameters[logical_id]
@@ -183,7 +186,33 @@ def create_resources(
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         local.queues[logical_id] = {"url": url, "arn": arn, "name": name}
+    _create_topics_and_their_sources(session, region, template, local)
     return local
+
+
+def sns_source_queue(function: str, event: str) -> str:
+    """The queue standing in for Lambda's SNS subscription of one function's `SNS` event (local only)."""
+    return f"{function}{event}Subscription"
+
+
+def _create_topics_and_their_sources(
+    session: Any, region: str, template: dict[str, Any], local: LocalResources
+) -> None:
+    """Every SNS topic, and for each function's `SNS` event a queue subscribed to its topic: Lambda's SNS event source
+    is emulated by polling it (local/event_sources.py hands the function SNS records)."""
+    sns = session.client("sns", region_name=region)
+    sqs = session.client("sqs", region_name=region)
+    for logical_id in resources_of_type("AWS::SNS::Topic", template):
+        local.topics[logical_id] = sns.create_topic(Name=logical_id)["TopicArn"]
+    for function, resource in resources_of_type("AWS::Serverless::Function", template).items():
+        for event, spec in resource.get("Properties", {}).get("Events", {}).items():
+            if spec.get("Type") != "SNS":
+                continue
+            name = sns_source_queue(function, event)
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=local.resolve(spec["Properties"]["Topic"]), Protocol="sqs", Endpoint=arn)
+            local.queues[name] = {"url": url, "arn": arn, "name": name}
 
 
 def function_environment(function_logical_id: str, local: LocalResources) -> dict[str, str]:
@@ -220,6 +249,8 @@ class SqsEventSource:
     batching_window_seconds: int = 0
     report_batch_item_failures: bool = False
     enabled: bool = True
+    # An `SNS` event, emulated: `queue` is subscribed to this topic (its ARN), and the function gets SNS records.
+    sns_topic_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -292,7 +323,14 @@ def _http_routes(function: str, events: dict[str, Any], local: LocalResources) -
 
 def _sqs_event_sources(function: str, events: dict[str, Any], local: LocalResources) -> list[SqsEventSource]:
     sources = []
-    for event in events.values():
+    for name, event in events.items():
+        if event.get("Type") == "SNS" and sns_source_queue(function, name) in local.queues:
+            topic = str(local.resolve(event["Properties"]["Topic"]))
+            sources.append(
+                SqsEventSource(
+                    function=function, queue=sns_source_queue(function, name), batch_size=1, sns_topic_arn=topic
+                )
+            )
         if event.get("Type") != "SQS":
             continue
         props = event["Properties"]

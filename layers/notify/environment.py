@@ -21,6 +21,7 @@ _API = (
     "DELIVERY_LOG_TABLE",
     "PROFILES_TABLE",
     "SUPPRESSIONS_TABLE",
+    "REPORT_QUEUE_URL",
 )
 
 # functions/<directory> -> the variables it requires.
@@ -38,7 +39,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "NOTIFICATION_QUEUE_URL",
         "PROVIDER_SECRETS_PATH",
         "SUPPRESSIONS_TABLE",
+        "REPORT_QUEUE_URL",
+        "SES_CONFIGURATION_SET",
     ),
+    "reporter": ("DEFINITIONS_TABLE", "REPORT_QUEUE_URL", "CALLBACK_SECRETS_PATH"),
+    "provider_events": ("DELIVERY_LOG_TABLE", "SUPPRESSIONS_TABLE", "REPORT_QUEUE_URL"),
     "openapi_api": (),
 }
 

@@ -251,12 +251,13 @@ def test_dashboard_shows_every_alarm_and_reads_only_documented_metrics() -> None
 
 
 def test_local_stack_creates_tables_and_queues_and_ignores_the_monitoring_resources(stack: Stack) -> None:
-    """`make run` and the tests build only what runs locally; alarms, topic, key and dashboard exist on AWS only."""
+    """`make run` and the tests build only what runs locally; alarms, their topic, key and dashboard exist on AWS only.
+    The provider-events topic runs locally, with a queue standing in for Lambda's SNS subscription."""
     assert set(stack.resources.tables) == set(resources_of_type("AWS::DynamoDB::Table"))
-    assert set(stack.resources.queues) == set(QUEUES)
+    assert set(stack.resources.queues) == set(QUEUES) | {"ProviderEventsFunctionSesEventsSubscription"}
     sns = stack.session.client("sns", region_name="us-east-1")
     cloudwatch = stack.session.client("cloudwatch", region_name="us-east-1")
-    assert sns.list_topics()["Topics"] == []
+    assert [topic["TopicArn"].rsplit(":", 1)[1] for topic in sns.list_topics()["Topics"]] == ["ProviderEventsTopic"]
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
 
 
@@ -296,7 +297,9 @@ def test_dashboard_counts_requests_and_cold_starts_of_every_api_function_and_sna
     _, body = dashboard_body()
     [requests] = [w for w in body["widgets"] if w["properties"]["title"].startswith("Requests")]
     invoked = {m[3] for m in requests["properties"]["metrics"] if m[0] == "AWS/Lambda"}
-    assert invoked == {f"resolved-{f}" for f in FUNCTIONS if f != "SenderFunction"}
+    assert invoked == {
+        f"resolved-{f}" for f in FUNCTIONS if f not in ("SenderFunction", "ReporterFunction", "ProviderEventsFunction")
+    }
     [cold] = [w for w in body["widgets"] if w["type"] == "log"]
     query = cold["properties"]["query"]
     assert {f"resolved-{f.removesuffix('Function')}Logs" for f in FUNCTIONS} == set(

@@ -31,7 +31,7 @@ def test_bulk_answer_has_the_fyno_shape_with_a_request_id_per_item(bulk_client: 
                 "to": {"email": "b@example.com"},
                 "distinct_id": "user-b",
                 "data": ORDER_DATA,
-                "callback": {"url": "https://x.example"},
+                "callback": {"custom_id": 42},
             },
         ],
     }

@@ -37,7 +37,7 @@ def test_accepted_event_queues_one_notification_per_channel(client: EventApiClie
         "to": {"email": "buyer@example.com", "sms": "+14155550100"},
         "data": {"name": "Ana", "order_id": "A-1", "amount": "12 EUR"},
         "distinct_id": "user-1",
-        "callback": {"url": "https://example.com/cb"},
+        "callback": {"custom_id": "order-7", "custom1": "crm"},
     }
     response = client.post(body, key="order")
     answer = response.json()["response"]
@@ -53,7 +53,7 @@ def test_accepted_event_queues_one_notification_per_channel(client: EventApiClie
         assert message["workspace"] == "WSLOCAL0001" and message["version"] == "live"
         assert message["data"] == {"name": "Ana", "order_id": "A-1", "amount": "12 EUR"}
         assert message["distinct_id"] == "user-1"
-        assert message["callback"] == {"url": "https://example.com/cb"}
+        assert message["callback"] == {"custom_id": "order-7", "custom1": "crm"}
 
 
 def test_destination_for_a_channel_the_event_lacks_is_skipped(client: EventApiClient, stack: Stack) -> None:

@@ -10,12 +10,12 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from notify.dal.clients import client, map_in_parallel
-from notify.models.delivery import DeliveryRecord, DeliveryState, RequestManifest
+from notify.models.delivery import PROVIDER_TOOK, DeliveryRecord, DeliveryState, RequestManifest
 from notify.settings import get_settings
 
 BATCH_WRITE_LIMIT = 25
@@ -280,9 +280,11 @@ def record_outcome(
     reason: str | None = None,
     table: str | None = None,
 ) -> bool:
-    """Set a notification's state; never moves a `sent` notification to another state. False when it was sent."""
+    """Set a notification's state; never moves a notification the provider took (`sent`, or a provider event's state
+    after it) to another state. False when it was taken."""
     ddb = client("dynamodb")
-    values: dict[str, Any] = {":state": state.value, ":now": updated_at, ":sent": DeliveryState.sent.value}
+    taken = {f":taken{i}": state.value for i, state in enumerate(PROVIDER_TOOK)}
+    values: dict[str, Any] = {":state": state.value, ":now": updated_at, **taken}
     assignments = ["#state = :state", "updated_at = :now"]
     removals = []
     for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
@@ -299,7 +301,7 @@ def record_outcome(
             TableName=_table(table),
             Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
             UpdateExpression=expression,
-            ConditionExpression="attribute_not_exists(#state) OR #state <> :sent",
+            ConditionExpression=f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(taken)}))",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
         )
@@ -348,3 +350,61 @@ def mark_redriven(request_id: str, msg_id: str, *, updated_at: str, reason: str,
     except ddb.exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+class ProviderEventApplied(NamedTuple):
+    """What a provider event changed: whether it was new (first time this state was seen for the msg_id),
+    and the record as it was before, with the queue message the sender kept (for the report's callback)."""
+
+    new: bool
+    record: DeliveryRecord | None
+    message: str | None
+
+
+# A later provider state wins over an earlier one, never the reverse (SNS does not keep order).
+_PROVIDER_RANK = {DeliveryState.delivered: 1, DeliveryState.bounced: 2, DeliveryState.complained: 2}
+
+
+def record_provider_event(
+    request_id: str,
+    msg_id: str,
+    *,
+    state: DeliveryState,
+    reason: str | None,
+    updated_at: str,
+    table: str | None = None,
+) -> ProviderEventApplied:
+    """Record a provider event's state once per (msg_id, state): the set `provider_states` remembers each, so the
+    same event again (an SNS redelivery) changes nothing. The state itself moves only forward (delivered, then
+    bounced or complained); a record that does not exist (expired, or another stack's) is left alone."""
+    found = get_stored_message(request_id, msg_id, table)
+    if found is None:
+        return ProviderEventApplied(False, None, None)
+    record, message = found
+    current = _PROVIDER_RANK.get(record.state, 0)
+    assignments = ["updated_at = :now"]
+    values: dict[str, Any] = {":now": updated_at, ":seen": {state.value}}
+    if _PROVIDER_RANK[state] >= current:
+        assignments += ["#state = :state"]
+        values[":state"] = state.value
+        if reason is not None:
+            assignments.append("reason = :reason")
+            values[":reason"] = reason
+    arguments: dict[str, Any] = {
+        "TableName": _table(table),
+        "Key": {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        "UpdateExpression": "SET " + ", ".join(assignments) + " ADD provider_states :seen",
+        "ConditionExpression": "attribute_exists(msg_id) AND NOT contains(provider_states, :one)",
+        "ExpressionAttributeValues": {
+            **{name: _serializer.serialize(value) for name, value in values.items()},
+            ":one": {"S": state.value},
+        },
+    }
+    if ":state" in values:
+        arguments["ExpressionAttributeNames"] = {"#state": "state"}
+    ddb = client("dynamodb")
+    try:
+        ddb.update_item(**arguments)
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return ProviderEventApplied(False, record, message)
+    return ProviderEventApplied(True, record, message)

@@ -17,6 +17,7 @@ from notify.logic.notifications import (
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
+from notify.logic.reports import queue_skipped_reports, require_known_endpoints
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_bulk_requests
 from notify.logic.suppressions import suppressed_reasons
@@ -82,6 +83,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
     definition = require_event_definition(scope.workspace, request.event)
     channels = bulk_channels(request, definition, scope)
+    require_known_endpoints(scope.workspace, [item.callback for item in request.batch])
     require_template_data(request, definition, channels)
     received = scope.received()
     request_id = scope.request_id()
@@ -114,6 +116,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     )
     if every_message and len(failed) == len(every_message):
         return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
+    queue_skipped_reports((message for _, _, messages in items for message in messages), skipped)
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(

@@ -16,6 +16,7 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
+from notify.logic.reports import queue_skipped_reports, require_known_endpoints
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
@@ -57,6 +58,7 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     """Queue one notification per channel and answer 202 with each channel's status; 500 when none was queued."""
     definition = require_event_definition(scope.workspace, request.event)
     found = event_channels(request, definition, scope)
+    require_known_endpoints(scope.workspace, [request.callback])
     if not found.skipped:  # an inactive profile is sent nothing, so needs nothing
         require_template_data(definition, found, request.data)
     received = scope.received()
@@ -74,6 +76,7 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     )
     if outgoing and len(failed) == len(outgoing):
         return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
+    queue_skipped_reports(messages, skipped)
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
     return stored_response(

@@ -75,7 +75,7 @@ def build_notifications(
             destination=destination,
             data=delivery.data,
             distinct_id=delivery.distinct_id,
-            callback=delivery.callback,
+            callback=None if delivery.callback is None else delivery.callback.model_dump(exclude_none=True),
             dedupe_until=dedupe_until,
         )
         for channel, destination in channels.items()

@@ -20,6 +20,15 @@ class DeliveryState(StrEnum):
     skipped = "skipped"
     # Never sent, on purpose: a delayed automation step cancelled before its sender claimed it (C4).
     cancelled = "cancelled"
+    # From the provider, after `sent` (SES events through the configuration set, notify.logic.provider_events):
+    # the recipient's server took it; it bounced (the reason says hard or soft); the recipient complained.
+    delivered = "delivered"
+    bounced = "bounced"
+    complained = "complained"
+
+
+# A notification the provider took: no later write of the sender (a redelivered copy) may move it back.
+PROVIDER_TOOK = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.bounced, DeliveryState.complained)
 
 
 class ManifestEntry(BaseModel):

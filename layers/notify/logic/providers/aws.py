@@ -46,6 +46,11 @@ _WORD = r"[^\s@:,;'\"]"
 _ADDRESSES = re.compile(rf"(?<!{_WORD}){_WORD}+@{_WORD}+|\+\d{{6,15}}")
 
 
+def mask_addresses(text: str) -> str:
+    """`text` with every email address and phone number in it masked (a provider's message quotes them)."""
+    return _ADDRESSES.sub(lambda m: mask_destination(m.group()), text)
+
+
 def deliver_email(message: NotificationMessage, rendered: RenderedMessage) -> Delivery:
     html = rendered.extras.get("html")
     budget.call_timeout(PROVIDER_CALL_SECONDS, "ses", whole=True)
@@ -56,6 +61,9 @@ def deliver_email(message: NotificationMessage, rendered: RenderedMessage) -> De
             subject=rendered.subject or message.event,
             text=rendered.body,
             html=html if isinstance(html, str) else None,
+            configuration_set=get_settings().ses_configuration_set or None,
+            # How SES's events find the notification again (notify.logic.provider_events).
+            tags={"msg_id": message.msg_id, "request_id": message.request_id, "workspace": message.workspace},
         )
     except Exception as exc:  # botocore's parser errors are not BotoCoreErrors; every one is classified
         raise aws_failure(exc, "ses") from exc
@@ -109,9 +117,7 @@ def aws_failure(exc: Exception, provider: str) -> Exception:
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code", "")
         status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        message = _ADDRESSES.sub(
-            lambda m: mask_destination(m.group()), exc.response.get("Error", {}).get("Message", "")
-        )
+        message = mask_addresses(exc.response.get("Error", {}).get("Message", ""))
         reason = f"{provider} rejected the message: {code}: {message}".rstrip(": ")
         if code in _THROTTLING_AWS_CODES or status == 429:
             return TransientDeliveryError(reason, provider=provider)
