@@ -49,7 +49,8 @@ def stack() -> Iterator[tuple[LocalStackProcess, Any]]:
     )
     dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION)
     yield started, dynamodb
-    assert started.stop() == 0, f"local stack did not stop cleanly; log: {started.log_path}"
+    # Its senders may still be delivering the bulks above (3,000 notifications) when it is asked to stop.
+    assert started.stop(timeout=180) == 0, f"local stack did not stop cleanly; log: {started.log_path}"
 
 
 def post(stack: LocalStackProcess, route: str, body: Any, key: str | None = None) -> Any:
