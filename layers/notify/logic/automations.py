@@ -30,6 +30,7 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
+from notify.logic.reports import queue_skipped_reports, unknown_endpoints, unknown_endpoints_message
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
@@ -114,20 +115,32 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             errors.append({"step": number, "field": "data", "message": "the data expression must yield an object"})
             continue
         try:
+            # The step's callback (docs/contract.md section 8): its expression over the payload; null asks for none.
+            callback = _evaluate(step.callback, payload) if step.callback else None
+        except CannotEvaluate as exc:
+            errors.append({"step": number, "field": "callback", "message": str(exc)})
+            continue
+        if callback is not None and not isinstance(callback, dict):
+            message = "the callback expression must yield an object"
+            errors.append({"step": number, "field": "callback", "message": message})
+            continue
+        try:
             recipient = Recipient.model_validate(destinations)
-            delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data)
+            delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data, callback=callback)
             # With a distinct_id, the profile fills the rest, inside the claim (notify.logic.recipients).
             channels = channels_to_send(recipient, definition) if not distinct_id else recipient.destinations()
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = [str(part) for part in error["loc"]]
-                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"], ["data"]) else ["to", *loc])
+                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"], ["data"], ["callback"]) else ["to", *loc])
                 errors.append({"step": number, "field": field, "message": error["msg"]})
             continue
         except NoChannelToSend as exc:
             errors.append({"step": number, "field": "to", "message": str(exc)})
             continue
         planned.append(PlannedStep(number, step, delivery, channels, definition))
+    if not errors:
+        errors = _unknown_endpoint_errors(workspace, planned)
     if errors:
         first = errors[0]
         raise RequestValidationError(
@@ -136,6 +149,19 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             errors=errors,
         )
     return planned
+
+
+def _unknown_endpoint_errors(workspace: str, steps: list[PlannedStep]) -> list[dict[str, Any]]:
+    """A step whose callback names an endpoint the workspace lacks is a 400 naming the step (one read in all)."""
+    unknown = set(unknown_endpoints(workspace, [planned.delivery.callback for planned in steps]))
+    errors = []
+    for planned in steps:
+        callback = planned.delivery.callback
+        names = sorted(unknown.intersection(callback.allowlist_urls or [])) if callback is not None else []
+        if names:
+            message = unknown_endpoints_message(names)
+            errors.append({"step": planned.number, "field": "callback.allowlist_urls", "message": message})
+    return errors
 
 
 def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int, Destinations]:
@@ -245,6 +271,7 @@ def accept_automation(
     failed = record_then_queue(scope, record, outgoing, request_id=request_id)
     if outgoing and len(failed) == len(outgoing):
         return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
+    queue_skipped_reports(every_message, skipped)
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(

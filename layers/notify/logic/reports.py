@@ -138,15 +138,25 @@ def queue_report(message: ReportMessage | None) -> None:
     count("ReportsQueued")
 
 
-def require_known_endpoints(workspace: str, callbacks: Iterable[Callback | None]) -> None:
-    """A 400 at the door when a callback names an endpoint the workspace does not have (nothing stored yet)."""
+def unknown_endpoints(workspace: str, callbacks: Iterable[Callback | None]) -> list[str]:
+    """The endpoint names the callbacks give that the workspace does not have, sorted (one read, only when some
+    callback names any)."""
     named = {name for callback in callbacks if callback is not None for name in callback.allowlist_urls or []}
     if not named:
-        return
+        return []
     known = {endpoint.name for endpoint in list_endpoints(workspace)}
-    unknown = sorted(named - known)
+    return sorted(named - known)
+
+
+def unknown_endpoints_message(names: list[str]) -> str:
+    return f"no delivery report endpoint named {', '.join(repr(n) for n in names)} in this workspace"
+
+
+def require_known_endpoints(workspace: str, callbacks: Iterable[Callback | None]) -> None:
+    """A 400 at the door when a callback names an endpoint the workspace does not have (nothing stored yet)."""
+    unknown = unknown_endpoints(workspace, callbacks)
     if unknown:
-        message = f"no delivery report endpoint named {', '.join(repr(n) for n in unknown)} in this workspace"
+        message = unknown_endpoints_message(unknown)
         raise RequestValidationError(
             f"Invalid request body: callback.allowlist_urls: {message}",
             errors=[{"field": "callback.allowlist_urls", "message": message}],
