@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
+from notify.dal.cancellations import CANCELLED_REASON
 from notify.dal.clients import client as aws_client
+from notify.dal.definitions import put_automation
+from notify.logic.reports import webhook_id
 from notify.logic.sender import read_message, send_notification
+from notify.models.definitions import AutomationDefinition
 from tests.support.clients import AutomationApiClient, StatusApiClient
+from tests.support.reports import Receiver, ReporterDriver, add_endpoint
 from tests.support.sender import SenderDriver
 from tests.support.stack import Stack, atomic_dynamodb_writes, load_function, sent_emails, sent_sms
 
@@ -180,3 +185,51 @@ def test_C4_a_cancel_racing_the_sender_either_cancels_or_sends_each_step_never_b
         assert states[msg_id] == ("cancelled" if msg_id in cancelled else "sent")
     sent_count = len(sent_emails()) + len(sent_sms())
     assert sent_count == len(step_2 & already)
+
+
+def test_C1_a_cancelled_step_with_a_callback_is_reported_cancelled_once(
+    stack: Stack, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel queues the report of each notification it cancelled; the delayed copy that later finds the
+    cancel's guard records `cancelled` again but queues no second report."""
+    reporter = ReporterDriver(stack, monkeypatch)
+    receiver = Receiver()
+    try:
+        add_endpoint(stack.workspaces[0].workspace, "crm", receiver.url, default=True)
+        step = {
+            "event": "Welcome_Email",
+            "to": {"email": "email"},
+            "data": "{name: name}",
+            "callback": "{custom_id: order.id}",
+            "delay_seconds": 60,
+        }
+        put_automation(
+            stack.workspaces[0].workspace, AutomationDefinition.model_validate({"id": "reminder", "steps": [step]})
+        )
+        answer = AutomationApiClient(stack.workspaces[0], "reminder").post(
+            PAYLOAD, key="run-r", headers={"Cancellation-Key": "order-1"}
+        )
+        assert answer.status == 202, answer.body
+        run = answer.json()
+        [msg_id] = step_msg_ids(run, 1)
+
+        cancelled = cancel_client(stack, "reminder").post({"cancellation_key": "order-1"}, key="cancel-r")
+        assert [c["msg_id"] for c in cancelled.json()["cancelled"]] == [msg_id]
+        deliver_delayed(stack, {msg_id})
+        assert sent_emails() == []
+
+        [queued] = reporter.queued()
+        assert queued["webhook_id"] == webhook_id(msg_id, "cancelled")
+        assert reporter.run_once() == 1
+        [report] = receiver.received
+        body = report.json()
+        assert (body["custom_id"], body["msg_id"], body["request_id"], body["status"], body["channel"]) == (
+            "1",
+            msg_id,
+            run["request_id"],
+            "cancelled",
+            "email",
+        )
+        assert body["reason"] == CANCELLED_REASON and body["destination"] != PAYLOAD["email"]
+    finally:
+        receiver.close()

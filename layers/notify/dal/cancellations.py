@@ -58,6 +58,8 @@ class CancellableStep:
     notifications: tuple[tuple[str, str, str], ...]  # (msg_id, channel, masked destination), as the status route shows
     recipients: tuple[str, ...]  # recipient_digest of each email and distinct_id the step goes to
     guard_expires_at: int
+    # The step's callback object as JSON (at most MAX_CALLBACK_BYTES), so the cancel can report `cancelled`.
+    callback: str | None = None
 
     @property
     def msg_ids(self) -> tuple[str, ...]:
@@ -76,6 +78,8 @@ def step_item(partition_key: str, step: CancellableStep) -> dict[str, Any]:
         "guard_expires_at": step.guard_expires_at,
         "expires_at": step.guard_expires_at,
     }
+    if step.callback is not None:
+        item["callback"] = step.callback
     return {name: _serializer.serialize(value) for name, value in item.items()}
 
 
@@ -110,6 +114,7 @@ def steps_of(partition_key: str, table: str | None = None) -> list[CancellableSt
                     notifications=tuple((str(m), str(c), str(d)) for m, c, d in item["notifications"]),
                     recipients=tuple(item["recipients"]),
                     guard_expires_at=int(item["guard_expires_at"]),
+                    callback=str(item["callback"]) if "callback" in item else None,
                 )
             )
         if "LastEvaluatedKey" not in page:

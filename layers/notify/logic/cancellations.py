@@ -9,12 +9,14 @@ sender's claim on the same msg_id, so a step is either cancelled or sent, never 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.cancellations import (
+    CANCELLED_REASON,
     CancellableStep,
     cancel_notifications,
     partition,
@@ -23,7 +25,9 @@ from notify.dal.cancellations import (
     steps_of,
 )
 from notify.errors import RequestValidationError, ServiceUnavailable
+from notify.logic.reports import queue_report, report_for
 from notify.logic.responses import StoredResponse, stored_response
+from notify.models.delivery import DeliveryState
 from notify.models.limits import MAX_CANCELLATION_KEY_CHARACTERS
 from notify.observability import count, logger, mask_destination
 from notify.timestamps import iso_utc
@@ -80,9 +84,40 @@ def cancellable_step_items(
             ),
             recipients=tuple(sorted(recipient_digest(identity) for identity in identities)),
             guard_expires_at=max(guard_expiry(message, now) for message in messages),
+            # A step's notifications share their delivery's callback; kept only when it asks for a report.
+            callback=_reported_callback(messages),
         )
         items.append(step_item(partition_key, step))
     return items
+
+
+def _reported_callback(messages: Sequence[NotificationMessage]) -> str | None:
+    callback = next((message.callback for message in messages if message.callback), None)
+    return json.dumps(callback, sort_keys=True) if callback else None
+
+
+def _report_cancelled(workspace: str, step: CancellableStep, msg_ids: list[str], now: str) -> None:
+    """One `cancelled` report per notification this cancel decided, queued here and only here: a sender copy that
+    later finds the cancel's guard records `cancelled` again but reports nothing (notify.logic.sender)."""
+    if step.callback is None:
+        return
+    callback = json.loads(step.callback)
+    shown = {msg_id: (channel, destination) for msg_id, channel, destination in step.notifications}
+    for msg_id in msg_ids:
+        channel, destination = shown[msg_id]
+        queue_report(
+            report_for(
+                workspace,
+                callback,
+                request_id=step.request_id,
+                msg_id=msg_id,
+                channel=channel,
+                destination=destination,
+                status=DeliveryState.cancelled.value,
+                reason=CANCELLED_REASON,
+                timestamp=now,
+            )
+        )
 
 
 def accept_cancel(scope: RequestScope, automation_id: str, body: CancelRequest) -> StoredResponse:
@@ -110,6 +145,7 @@ def accept_cancel(scope: RequestScope, automation_id: str, body: CancelRequest) 
         # Once one step was decided, a failure is an answer (R3): raised here, it is stored as a 500, and a retry
         # of the cancel under a new key finds what is left.
         done, claimed = cancel_notifications(step, list(step.msg_ids), guard_ids, now)
+        _report_cancelled(scope.workspace, step, done, now)
         cancelled += [CancelledStep(request_id=step.request_id, step=step.step, msg_id=m) for m in done]
         already_sent += [CancelledStep(request_id=step.request_id, step=step.step, msg_id=m) for m in claimed]
     count("NotificationsCancelled", len(cancelled))

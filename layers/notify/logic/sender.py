@@ -147,9 +147,10 @@ def _outcome_metric(state: DeliveryState) -> str:
     return "NotificationsRetried" if state is DeliveryState.queued else f"Notifications{state.value.capitalize()}"
 
 
-def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True) -> None:
-    """Count the outcome (unless already `counted`) and write it to the delivery log. After a provider
-    accepted, a failed write must not raise: raising would release the claim and send again (R8)."""
+def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True, reported: bool = True) -> None:
+    """Count the outcome (unless already `counted`), write it to the delivery log and queue its report (unless
+    already `reported` elsewhere). After a provider accepted, a failed write must not raise: raising would release
+    the claim and send again (R8)."""
     if counted:
         count(_outcome_metric(outcome.state), channel=message.channel.value)
     try:
@@ -164,6 +165,8 @@ def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool
         )
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+    if not reported:
+        return
     # Queued only, never delivered here: the reporter's receiver cannot slow or block this delivery.
     queue_report(
         report_for(
@@ -385,5 +388,6 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         count("NotificationsDuplicate", channel=message.channel.value)
         # The guard holds the outcome; write it to the delivery log again, in case that write was lost
         # after the provider accepted (the status route would show `queued` for good otherwise). Counted once.
-        _record(message, outcome, counted=False)
+        # A `cancelled` outcome is the cancel route's guard: the cancel queued its report already (C1).
+        _record(message, outcome, counted=False, reported=outcome.state is not DeliveryState.cancelled)
     return outcome
