@@ -1,4 +1,4 @@
-"""Cancelling delayed automation steps, idempotently (docs/contract.md C1-C6).
+"""Cancelling delayed automation steps, idempotently (docs/contract.md C1-C7).
 
 A trigger may carry a `Cancellation-Key` header (C2): each step of its run is indexed under that key with the
 run's request record (notify.dal.cancellations). `POST .../automation/{automation_id}/cancel` runs like every
