@@ -84,7 +84,7 @@ def cancellable_step_items(
             ),
             recipients=tuple(sorted(recipient_digest(identity) for identity in identities)),
             guard_expires_at=max(guard_expiry(message, now) for message in messages),
-            # A step's notifications share their delivery's callback; kept only when it asks for a report.
+            # A step's notifications share their delivery's callback; kept when one was given (report_for decides).
             callback=_reported_callback(messages),
         )
         items.append(step_item(partition_key, step))
