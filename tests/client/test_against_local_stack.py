@@ -198,6 +198,7 @@ def test_C1_K1_cancel_a_run_by_its_cancellation_key_and_look_both_keys_up(client
     assert any(entry["step"] == 2 for entry in cancelled.body["cancelled"])
     again = client.cancel("onboarding", run, idempotency_key=cancelled.idempotency_key)
     assert (again.replayed, again.body) == (True, cancelled.body)
+    assert triggered.idempotency_key is not None  # the client made one (a v4 UUID)
     looked_up = client.idempotency_lookup("automation", triggered.idempotency_key)
     assert looked_up is not None and looked_up.body["state"] == "completed"
     assert looked_up.body["response"] == triggered.body
