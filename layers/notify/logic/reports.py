@@ -242,23 +242,30 @@ def deliver_report(message: ReportMessage, http: HttpClient) -> int:
     return delivered
 
 
+def report_of(
+    message: Any, status: str, reason: str | None = None, provider_message_id: str | None = None
+) -> ReportMessage | None:
+    """The report of one state of a queued notification (`message`, a NotificationMessage), its destination masked;
+    None when the notification asked for none."""
+    return report_for(
+        message.workspace,
+        message.callback,
+        request_id=message.request_id,
+        msg_id=message.msg_id,
+        channel=message.channel.value,
+        destination=mask_destination(message.destination),
+        status=status,
+        reason=reason,
+        provider_message_id=provider_message_id,
+    )
+
+
 def queue_skipped_reports(messages: Iterable[Any], skipped: dict[str, str]) -> None:
     """The reports of notifications the API skipped at the door (an inactive profile, a suppression): no sender
     ever sees them, so their `skipped` is reported here. `messages` are NotificationMessages."""
     for message in messages:
         if message.msg_id in skipped and message.callback:
-            queue_report(
-                report_for(
-                    message.workspace,
-                    message.callback,
-                    request_id=message.request_id,
-                    msg_id=message.msg_id,
-                    channel=message.channel.value,
-                    destination=mask_destination(message.destination),
-                    status="skipped",
-                    reason=skipped[message.msg_id],
-                )
-            )
+            queue_report(report_of(message, "skipped", skipped[message.msg_id]))
 
 
 def report_record(body: str, message_id: str, receipt_handle: str, receive_count: int, http: HttpClient) -> None:

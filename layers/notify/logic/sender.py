@@ -52,7 +52,7 @@ from notify.logic.providers import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
-from notify.logic.reports import queue_report, report_for
+from notify.logic.reports import queue_report, report_of
 from notify.logic.suppressions import suppressed_at_send
 from notify.logic.templates import TemplateRenderError, render_channel_template
 from notify.models.delivery import DeliveryState
@@ -168,19 +168,7 @@ def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool
     if not reported:
         return
     # Queued only, never delivered here: the reporter's receiver cannot slow or block this delivery.
-    queue_report(
-        report_for(
-            message.workspace,
-            message.callback,
-            request_id=message.request_id,
-            msg_id=message.msg_id,
-            channel=message.channel.value,
-            destination=mask_destination(message.destination),
-            status=outcome.state.value,
-            reason=outcome.reason,
-            provider_message_id=outcome.provider_message_id,
-        )
-    )
+    queue_report(report_of(message, outcome.state.value, outcome.reason, outcome.provider_message_id))
 
 
 _OUTCOME_LOG = {
