@@ -73,6 +73,14 @@ def _evaluate(expression: str, payload: Any) -> Any:
         ) from None
 
 
+def _object_from(expression: str | None, payload: Any, *, field: str, default: Any) -> dict[str, Any] | None:
+    """A step's expression that must yield an object or null; without an expression, `default`."""
+    value = _evaluate(expression, payload) if expression else default
+    if value is not None and not isinstance(value, dict):
+        raise CannotEvaluate(f"the {field} expression must yield an object")
+    return value
+
+
 def plan_automation(workspace: str, automation: AutomationDefinition, payload: Any) -> list[PlannedStep]:
     """Resolve every step against the payload before anything runs; one 400 names every step that fails.
     Errors name the step and the field, never a payload value (payloads carry addresses)."""
@@ -104,26 +112,15 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items()) or f"'{step.distinct_id}'"
             errors.append({"step": number, "field": "to", "message": f"the payload yields no recipient ({wanted})"})
             continue
+        objects: dict[str, Any] = {}
         try:
-            data = _evaluate(step.data, payload) if step.data else payload
+            # The step's callback (docs/contract.md section 8) is its expression over the payload; null asks for none.
+            for field, found_by, default in (("data", step.data, payload), ("callback", step.callback, None)):
+                objects[field] = _object_from(found_by, payload, field=field, default=default)
         except CannotEvaluate as exc:
-            errors.append({"step": number, "field": "data", "message": str(exc)})
+            errors.append({"step": number, "field": field, "message": str(exc)})
             continue
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            errors.append({"step": number, "field": "data", "message": "the data expression must yield an object"})
-            continue
-        try:
-            # The step's callback (docs/contract.md section 8): its expression over the payload; null asks for none.
-            callback = _evaluate(step.callback, payload) if step.callback else None
-        except CannotEvaluate as exc:
-            errors.append({"step": number, "field": "callback", "message": str(exc)})
-            continue
-        if callback is not None and not isinstance(callback, dict):
-            message = "the callback expression must yield an object"
-            errors.append({"step": number, "field": "callback", "message": message})
-            continue
+        data, callback = objects["data"] or {}, objects["callback"]
         try:
             recipient = Recipient.model_validate(destinations)
             delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data, callback=callback)
