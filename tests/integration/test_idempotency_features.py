@@ -4,8 +4,6 @@ lookup (K1-K4), strict mode (M1-M4) and the cancellation of delayed automation s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from local.process import local_stack_environment
 from tests.support.local_stack import (
     API_KEY_2,
-    ROOT,
     WORKSPACE_1,
     WORKSPACE_2,
     HttpResult,
@@ -67,15 +63,7 @@ def test_K2_K3_K4_nothing_another_workspaces_key_and_an_unknown_api_are_404(loca
 
 
 def admin(local_stack: LocalStackProcess, *arguments: str) -> str:
-    """`python -m notify_admin` against the local stack, in its own process; its output."""
-    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url, *arguments],
-        cwd=ROOT,
-        env=local_stack_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = local_stack.admin(*arguments)
     assert finished.returncode == 0, finished.stderr
     return finished.stdout
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess  # nosec B404 - our own interpreter, fixed arguments
+import sys
 import tempfile
 import time
 import urllib.request
@@ -102,6 +104,17 @@ class LocalStackProcess(process.LocalStackProcess):
                 bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         pytest.fail(f"queue {name} did not empty")
+
+    def admin(self, *arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`python -m notify_admin` against this stack's moto, in its own process; it does not check the exit."""
+        return subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+            [sys.executable, "-m", "notify_admin", "--endpoint-url", self.moto_url, *arguments],
+            cwd=ROOT,
+            env=local_stack_environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def arm_fault(self, **fault: str) -> None:
         result = self.request("POST", "/_local/faults", json.dumps(fault), {"Content-Type": "application/json"})
