@@ -10,7 +10,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,7 +20,8 @@ import boto3
 import pytest
 
 from local import process
-from local.process import LocalStackNotReady, local_stack_environment
+from local.dynamodb_local import unavailable_reason
+from local.process import LocalStackNotReady, free_port, local_stack_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "integration" / "fixtures"
@@ -138,6 +140,26 @@ def start_local_stack(
     except LocalStackNotReady as exc:
         pytest.fail(str(exc))
     return stack
+
+
+@contextmanager
+def on_dynamodb_local(stop_timeout: float = 20, **overrides: str) -> Iterator[tuple[LocalStackProcess, str]]:
+    """`python -m local` on AWS's DynamoDB Local (LOCAL_DYNAMODB=dynamodb-local: conditional writes and DynamoDB's
+    size limits are DynamoDB's own), SQS, SES and SNS on moto; skips the test where DynamoDB Local cannot run.
+    Yields the stack and DynamoDB Local's endpoint; the stack must stop cleanly."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"DynamoDB Local cannot run here: {reason}")
+    port = free_port()
+    # The workers import `notify` from this tree's layer, whatever the virtualenv's .pth points at.
+    environment = {
+        "LOCAL_DYNAMODB": "dynamodb-local",
+        "LOCAL_DYNAMODB_PORT": str(port),
+        "PYTHONPATH": str(ROOT / "layers"),
+    }
+    stack = start_local_stack("local", READY_TIMEOUT_SECONDS, **environment, **overrides)
+    yield stack, f"http://127.0.0.1:{port}"
+    assert stack.stop(timeout=stop_timeout) == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
 
 
 # The workspaces and keys `make run` seeds (local/seed.py), and what a client sees of them over HTTP.

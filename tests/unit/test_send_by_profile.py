@@ -15,6 +15,7 @@ from notify.dal.profiles import create_profile, get_profile, replace_profile
 from notify.logic.recipients import inactive_reason
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
+from tests.support.calls import aws_calls
 from tests.support.clients import welcome
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
 from tests.support.stack import FakeLambdaContext
@@ -58,24 +59,11 @@ def by_profile(distinct_id: str = "user-1", event: str = "Welcome_Email", **to: 
     return body
 
 
-def profile_reads(stack: Any) -> list[str]:
-    """Registers a hook; returns the list it fills with each DynamoDB operation made on the profiles table."""
-    table = stack.resources.tables["ProfilesTable"]
-    calls: list[str] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if params.get("TableName") == table or table in params.get("RequestItems", {}):
-            calls.append(model.name)
-
-    aws_client("dynamodb").meta.events.register("before-parameter-build.dynamodb", record, unique_id="profile-reads")
-    return calls
-
-
 @pytest.fixture
 def reads(stack: Any) -> Any:
-    calls = profile_reads(stack)
-    yield calls
-    aws_client("dynamodb").meta.events.unregister("before-parameter-build.dynamodb", unique_id="profile-reads")
+    """Each DynamoDB operation made on the profiles table while the test runs."""
+    with aws_calls(table=stack.resources.tables["ProfilesTable"]) as calls:
+        yield calls
 
 
 def test_an_event_by_distinct_id_goes_to_the_profiles_destination(
@@ -276,20 +264,8 @@ def test_a_keyed_request_by_distinct_id_makes_six_aws_calls(client: Any, stack: 
     """claim, profile GetItem, the destinations recorded in the claim, the suppression check, enqueue, completion."""
     add_profile(workspace, "user-1", email="profile@example.com")
     client.post(by_profile(email="warm@example.com"))  # warm the definitions cache
-    made: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        made.append(model.name)
-
-    events = aws_client("dynamodb").meta.events
-    sqs_events = aws_client("sqs").meta.events
-    events.register("before-parameter-build.dynamodb", record, unique_id="count")
-    sqs_events.register("before-parameter-build.sqs", record, unique_id="count")
-    try:
+    with aws_calls("dynamodb", "sqs") as made:
         assert client.post(by_profile(), key="counted").status == 202
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="count")
-        sqs_events.unregister("before-parameter-build.sqs", unique_id="count")
     assert made == ["PutItem", "GetItem", "UpdateItem", "BatchGetItem", "SendMessageBatch", "TransactWriteItems"]
 
 
