@@ -340,19 +340,20 @@ def test_bulk_items_with_unknown_profiles_and_nothing_in_to_are_one_400_naming_e
 # Automations ---------------------------------------------------------------------------------------------------
 
 
+def onboarding_by_profile(workspace: str) -> None:
+    """The `onboarding` automation as one step to the profile named by the payload's `user`, in use at once."""
+    from notify.logic.definitions import forget_cached_definitions
+
+    step = {"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}
+    put_automation(workspace, AutomationDefinition.model_validate({"id": "onboarding", "steps": [step]}))
+    forget_cached_definitions()
+
+
 def test_an_automation_step_with_a_distinct_id_goes_to_the_profile(
     automation_client: Any, stack: Any, workspace: str
 ) -> None:
-    put_automation(
-        workspace,
-        AutomationDefinition.model_validate(
-            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
-        ),
-    )
+    onboarding_by_profile(workspace)
     add_profile(workspace, "user-1", email="profile@example.com")
-    from notify.logic.definitions import forget_cached_definitions
-
-    forget_cached_definitions()
     response = automation_client.post({"user": "user-1", "name": "Rahul"}, key="automation-profile")
     assert response.status == 202, response.body
     [step] = response.json()["steps"]
@@ -381,15 +382,7 @@ def test_an_inactive_profiles_bulk_item_shows_skipped_on_its_own_status_route(
 def test_an_automation_whose_every_step_goes_to_an_inactive_profile_is_202_and_queues_nothing(
     automation_client: Any, stack: Any, workspace: str
 ) -> None:
-    from notify.logic.definitions import forget_cached_definitions
-
-    put_automation(
-        workspace,
-        AutomationDefinition.model_validate(
-            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
-        ),
-    )
-    forget_cached_definitions()
+    onboarding_by_profile(workspace)
     add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
     response = automation_client.post({"user": "sleeper", "name": "S"}, key="automation-inactive")
     assert response.status == 202, response.body

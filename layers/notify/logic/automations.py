@@ -24,13 +24,14 @@ from notify.logic.notifications import (
     channels_to_send,
     check_answer_size,
     missing_template_data,
+    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.reports import queue_skipped_reports, unknown_endpoints, unknown_endpoints_message
+from notify.logic.reports import unknown_endpoints, unknown_endpoints_message
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
@@ -265,10 +266,11 @@ def accept_automation(
         remember_steps(index, kept)
         return [manifest]
 
-    failed = record_then_queue(scope, record, outgoing, request_id=request_id)
-    if outgoing and len(failed) == len(outgoing):
+    failed = record_then_queue(
+        scope, record, outgoing, request_id=request_id, skipped=skipped, every_message=every_message
+    )
+    if none_queued(outgoing, failed):
         return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
-    queue_skipped_reports(every_message, skipped)
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(

@@ -12,12 +12,13 @@ from notify.logic.notifications import (
     build_notifications,
     check_answer_size,
     missing_template_data,
+    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
-from notify.logic.reports import queue_skipped_reports, require_known_endpoints
+from notify.logic.reports import require_known_endpoints
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_bulk_requests
 from notify.logic.suppressions import suppressed_reasons
@@ -113,10 +114,11 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         every_message,
         request_id=request_id,
         bulk_request_id=request_id,
+        skipped=skipped,
+        every_message=[message for _, _, messages in items for message in messages],
     )
-    if every_message and len(failed) == len(every_message):
+    if none_queued(every_message, failed):
         return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
-    queue_skipped_reports((message for _, _, messages in items for message in messages), skipped)
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(

@@ -10,13 +10,14 @@ from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
     build_notifications,
     missing_template_data,
+    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.reports import queue_skipped_reports, require_known_endpoints
+from notify.logic.reports import require_known_endpoints
 from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
@@ -73,10 +74,11 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
         lambda kept: [record_request(messages, event=request.event, received=received, skipped=skipped, kept=kept)],
         outgoing,
         request_id=request_id,
+        skipped=skipped,
+        every_message=messages,
     )
-    if outgoing and len(failed) == len(outgoing):
+    if none_queued(outgoing, failed):
         return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
-    queue_skipped_reports(messages, skipped)
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
     return stored_response(

@@ -16,6 +16,7 @@ from notify.deadline import time_budget_leaving
 from notify.errors import PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
+from notify.logic.reports import queue_skipped_reports
 from notify.logic.status import record_not_queued
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
@@ -142,10 +143,13 @@ def record_then_queue(
     *,
     request_id: str,
     bulk_request_id: str | None = None,
+    skipped: dict[str, str] | None = None,
+    every_message: Iterable[NotificationMessage] = (),
 ) -> set[str]:
     """Record the request for the status route (`record`, given where a keyed request keeps its manifests back),
     then queue its notifications; returns the msg_ids that were not queued: every one when the record could not be
-    written (nothing was offered to the queue)."""
+    written (nothing was offered to the queue). Unless none was queued, the reports of the notifications skipped at
+    the door (`skipped`, msg_id -> reason, among `every_message`) are queued too."""
     api, kept = scope.api, scope.kept_manifests()
     try:
         manifests = record(kept)
@@ -154,9 +158,17 @@ def record_then_queue(
         failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
         count("EnqueueFailed", len(failed), api=api)
         return failed
-    if not outgoing:
-        return set()  # every notification skipped (inactive profiles): recorded, nothing to queue
-    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
+    failed = (
+        queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept) if outgoing else set()
+    )
+    if not none_queued(outgoing, failed):
+        queue_skipped_reports(every_message, skipped or {})
+    return failed
+
+
+def none_queued(outgoing: Sequence[object], failed: set[str]) -> bool:
+    """The queue took none of a request's notifications (and there were some): its answer is a stored 500."""
+    return bool(outgoing) and len(failed) == len(outgoing)
 
 
 def receipts(
