@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from notify.dal.cancellations import remember_steps
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
-from notify.errors import NotQueued, RequestValidationError
+from notify.errors import RequestValidationError
 from notify.logic.cancellations import cancellable_step_items, read_cancellation_key
 from notify.logic.definitions import require_automation, require_event_definition
 from notify.logic.idempotency import RequestScope
@@ -24,7 +24,6 @@ from notify.logic.notifications import (
     channels_to_send,
     check_answer_size,
     missing_template_data,
-    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
@@ -32,7 +31,7 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.reports import unknown_endpoints, unknown_endpoints_message
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -266,11 +265,12 @@ def accept_automation(
         remember_steps(index, kept)
         return [manifest]
 
-    failed = record_then_queue(
-        scope, record, outgoing, request_id=request_id, skipped=skipped, every_message=every_message
+    refusal = "The automation could not be queued"
+    queued = record_then_queue(
+        scope, record, outgoing, request_id=request_id, refusal=refusal, skipped=skipped, every_message=every_message
     )
-    if none_queued(outgoing, failed):
-        return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
+    if queued.refused:
+        return queued.refused
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(
@@ -284,7 +284,7 @@ def accept_automation(
                     step=planned.number,
                     event=planned.step.event,
                     delay_seconds=planned.step.delay_seconds,
-                    response=ChannelReceipts(**receipts(messages, failed, skipped)),
+                    response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
                 )
                 for planned, messages in planned_messages
             ],

@@ -5,21 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from notify.errors import NotQueued, RequestValidationError
+from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
     build_notifications,
     check_answer_size,
     missing_template_data,
-    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.reports import require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_bulk_requests
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -96,12 +95,12 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
         skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
-    queued = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
-    skipped.update(suppressed_reasons(scope.workspace, queued))  # one read for the whole batch
+    unskipped = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
+    skipped.update(suppressed_reasons(scope.workspace, unskipped))  # one read for the whole batch
     check_answer_size([message for _, _, messages in items for message in messages], len(items), skipped)
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-    failed = record_then_queue(
+    queued = record_then_queue(
         scope,
         lambda kept: record_bulk_requests(
             request_id,
@@ -113,14 +112,15 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         ),
         every_message,
         request_id=request_id,
+        refusal="The notifications could not be queued",
         bulk_request_id=request_id,
         skipped=skipped,
         every_message=[message for _, _, messages in items for message in messages],
     )
-    if none_queued(every_message, failed):
-        return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
+    if queued.refused:
+        return queued.refused
     count("BulkAccepted")
-    logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
+    logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(queued.failed)})
     return stored_response(
         202,
         BulkAccepted(
@@ -128,7 +128,7 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
             received_time=int(received.timestamp() * 1000),
             request_id=request_id,
             response=[
-                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, failed, skipped))
+                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, queued.failed, skipped))
                 for seq, item_id, messages in items
             ],
         ),

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from notify.errors import NotQueued, RequestValidationError, UnknownProfile
+from notify.errors import RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
     build_notifications,
     missing_template_data,
-    none_queued,
     receipts,
     record_then_queue,
     skipped_reasons,
@@ -18,7 +17,7 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.reports import require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.responses import StoredResponse, stored_response
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -69,16 +68,17 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
     outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-    failed = record_then_queue(
+    queued = record_then_queue(
         scope,
         lambda kept: [record_request(messages, event=request.event, received=received, skipped=skipped, kept=kept)],
         outgoing,
         request_id=request_id,
+        refusal="The notification could not be queued",
         skipped=skipped,
         every_message=messages,
     )
-    if none_queued(outgoing, failed):
-        return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
+    if queued.refused:
+        return queued.refused
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
     return stored_response(
@@ -87,6 +87,6 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
             event=request.event,
             received_time=iso_utc(received),
             request_id=request_id,
-            response=ChannelReceipts(**receipts(messages, failed, skipped)),
+            response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
         ),
     )

@@ -6,6 +6,7 @@ the answers carry.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -13,10 +14,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.deadline import time_budget_leaving
-from notify.errors import PayloadTooLarge
+from notify.errors import NotQueued, PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.reports import queue_skipped_reports
+from notify.logic.responses import StoredResponse, stored_error
 from notify.logic.status import record_not_queued
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
@@ -136,20 +138,30 @@ def queue_notifications(
     return failed
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What `record_then_queue` did: the msg_ids the queue did not take, and, when it took none of them, the
+    request's answer: a stored 500 naming the request, whose status route shows each one `failed` (R3)."""
+
+    failed: set[str]
+    refused: StoredResponse | None = None
+
+
 def record_then_queue(
     scope: RequestScope,
     record: Callable[[KeptManifests | None], Sequence[RequestManifest]],
     outgoing: Sequence[NotificationMessage | Outgoing],
     *,
     request_id: str,
+    refusal: str,
     bulk_request_id: str | None = None,
     skipped: dict[str, str] | None = None,
     every_message: Iterable[NotificationMessage] = (),
-) -> set[str]:
+) -> Queued:
     """Record the request for the status route (`record`, given where a keyed request keeps its manifests back),
-    then queue its notifications; returns the msg_ids that were not queued: every one when the record could not be
-    written (nothing was offered to the queue). Unless none was queued, the reports of the notifications skipped at
-    the door (`skipped`, msg_id -> reason, among `every_message`) are queued too."""
+    then queue its notifications. None is queued when the record could not be written (nothing was offered to the
+    queue); then, or when the queue took none, the request is refused with `refusal`. Otherwise the reports of the
+    notifications skipped at the door (`skipped`, msg_id -> reason, among `every_message`) are queued too."""
     api, kept = scope.api, scope.kept_manifests()
     try:
         manifests = record(kept)
@@ -157,18 +169,14 @@ def record_then_queue(
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
         count("EnqueueFailed", len(failed), api=api)
-        return failed
-    failed = (
-        queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept) if outgoing else set()
-    )
-    if not none_queued(outgoing, failed):
-        queue_skipped_reports(every_message, skipped or {})
-    return failed
-
-
-def none_queued(outgoing: Sequence[object], failed: set[str]) -> bool:
-    """The queue took none of a request's notifications (and there were some): its answer is a stored 500."""
-    return bool(outgoing) and len(failed) == len(outgoing)
+    else:
+        failed = set()
+        if outgoing:  # none when every notification was skipped (inactive profiles): recorded, nothing to queue
+            failed = queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
+    if outgoing and len(failed) == len(outgoing):
+        return Queued(failed, stored_error(NotQueued(refusal, request_id=request_id)))
+    queue_skipped_reports(every_message, skipped or {})
+    return Queued(failed)
 
 
 def receipts(
