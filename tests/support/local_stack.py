@@ -73,6 +73,13 @@ def http_request(
         connection.close()
 
 
+# The workspaces and keys `make run` seeds (local/seed.py), and what a client sees of them over HTTP.
+WORKSPACE_1, API_KEY_1 = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
+WORKSPACE_2, API_KEY_2 = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
+QUEUE = "NotificationQueue"
+INVALID_API_DETAILS = {"_message": "Invalid API details", "status": "error"}
+
+
 class LocalStackProcess(process.LocalStackProcess):
     """The shared launcher (local.process) with what the tests ask of a running stack."""
 
@@ -82,6 +89,22 @@ class LocalStackProcess(process.LocalStackProcess):
         self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
     ) -> HttpResult:
         return http_request(self.api_port, method, path, body, headers)
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        body: Any = None,
+        *,
+        workspace: str = WORKSPACE_1,
+        version: str = "live",
+        key: str | None = None,
+        api_key: str = API_KEY_1,
+    ) -> HttpResult:
+        """`method` on `/v1/<workspace>/<version>/<route>` as a client calls it: JSON `body` (a str is sent as is),
+        the API key, and `key` as the Idempotency-Key."""
+        payload = body if body is None or isinstance(body, str) else json.dumps(body)
+        return self.request(method, f"/v1/{workspace}/{version}/{route}", payload, headers(key, api_key=api_key))
 
     def outbox(self, path: str) -> HttpResult:
         """GET a page of the outbox (local/outbox), on its own port."""
@@ -160,13 +183,6 @@ def on_dynamodb_local(stop_timeout: float = 20, **overrides: str) -> Iterator[tu
     stack = start_local_stack("local", READY_TIMEOUT_SECONDS, **environment, **overrides)
     yield stack, f"http://127.0.0.1:{port}"
     assert stack.stop(timeout=stop_timeout) == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
-
-
-# The workspaces and keys `make run` seeds (local/seed.py), and what a client sees of them over HTTP.
-WORKSPACE_1, API_KEY_1 = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
-WORKSPACE_2, API_KEY_2 = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
-QUEUE = "NotificationQueue"
-INVALID_API_DETAILS = {"_message": "Invalid API details", "status": "error"}
 
 
 def headers(key: str | None = None, api_key: str = API_KEY_1) -> dict[str, str]:
