@@ -13,6 +13,7 @@ import freezegun
 import pytest
 
 from local.container import import_function
+from local.moto_backend import dynamodb_writes_serialised
 from local.template import function_environment
 from notify.settings import get_settings
 from tests.support.clients import (
@@ -25,7 +26,7 @@ from tests.support.clients import (
 )
 from tests.support.reports import Receiver, ReporterDriver
 from tests.support.sender import SenderDriver
-from tests.support.stack import REGION, Stack, atomic_dynamodb_writes, in_process_stack
+from tests.support.stack import REGION, Stack, in_process_stack
 
 # Powertools' parser package builds pydantic models on first attribute access; freezegun's module scan would
 # build them around its fake datetime class. Nothing there reads the clock. One setting for every suite.
@@ -42,7 +43,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 @pytest.fixture
 def atomic_dynamodb() -> Iterator[None]:
     """Serialise moto's DynamoDB writes, so a conditional write is atomic as it is in DynamoDB."""
-    with atomic_dynamodb_writes():
+    with dynamodb_writes_serialised():
         yield
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from local.moto_backend import dynamodb_writes_serialised
 from notify.dal.cancellations import CANCELLED_REASON
 from notify.dal.definitions import put_automation
 from notify.logic.reports import webhook_id
@@ -18,7 +19,7 @@ from tests.support.calls import aws_calls
 from tests.support.clients import AutomationApiClient, StatusApiClient
 from tests.support.reports import Receiver, ReporterDriver, add_endpoint
 from tests.support.sender import SenderDriver
-from tests.support.stack import Stack, atomic_dynamodb_writes, load_function, sent_emails, sent_sms
+from tests.support.stack import Stack, load_function, sent_emails, sent_sms
 
 PAYLOAD = {"email": "a@example.com", "name": "A", "phone": "+14155550100", "order": {"id": "1", "amount": "2"}}
 
@@ -159,7 +160,7 @@ def test_C4_a_cancel_racing_the_sender_either_cancels_or_sends_each_step_never_b
         for body in bodies:
             send_notification(read_message(json.dumps(body), "m"), 1, providers)
 
-    with atomic_dynamodb_writes():
+    with dynamodb_writes_serialised():
         threads = [threading.Thread(target=cancel), threading.Thread(target=send)]
         for thread in threads:
             thread.start()
