@@ -19,12 +19,7 @@ from moto import mock_aws
 from moto.backends import get_backend
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import (
-    LOCAL_STACK_NAME,
-    register_stack,
-    speed_up_dynamodb_transactions,
-    speed_up_sqs_clock,
-)
+from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_dynamodb_transactions, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.stack import resolved_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
