@@ -31,7 +31,7 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.reports import unknown_endpoints, unknown_endpoints_message
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -41,7 +41,6 @@ from notify.models.delivery import RequestManifest
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
-from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
 
@@ -269,24 +268,19 @@ def accept_automation(
     queued = record_then_queue(
         scope, record, outgoing, request_id=request_id, refusal=refusal, skipped=skipped, every_message=every_message
     )
-    if queued.refused:
-        return queued.refused
-    count("AutomationTriggered")
-    logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
-    return stored_response(
-        202,
-        AutomationAccepted(
-            automation_id=automation.id,
-            received_time=iso_utc(received),
-            request_id=request_id,
-            steps=[
-                AutomationStepReceipt(
-                    step=planned.number,
-                    event=planned.step.event,
-                    delay_seconds=planned.step.delay_seconds,
-                    response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
-                )
-                for planned, messages in planned_messages
-            ],
-        ),
+    accepted = AutomationAccepted(
+        automation_id=automation.id,
+        received_time=iso_utc(received),
+        request_id=request_id,
+        steps=[
+            AutomationStepReceipt(
+                step=planned.number,
+                event=planned.step.event,
+                delay_seconds=planned.step.delay_seconds,
+                response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
+            )
+            for planned, messages in planned_messages
+        ],
     )
+    extra = {"request_id": request_id, "automation_id": automation.id}
+    return queued.answer(accepted, metric="AutomationTriggered", log="automation triggered", **extra)

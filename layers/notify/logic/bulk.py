@@ -18,7 +18,7 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
 from notify.logic.reports import require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_bulk_requests
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -26,7 +26,6 @@ from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
 from notify.models.responses import BulkAccepted, BulkItemReceipt
-from notify.observability import count, logger
 
 
 def item_request_id(bulk_request_id: str, seq: int) -> str:
@@ -117,19 +116,14 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         skipped=skipped,
         every_message=[message for _, _, messages in items for message in messages],
     )
-    if queued.refused:
-        return queued.refused
-    count("BulkAccepted")
-    logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(queued.failed)})
-    return stored_response(
-        202,
-        BulkAccepted(
-            event=request.event,
-            received_time=int(received.timestamp() * 1000),
-            request_id=request_id,
-            response=[
-                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, queued.failed, skipped))
-                for seq, item_id, messages in items
-            ],
-        ),
+    accepted = BulkAccepted(
+        event=request.event,
+        received_time=int(received.timestamp() * 1000),
+        request_id=request_id,
+        response=[
+            BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, queued.failed, skipped))
+            for seq, item_id, messages in items
+        ],
     )
+    extra = {"request_id": request_id, "items": len(items), "failed": len(queued.failed)}
+    return queued.answer(accepted, metric="BulkAccepted", log="bulk accepted", **extra)

@@ -17,14 +17,13 @@ from notify.logic.notifications import (
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
 from notify.logic.reports import require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_response
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.requests import EventRequest
 from notify.models.responses import ChannelReceipts, EventAccepted
-from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
 
@@ -77,16 +76,13 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
         skipped=skipped,
         every_message=messages,
     )
-    if queued.refused:
-        return queued.refused
-    logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
-    count("EventAccepted")
-    return stored_response(
-        202,
-        EventAccepted(
-            event=request.event,
-            received_time=iso_utc(received),
-            request_id=request_id,
-            response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
-        ),
+    accepted = EventAccepted(
+        event=request.event,
+        received_time=iso_utc(received),
+        request_id=request_id,
+        response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
+    )
+    channels = [m.channel for m in messages]
+    return queued.answer(
+        accepted, metric="EventAccepted", log="event accepted", request_id=request_id, channels=channels
     )

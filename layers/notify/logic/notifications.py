@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,7 +18,7 @@ from notify.errors import NotQueued, PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.reports import queue_skipped_reports
-from notify.logic.responses import StoredResponse, stored_error
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_not_queued
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
@@ -29,6 +29,9 @@ from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import Receipt
 from notify.observability import count, logger
+
+if TYPE_CHECKING:
+    from notify.models.responses import ResponseBody
 
 
 class NoChannelToSend(ValueError):
@@ -145,6 +148,14 @@ class Queued:
 
     failed: set[str]
     refused: StoredResponse | None = None
+
+    def answer(self, accepted: ResponseBody, *, metric: str, log: str, **extra: Any) -> StoredResponse:
+        """The request's answer: the refusal, or `accepted` as a 202, logged (`log`, with `extra`) and counted."""
+        if self.refused is not None:
+            return self.refused
+        logger.info(log, extra=extra)
+        count(metric)
+        return stored_response(202, accepted)
 
 
 def record_then_queue(
