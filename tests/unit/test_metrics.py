@@ -61,10 +61,11 @@ def documented_metrics() -> set[str]:
 
 
 def code_metrics() -> set[str]:
-    """Every literal name the code counts (`count("Name"...)`), and the sender's outcome names."""
+    """Every literal name the code counts (`count("Name"...)`, or an API's `Queued.answer(..., metric="Name")`),
+    and the sender's outcome names."""
     names: set[str] = set()
     for source in (ROOT / "layers").rglob("*.py"):
-        names.update(re.findall(r'count\(\s*"(\w+)"', source.read_text()))
+        names.update(re.findall(r'(?:count\(\s*|metric=)"(\w+)"', source.read_text()))
     from notify.logic.sender import _outcome_metric
     from notify.models.delivery import DeliveryState
 
