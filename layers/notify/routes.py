@@ -10,7 +10,7 @@ Imports nothing beyond the standard library: it runs at cold start of every HTTP
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 # (method, path) in API Gateway's notation: {name} is one path segment.
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -50,4 +50,10 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 def allowed_methods(path: str) -> list[str]:
     """The methods some route serves at `path` (trailing slash or not); empty when no route has this path."""
-    return sorted({method for method, pattern in _patterns() if pattern.match(path)})
+    return list(_allowed_methods(path))
+
+
+@lru_cache(maxsize=1024)
+def _allowed_methods(path: str) -> tuple[str, ...]:
+    # Every authenticated request asks this of its path: matched against every route once per path and container.
+    return tuple(sorted({method for method, pattern in _patterns() if pattern.match(path)}))

@@ -40,11 +40,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from notify.caches import per_container
-from notify.dal.definitions import get_event_definition
 from notify.dal.delivery_log import record_attempt, record_outcome
 from notify.dal.idempotency_store import idempotency_store
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
+from notify.errors import ServiceUnavailable
 from notify.logic import budget
+from notify.logic.definitions import event_definition_to_send
 from notify.logic.providers import (
     Delivery,
     PermanentDeliveryError,
@@ -236,9 +237,11 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
     try:
-        definition = get_event_definition(message.workspace, message.event)
-    except (ClientError, BotoCoreError) as exc:
-        raise TransientDeliveryError(f"event definition unavailable: {type(exc).__name__}") from exc
+        # Cached for up to a minute per container, as the API caches it (notify.logic.definitions).
+        definition = event_definition_to_send(message.workspace, message.event)
+    except ServiceUnavailable as exc:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
+        raise TransientDeliveryError(f"event definition unavailable: {cause}") from exc
     try:
         # Checked again here: a suppression added after the request was accepted still stops the send. An
         # unreadable list is retried, never taken for "not suppressed".
