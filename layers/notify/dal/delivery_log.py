@@ -243,6 +243,25 @@ def record_attempt(
     `message` is the queue message itself (JSON), kept so an operator can redrive the notification; the
     table is encrypted and only the sender and the admin command read it (the status route never shows it).
     """
+    ddb = client("dynamodb")
+    key = {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}}
+    first = {
+        **key,
+        "channel": {"S": channel},
+        "destination": {"S": destination},
+        "updated_at": {"S": now},
+        "expires_at": {"N": str(expires_at)},
+        "state": {"S": DeliveryState.queued.value},
+        "attempts": {"N": "1"},
+        **({"message": {"S": message}} if message is not None else {}),
+    }
+    # The first attempt, the usual case, creates the item: a put of what the update below would make of nothing.
+    try:
+        ddb.put_item(TableName=_table(table), Item=first, ConditionExpression="attribute_not_exists(msg_id)")
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # a later attempt, or an item a provider event or a cancel wrote first: counted below
+    else:
+        return 1
     values = {
         ":channel": {"S": channel},
         ":destination": {"S": destination},
@@ -255,9 +274,9 @@ def record_attempt(
     if message is not None:
         values[":message"] = {"S": message}
         kept = ", message = :message"
-    response = client("dynamodb").update_item(
+    response = ddb.update_item(
         TableName=_table(table),
-        Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        Key=key,
         UpdateExpression=(
             "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
             f"#state = if_not_exists(#state, :queued){kept} ADD attempts :one"
