@@ -304,10 +304,13 @@ def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
     writes: list[dict[str, Any]] = []
 
     def outcome_write_fails(**_: Any) -> None:
-        writes.append({})  # the attempt is a PutItem (the item's first write), the outcome an UpdateItem
-        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+        writes.append({})
+        # The first put creates the item with the attempt, the second replaces it with the outcome
+        # (notify.dal.delivery_log: count_attempt, record_outcome).
+        if len(writes) > 1:
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
-    with fail_call("dynamodb", "UpdateItem", table=table, action=outcome_write_fails):
+    with fail_call("dynamodb", "PutItem", table=table, action=outcome_write_fails):
         sender.drain()
     assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
     sender.requeue(message)
