@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from notify.caches import per_container
 from notify.environment import require_environment
-from notify.observability import logger, metrics, tracer
+from notify.observability import counts_per_invocation, logger, metrics, tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -54,6 +54,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     # Lambda time out the whole batch; messages that do not fit go back to the queue untouched.
     token = budget.start_invocation(context)
     try:
-        return process_partial_response(event=event, record_handler=send_record, processor=processor, context=context)
+        # One metrics record per channel for the batch, written when it ends (not one per notification).
+        with counts_per_invocation():
+            return process_partial_response(
+                event=event, record_handler=send_record, processor=processor, context=context
+            )
     finally:
         budget.end_invocation(token)

@@ -165,3 +165,20 @@ def test_idempotency_store_outage_counts_a_503(
     assert counted(output, "ServiceUnavailable") == 1
     assert counted(output, "IdempotencyStoreUnavailable") == 1
     assert counted(output, "IdempotencyStoreUnavailable", api="event") == 1
+
+
+def test_a_batch_writes_one_metrics_record_per_channel_with_its_total(
+    client: EventApiClient, sender: SenderDriver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sender adds a batch's outcomes up (issue 25: one log line per outcome, not two): three emails sent in one
+    invocation are one EMF record counting 3, under the service and per channel as before."""
+    for number in range(3):
+        client.post(welcome(), key=f"batch-{number}")
+    capsys.readouterr()
+    assert sender.run_once() == 3
+
+    output = capsys.readouterr().out
+    records = [line for line in output.splitlines() if line.startswith('{"_aws"') and "NotificationsSent" in line]
+    assert len(records) == 1
+    assert counted(output, "NotificationsSent") == 3
+    assert counted(output, "NotificationsSent", channel="email") == 3
