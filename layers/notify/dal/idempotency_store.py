@@ -189,7 +189,8 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         cached = self._retrieve_from_cache(idempotency_key=record.idempotency_key)
         if cached:
             _refuse_a_changed_request(cached, claim)
-            raise IdempotencyItemAlreadyExistsError
+            # Handed on, as a refused claim's record is: Powertools then replays it without looking it up again.
+            raise IdempotencyItemAlreadyExistsError(old_data_record=cached)
         self._claim(record, claim)
 
     def save_success(self, data: dict[str, Any], result: dict) -> None:
