@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from notify.environment import require_environment
-from notify.observability import logger, metrics, tracer
+from notify.observability import counts_per_invocation, logger, metrics, tracer
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,7 +25,8 @@ def queue_function(name: str, record_handler: Callable[[SQSRecord], None]) -> Ha
     one `name` needs), one batch processor, and the handler with its Logger, Tracer and Metrics decorators.
     `record_handler` takes one message; raising reports it as a batch item failure, so SQS redelivers only it.
     Every outside call a record makes is bounded by what is left of the invocation (notify.deadline): a slow
-    provider or a hung receiver cannot make Lambda time out the whole batch."""
+    provider or a hung receiver cannot make Lambda time out the whole batch. Counts with a breakdown (the sender's
+    outcomes per channel) are added up and written once per batch, not once per message (docs/bench.md)."""
     require_environment(name)
     processor = BatchProcessor(event_type=EventType.SQS)
     traced = tracer.capture_method(record_handler)
@@ -38,7 +39,10 @@ def queue_function(name: str, record_handler: Callable[[SQSRecord], None]) -> Ha
 
         token = budget.start_invocation(context)
         try:
-            return process_partial_response(event=event, record_handler=traced, processor=processor, context=context)
+            with counts_per_invocation():
+                return process_partial_response(
+                    event=event, record_handler=traced, processor=processor, context=context
+                )
         finally:
             budget.end_invocation(token)
 
