@@ -215,7 +215,7 @@ def test_R8_sender_killed_after_its_claim_before_recording_the_attempt_is_unknow
         raise SimulatedLambdaTimeout()
 
     log = stack.resources.tables["DeliveryLogTable"]
-    # The attempt's first write is a put (notify.dal.delivery_log.record_attempt).
+    # The attempt's first write is a put (notify.dal.delivery_log.count_attempt).
     with fail_call("dynamodb", "PutItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
@@ -283,7 +283,7 @@ def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
     request_id = send(client_api, SES, "log-down-before")
     table = stack.resources.tables["DeliveryLogTable"]
 
-    # The attempt's first write is a put (notify.dal.delivery_log.record_attempt).
+    # The attempt's first write is a put (notify.dal.delivery_log.count_attempt).
     with aws_error("dynamodb", "PutItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
         sender.run_once()  # the attempt cannot be recorded: nothing is sent, the claim is released
     assert sent_emails() == []

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from notify.dal.clients import client
-from notify.dal.delivery_log import count_attempt, record_attempt, record_outcome, record_provider_event
+from notify.dal.delivery_log import count_attempt, record_outcome, record_provider_event
 from notify.models.delivery import DeliveryState
 from notify.settings import get_settings
 from tests.support.stack import Stack
@@ -84,7 +84,7 @@ def test_another_attempt_between_makes_the_outcome_an_update(stack: Stack) -> No
     updates, keeping the count."""
     request_id = str(uuid.uuid4())
     created = attempt(request_id, "m").created
-    record_attempt(request_id, "m", channel="email", destination="a***@example.com", now=NOW, expires_at=2**31)
+    count_attempt(request_id, "m", channel="email", destination="a***@example.com", now=NOW, expires_at=2**31)
 
     assert outcome(request_id, "m", created, state=DeliveryState.sent, provider="ses", provider_message_id="p")
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from notify.dal.delivery_log import record_attempt, record_outcome
+from notify.dal.delivery_log import count_attempt, record_outcome
 from notify.logic.idempotency import IdempotencyOptions, RequestScope, derive_msg_id
 from notify.models.delivery import DeliveryState
 from tests.support.clients import (
@@ -206,7 +206,7 @@ def test_an_outcome_recorded_before_the_manifest_shows_once_the_request_is_accep
     request_id = scope.request_id_in_lifetime(expiry)
     msg_id = derive_msg_id(request_id, 0, "email")
     now = "2026-01-01T00:00:00.000Z"
-    record_attempt(request_id, msg_id, channel="email", destination="r***@example.com", now=now, expires_at=2**31)
+    count_attempt(request_id, msg_id, channel="email", destination="r***@example.com", now=now, expires_at=2**31)
     record_outcome(request_id, msg_id, state=DeliveryState.sent, updated_at=now, provider="ses")
 
     assert status.get(request_id).status == 404  # no manifest yet: the request is not shown half-known

@@ -234,30 +234,6 @@ class Attempt(NamedTuple):
     created: dict[str, Any] | None
 
 
-def record_attempt(
-    request_id: str,
-    msg_id: str,
-    *,
-    channel: str,
-    destination: str,
-    now: str,
-    expires_at: int,
-    message: str | None = None,
-    table: str | None = None,
-) -> int:
-    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number."""
-    return count_attempt(
-        request_id,
-        msg_id,
-        channel=channel,
-        destination=destination,
-        now=now,
-        expires_at=expires_at,
-        message=message,
-        table=table,
-    ).number
-
-
 def count_attempt(
     request_id: str,
     msg_id: str,
@@ -269,7 +245,7 @@ def count_attempt(
     message: str | None = None,
     table: str | None = None,
 ) -> Attempt:
-    """Count one delivery attempt of a notification (creating its item as `queued`).
+    """Count one delivery attempt of a notification (creating its item as `queued`); `.number` is the attempt's.
 
     `message` is the queue message itself (JSON), kept so an operator can redrive the notification; the
     table is encrypted and only the sender and the admin command read it (the status route never shows it).

@@ -6,16 +6,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import on_reset
 from notify.dal.definitions import get_automation, get_event_definition, get_idempotency_settings
-from notify.errors import ServiceUnavailable, UnknownAutomation, UnknownEvent
+from notify.errors import NotifyError, ServiceUnavailable, UnknownAutomation, UnknownEvent
 from notify.models.definitions import AutomationDefinition, EventDefinition
 from notify.observability import logger
 from notify.settings import get_settings
+
+T = TypeVar("T")
 
 _cache: dict[tuple[str, str, str], tuple[float, Any]] = {}
 _lock = threading.Lock()
@@ -40,12 +42,18 @@ def _cached(kind: str, workspace: str, name: str, load: Callable[[str, str], Any
     return value
 
 
+def _required(
+    kind: str, workspace: str, name: str, load: Callable[[str, str], T | None], missing: type[NotifyError]
+) -> T:
+    found: T | None = _cached(kind, workspace, name, load)
+    if found is None:
+        raise missing(name)
+    return found
+
+
 def require_event_definition(workspace: str, name: str) -> EventDefinition:
     """The workspace's definition of `name`, or UnknownEvent (a 400 that stores nothing, R5)."""
-    definition: EventDefinition | None = _cached("event", workspace, name, get_event_definition)
-    if definition is None:
-        raise UnknownEvent(name)
-    return definition
+    return _required("event", workspace, name, get_event_definition, UnknownEvent)
 
 
 def event_definition_to_send(workspace: str, name: str) -> EventDefinition | None:
@@ -59,10 +67,7 @@ def event_definition_to_send(workspace: str, name: str) -> EventDefinition | Non
 
 def require_automation(workspace: str, automation_id: str) -> AutomationDefinition:
     """The workspace's automation `automation_id`, or UnknownAutomation (a 400 that stores nothing, R5)."""
-    automation: AutomationDefinition | None = _cached("automation", workspace, automation_id, get_automation)
-    if automation is None:
-        raise UnknownAutomation(automation_id)
-    return automation
+    return _required("automation", workspace, automation_id, get_automation, UnknownAutomation)
 
 
 def is_strict(workspace: str) -> bool:
