@@ -1,0 +1,174 @@
+"""Scenarios spread over worker processes (each with its own moto stack, kept for all its scenarios), a failing
+scenario shrunk to fewer steps, and the report: one line per violation with its replay command, then the summary
+`soak: <scenarios> scenarios, <requests> requests, <faults> faults, <violations> violations (seed <seed>)`."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from soak.invariants import Violation
+
+_world_stack: ExitStack | None = None
+_world = None
+
+
+@dataclass
+class Outcome:
+    index: int
+    requests: int = 0
+    faults: int = 0
+    violations: list[str] = field(default_factory=list)
+    steps: list[int] | None = None  # the steps kept by shrinking (None: all of them)
+    described: list[str] = field(default_factory=list)
+
+
+def _start_world() -> None:
+    """A worker's world, built once; its stdout (Powertools' logs and metrics) goes nowhere."""
+    global _world_stack, _world
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    # The harness's environment (no credentials, no endpoint, Powertools settings) and freezegun's ignore list.
+    from tests.support.environment import isolate_environment
+
+    isolate_environment()
+    import tests.support.plugin  # noqa: F401
+    from soak.world import world
+
+    _world_stack = ExitStack()
+    _world = _world_stack.enter_context(world())
+
+
+def play_one(seed: int, index: int, steps: list[int] | None = None, attempt: str = "") -> Outcome:
+    """Scenario `index` of `seed` (only `steps` of it when given), played and checked in this worker's world."""
+    from soak.invariants import check
+    from soak.play import Game
+    from soak.scenarios import draw
+
+    assert _world is not None
+    scenario = draw(seed, index)
+    if steps is not None:
+        scenario = scenario.only(steps)
+    outcome = Outcome(index, steps=steps, described=[f"{n}: {s.describe()}" for n, s in enumerate(scenario.steps)])
+    try:
+        game = Game(_world, scenario, namespace=f"{index:07d}{attempt}")
+        played = game.play()
+        violations: list[Violation] = check(_world, game, played)
+        outcome.requests = len(played.attempts)
+        outcome.faults = played.faults
+        outcome.violations = [str(v) for v in violations]
+    except Exception:
+        outcome.violations = [f"invariant 0: the scenario raised {traceback.format_exc(limit=6)}"]
+    return outcome
+
+
+def _invariants(outcome: Outcome) -> set[str]:
+    return {violation.split(":", 1)[0] for violation in outcome.violations}
+
+
+def shrink(seed: int, index: int, failed: Outcome) -> Outcome:
+    """Drop steps one at a time while the same invariants still break: the smallest schedule found."""
+    from soak.scenarios import draw
+
+    kept = list(range(len(draw(seed, index).steps)))
+    wanted = _invariants(failed)
+    best, tries = failed, 0
+    changed = True
+    while changed and len(kept) > 1:
+        changed = False
+        for position in range(len(kept)):
+            candidate = kept[:position] + kept[position + 1 :]
+            tries += 1
+            attempt = play_one(seed, index, candidate, attempt=f"s{tries}")
+            if wanted <= _invariants(attempt):
+                kept, best, changed = candidate, attempt, True
+                break
+    best.steps = kept if len(kept) < len(draw(seed, index).steps) else None
+    return best
+
+
+def run_index(job: tuple[int, int, bool]) -> Outcome:
+    seed, index, shrinking = job
+    outcome = play_one(seed, index)
+    if outcome.violations and shrinking:
+        # The full scenario's counts; the violations and steps of the smallest one that still fails.
+        small = shrink(seed, index, outcome)
+        small.requests, small.faults = outcome.requests, outcome.faults
+        return small
+    return outcome
+
+
+def outcomes(seed: int, indices: list[int], workers: int, shrinking: bool) -> Iterator[Outcome]:
+    jobs = [(seed, index, shrinking) for index in indices]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes=workers, initializer=_start_world) as pool:
+        yield from pool.imap(run_index, jobs, chunksize=max(1, min(25, len(jobs) // (workers * 8) or 1)))
+
+
+def replay_command(seed: int, outcome: Outcome) -> str:
+    command = f"make soak SEED={seed} SCENARIO={outcome.index}"
+    if outcome.steps is not None:
+        command += f" STEPS={','.join(str(step) for step in outcome.steps)}"
+    return command
+
+
+@dataclass
+class Summary:
+    seed: int
+    scenarios: int = 0
+    requests: int = 0
+    faults: int = 0
+    violations: int = 0
+    failing: list[Outcome] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"soak: {self.scenarios} scenarios, {self.requests} requests, {self.faults} faults, "
+            f"{self.violations} violations (seed {self.seed})"
+        )
+
+
+def run(
+    seed: int,
+    indices: list[int],
+    *,
+    workers: int = 2,
+    shrinking: bool = True,
+    steps: list[int] | None = None,
+    out=sys.stdout,  # noqa: ANN001
+) -> Summary:
+    """Play `indices` of `seed`; print each violation with its replay command, then the summary line."""
+    summary = Summary(seed)
+    if steps is not None:
+        found = _single(seed, indices[0], steps)
+        results: Iterator[Outcome] = iter([found])
+    else:
+        results = outcomes(seed, indices, workers, shrinking)
+    for outcome in results:
+        summary.scenarios += 1
+        summary.requests += outcome.requests
+        summary.faults += outcome.faults
+        if outcome.violations:
+            summary.violations += len(outcome.violations)
+            summary.failing.append(outcome)
+            for violation in outcome.violations:
+                print(f"violation (seed {seed}, scenario {outcome.index}): {violation}", file=out)
+            print(f"  replay: {replay_command(seed, outcome)}", file=out)
+            for described in outcome.described:
+                print(f"    step {described}", file=out)
+            out.flush()
+    print(summary.line(), file=out)
+    return summary
+
+
+def _single(seed: int, index: int, steps: list[int]) -> Outcome:
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes=1, initializer=_start_world) as pool:
+        return pool.apply(play_one, (seed, index, steps))
