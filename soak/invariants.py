@@ -70,7 +70,9 @@ def idempotent_answers(played: Played) -> list[Violation]:
                 if result.status in REFUSALS:
                     if replayed:
                         violations.append(
-                            Violation(1, f"{api} key {key}: a {result.status} was stored and replayed at {_label(attempt)}")
+                            Violation(
+                                1, f"{api} key {key}: a {result.status} was stored and replayed at {_label(attempt)}"
+                            )
                         )
                     continue
                 if first is None:
@@ -96,7 +98,9 @@ def idempotent_answers(played: Played) -> list[Violation]:
                     )
                 elif not replayed and not attempt.nested and not first.nested:
                     violations.append(
-                        Violation(1, f"{api} key {key}: {_label(attempt)} repeats the answer without Idempotency-Replayed")
+                        Violation(
+                            1, f"{api} key {key}: {_label(attempt)} repeats the answer without Idempotency-Replayed"
+                        )
                     )
             if first is not None:
                 unanswered = False
@@ -168,7 +172,8 @@ def at_most_once(world: World, shown: dict[str, dict[str, Any]]) -> list[Violati
         if msg_id in shown and shown[msg_id]["state"] in ("failed", "skipped", "queued"):
             violations.append(
                 Violation(
-                    2, f"msg_id {msg_id} reached a provider, it is shown {shown[msg_id]['state']} ({shown[msg_id].get('reason')})"
+                    2,
+                    f"msg_id {msg_id} reached a provider, it is shown {shown[msg_id]['state']} ({shown[msg_id].get('reason')})",
                 )
             )
     return violations
@@ -191,7 +196,10 @@ def no_5xx_for_mistakes(played: Played) -> list[Violation]:
                 shaped = False
             if leak or not shaped:
                 violations.append(
-                    Violation(4, f"{_label(attempt)}: the {result.status} body leaks {leak or 'its shape'}: {result.body[:300]!r}")
+                    Violation(
+                        4,
+                        f"{_label(attempt)}: the {result.status} body leaks {leak or 'its shape'}: {result.body[:300]!r}",
+                    )
                 )
         mistake = attempt.request.mistake
         if mistake is None:

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from local.container import import_function
 from local.seed import DEMO_EVENTS, DemoWorkspace
-from notify.dal.clients import client as product_client
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
+from notify.dal.clients import client as product_client
 from notify.dal.definitions import put_event_definition
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from soak.faults import Fault, Injection, inject
@@ -230,7 +230,9 @@ class Game:
         self.check_key = f"soak-check-{namespace}"
         put_api_key(
             ApiKeyRecord(
-                key_hash=hash_api_key(self.check_key), workspace=self.workspace, created_at=datetime.now(UTC).isoformat()
+                key_hash=hash_api_key(self.check_key),
+                workspace=self.workspace,
+                created_at=datetime.now(UTC).isoformat(),
             )
         )
         demo = DemoWorkspace(self.workspace, self.api_key)
@@ -241,7 +243,7 @@ class Game:
         }
         self.status = StatusApiClient(DemoWorkspace(self.workspace, self.check_key))
         self.profiles = ProfilesApi(self.workspace, self.check_key, load_function("profiles_api"))
-        self.rng = random.Random(f"{scenario.seed}:{index}:play")
+        self.rng = random.Random(f"{scenario.seed}:{index}:play")  # noqa: S311 (seeded, replayable)
         self.sender = Sender(world, self.rng)
         self.expirations: dict[tuple[str, str | None], str] = {}
         self.played = Played(scenario, self.workspace)

@@ -142,7 +142,7 @@ def run(
     workers: int = 2,
     shrinking: bool = True,
     steps: list[int] | None = None,
-    out=sys.stdout,  # noqa: ANN001
+    out=sys.stdout,
 ) -> Summary:
     """Play `indices` of `seed`; print each violation with its replay command, then the summary line."""
     summary = Summary(seed)

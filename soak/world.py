@@ -243,7 +243,11 @@ class World:
         self.clock.move_to(when)
 
     def new_workspace(
-        self, namespace: str, events: list[EventDefinition], automations: list[AutomationDefinition], profiles: list[Profile]
+        self,
+        namespace: str,
+        events: list[EventDefinition],
+        automations: list[AutomationDefinition],
+        profiles: list[Profile],
     ) -> tuple[str, str]:
         """A workspace of its own for one scenario run: its API key, definitions and profiles. (id, api key)"""
         workspace, api_key = f"WSSOAK{namespace}", f"soak-key-{namespace}"
@@ -286,9 +290,7 @@ def world() -> Iterator[World]:
                     monkeypatch.setenv(name, value)
         monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "CRITICAL")
         get_settings.cache_clear()
-        stack.session.client("sesv2", region_name=REGION).create_email_identity(
-            EmailIdentity=get_settings().email_from
-        )
+        stack.session.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=get_settings().email_from)
         from notify.logic.providers import Providers
         from notify.observability import logger
 
