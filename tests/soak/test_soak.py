@@ -1,0 +1,84 @@
+"""The soak (soak/, `make soak`) in the suite: a 200-scenario smoke run finds no violation, and with a known bug
+planted in the product it reports one within a fixed number of scenarios (a simulation that cannot find a planted
+bug proves nothing). Each run plays in this process, on the harness's stack, one scenario after another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+import soak.runner as runner
+from soak.world import world
+
+SMOKE_SEED = 22
+SMOKE_SCENARIOS = 200
+
+
+@pytest.fixture(scope="module")
+def soak_world() -> Iterator[Any]:
+    """One world for the module's runs, as a worker of `make soak` keeps one."""
+    with ExitStack() as stack:
+        runner._world = stack.enter_context(world())
+        yield runner._world
+        runner._world = None
+
+
+def violations(seed: int, scenarios: range) -> list[tuple[int, str]]:
+    return [(index, v) for index in scenarios for v in runner.play_one(seed, index).violations]
+
+
+def test_soak_smoke_run_finds_no_violation(soak_world: Any) -> None:
+    found = violations(SMOKE_SEED, range(SMOKE_SCENARIOS))
+
+    assert found == []
+
+
+def _sender_without_its_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender delivers without claiming the msg_id: every copy SQS hands out is sent."""
+    import notify.logic.sender as sender
+
+    monkeypatch.setattr(sender, "idempotent_function", lambda **_: lambda function: function)
+
+
+def _claims_that_never_expire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored answer outlives its key's lifetime: a key reused after it expired gets the old answer back."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
+    monkeypatch.setattr(DataRecord, "is_expired", property(lambda self: False))
+    from notify.dal import idempotency_store
+
+    monkeypatch.setattr(idempotency_store.time, "time", lambda: 0.0)
+
+
+def _status_route_forgets_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The keyed request's manifest is never written: its 202 is a 404 on the status route."""
+    from notify.dal import delivery_log
+
+    monkeypatch.setattr(delivery_log, "_defer", lambda items, *, replace: True)
+
+
+@pytest.mark.parametrize(
+    ("plant", "invariant", "within"),
+    [
+        (_sender_without_its_guard, "invariant 2", 60),
+        (_claims_that_never_expire, "invariant 1", 150),
+        (_status_route_forgets_requests, "invariant 3", 20),
+    ],
+    ids=["sender-skips-msg-id-guard", "claim-ignores-expiry", "manifest-never-written"],
+)
+def test_soak_reports_a_planted_bug(
+    soak_world: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    plant: Callable[[pytest.MonkeyPatch], None],
+    invariant: str,
+    within: int,
+) -> None:
+    plant(monkeypatch)
+
+    found = violations(SMOKE_SEED, range(within))
+
+    assert any(violation.startswith(invariant) for _, violation in found), found
+
