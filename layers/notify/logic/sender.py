@@ -198,13 +198,19 @@ def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarte
 
 def _record_dead_lettered(message: NotificationMessage, reason: str) -> None:
     """On the queue's last receive, before the message moves to the dead-letter queue having sent nothing: an
-    attempt (so the record names its channel and destination) and the outcome `failed`, "dead-lettered: ..."."""
+    attempt and the outcome `failed`, "dead-lettered: ..."."""
+    _record_with_attempt(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
+
+
+def _record_with_attempt(message: NotificationMessage, outcome: SendOutcome) -> None:
+    """An outcome that may be the msg_id's first record (no attempt of this copy got as far as recording one):
+    an attempt first, so the record names its channel and destination, then the outcome."""
     try:
         _record_attempt(message)
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
         return
-    _record(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
+    _record(message, outcome)
 
 
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
@@ -306,7 +312,8 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
             # Another sender may hold the claim right now; by the next receive it will have finished.
             raise RetryLater("another delivery of this msg_id is in progress") from exc
         outcome = SendOutcome(DeliveryState.unknown, reason=INTERRUPTED_REASON)
-        _record(message, outcome)
+        # The interrupted delivery may have died before it recorded its attempt (found by `make soak`).
+        _record_with_attempt(message, outcome)
         logger.error("delivery outcome unknown", extra=_log_context(message))
         return outcome
     except IdempotencyPersistenceLayerError as exc:
