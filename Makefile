@@ -25,6 +25,7 @@ sam-deps: $(SAM_VENV)/.installed
 checkov-deps: $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt layers/requirements.txt clients/python/pyproject.toml
+	@echo "make: installing the app, its tests and linters into $(VENV) (first run only: about a minute)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	# The shared package lives in the layer; make it importable in the venv, as the layer is on Lambda.
@@ -46,8 +47,8 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements-checkov.txt
 	touch $@
 
-# Security checks: bandit on the code (settings in pyproject.toml), checkov on the template. checkov's
-# cloudformation framework reads SAM resources too; each skip is in the resource's Metadata with a reason.
+# Security checks: bandit on the code (settings in pyproject.toml), checkov on the templates. checkov's
+# cloudformation framework reads SAM resources too; .checkov.yaml lists the skips, each with its reason.
 # --skip-download: checkov calls no Prisma Cloud API for guidelines.
 # ruff's formatter and its import sort (rule I), in place.
 format: deps
@@ -58,14 +59,14 @@ lint: deps checkov-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local clients/python/src -q
-	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --skip-download --compact --quiet
+	$(VENV)/bin/bandit -c pyproject.toml -r layers functions local notify_admin clients/python/src -q
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml -f monitoring.yaml --config-file .checkov.yaml
 
 template-check: deps sam-deps
-	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/cfn-lint template.yaml monitoring.yaml
 	$(SAM) validate --lint --region $(REGION)
 
-unit: deps
+unit: deps sam-deps
 	$(PY) -m pytest tests/unit tests/infrastructure
 
 # tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
@@ -107,8 +108,13 @@ soak: deps
 build: sam-deps
 	PYENV_VERSION=$(PYENV_VERSION) $(SAM) build
 
-deploy: build
-	$(SAM) deploy --config-env $(ENV)
+# Builds, then deploys with DeployFingerprint (local/deploy.py, docs/deploy.md): each aliased function publishes
+# a version, and its `live` alias moves, whenever its code, the layer or a parameter it reads changed.
+# GUIDED=1: a first deploy, sam deploy --guided (its authentication questions answered, see local/deploy.py).
+# PARAMS="SenderEmail=you@example.org AlarmEmail=...": values on top of samconfig.toml's parameter_overrides.
+# REVIEW=1: create and show the change set, execute nothing. No question here defaults to aborting.
+deploy: build deps
+	$(PY) -m local.deploy --env $(ENV) --sam $(SAM) $(if $(GUIDED),--guided) $(if $(REVIEW),--no-execute-changeset) $(PARAMS)
 
 stack-name:
 	@echo $(STACK_NAME)

@@ -17,6 +17,7 @@ from bench.cold_start import RUNS, TARGET_RATIO, measure_cold_starts
 from bench.local_load import CLIENTS, PHASE_MAX_REQUESTS, PHASE_SECONDS, measure_local_load
 from bench.memory import measure_memory
 from bench.report import render_table
+from bench.versus import measure_against_minimal_design
 from bench.warm_latency import measure_warm_latency
 from local.seed import demo_workspaces
 
@@ -46,6 +47,8 @@ def main() -> int:
     imports = measure_cold_starts()
     _progress("warm in-process latency, Event API")
     warm = measure_warm_latency()
+    _progress("against the minimal hand-rolled design: latency, sender throughput, cost per million")
+    versus = measure_against_minimal_design()
     _progress("peak memory: each function in a fresh process, serving its requests")
     memory = measure_memory()
     _progress(f"local stack: {CLIENTS} clients, up to {PHASE_SECONDS:.0f} s or {PHASE_MAX_REQUESTS} requests per phase")
@@ -58,6 +61,8 @@ def main() -> int:
         "aws_calls": [scenario.as_dict() for scenario in scenarios],
         "cold_start": {"target_ratio": TARGET_RATIO, "runs": RUNS, "imports": [t.as_dict() for t in imports]},
         "warm_latency_event_api": warm.as_dict(),
+        "against_minimal_design": {name: versus[name] for name in ("latency_event_api", "sender_throughput")},
+        "cost_per_million_usd": versus["cost_per_million_usd"],
         "memory": [use.as_dict() for use in memory],
         "local_stack": load.as_dict(),
     }

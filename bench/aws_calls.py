@@ -17,6 +17,7 @@ from typing import Any
 from bench.harness import (
     AUTOMATION_API,
     BULK_API,
+    CANCEL_API,
     EVENT_API,
     Api,
     InProcessStack,
@@ -159,6 +160,10 @@ BULK_1000_TARGET = 2 + BULK_RECIPIENTS // 10
 # (so a re-execution after a crash sends the same ones), enqueue, complete.
 BY_PROFILE_TARGET = 5
 BENCH_DISTINCT_ID = "bench-user"
+# Issue 23 (docs/contract.md section 8): a key lookup reads the record once (K1); a cancel of one run of the
+# two-step onboarding automation claims and completes its own key, queries the index once and writes once a step.
+LOOKUP_TARGET = 1
+CANCEL_ONE_RUN_TARGET = 2 + 1 + 2
 
 
 @dataclass(frozen=True)
@@ -256,4 +261,22 @@ def measure_request_calls() -> list[Scenario]:
                 key=f"bench-{uuid.uuid4()}",
             )
         )
+        scenarios += _measure_issue_23(counter, stack)
     return scenarios
+
+
+def _measure_issue_23(counter: CallCounter, stack: InProcessStack) -> list[Scenario]:
+    """The key lookup (K1) and the cancel of one run (C1), warm."""
+    key, cancellation_key = f"bench-{uuid.uuid4()}", f"bench-{uuid.uuid4()}"
+    trigger = api_gateway_event(AUTOMATION_API, stack.workspace, ONBOARDING_PAYLOAD, key=key)
+    trigger["headers"]["cancellation-key"] = cancellation_key
+    invoke(AUTOMATION_API, trigger)
+    lookup = Api("status_api", "status_api/get_request.json", f"idempotency/automation/{key}")
+    cancel = ApiCase("Automation cancel", CANCEL_API, {"cancellation_key": cancellation_key})
+    found = _measure(
+        counter, stack, ApiCase("Key lookup", lookup, {}), "warm container", LOOKUP_TARGET, "GetItem", key=None
+    )
+    cancelled = _measure(
+        counter, stack, cancel, "one run, 2 steps", CANCEL_ONE_RUN_TARGET, "claim+query+write/step+complete", key=key
+    )
+    return [found, cancelled]

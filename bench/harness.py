@@ -60,6 +60,7 @@ class Api:
 EVENT_API = Api("event_api", "event_api/post_event.json", "event")
 BULK_API = Api("bulk_api", "bulk_api/post_bulk.json", "event/bulk")
 AUTOMATION_API = Api("automation_api", "automation_api/trigger.json", "automation/onboarding/trigger")
+CANCEL_API = Api("automation_api", "automation_api/trigger.json", "automation/onboarding/cancel")
 
 
 @cache

@@ -178,4 +178,81 @@ def render_table(results: dict[str, Any]) -> str:
         _local_section(results["local_stack"]),
         _memory_section(results.get("memory", [])),
     ]
+    if "against_minimal_design" in results:
+        sections.append(
+            _versus_section(
+                {**results["against_minimal_design"], **{"cost_per_million_usd": results["cost_per_million_usd"]}}
+            )
+        )
     return "\n\n".join("\n".join(section) for section in sections)
+
+
+def _versus_section(versus: dict[str, Any]) -> list[str]:
+    latency = versus["latency_event_api"]
+    widths = [26, 13, 13, 8, 9, 7]
+    lines = [
+        "6. Against the minimal hand-rolled design (bench/baseline.py: Powertools idempotent_function on DynamoDB,",
+        "   local cache on, one SQS SendMessage), same process, same moto, requests alternating one by one",
+        _row(["Event API, warm", "product ms", "minimal ms", "ratio", "target", "verdict"], widths),
+    ]
+    for name, label in (("new_key", "new key"), ("replay", "replay")):
+        for stat, figure in (("p50", "median_ms"), ("p99", "p99_ms")):
+            ratio_name = f"{name}_{stat}"
+            lines.append(
+                _row(
+                    [
+                        f"{label} {stat}",
+                        f"{latency['product'][name][figure]:.3f}",
+                        f"{latency['minimal'][name][figure]:.3f}",
+                        f"{latency['ratios'][ratio_name]:.2f}",
+                        f"<= {latency['targets'][ratio_name]}",
+                        latency["verdicts"][ratio_name],
+                    ],
+                    widths,
+                )
+            )
+    for side in ("product", "minimal"):
+        parts = ", ".join(f"{op} {ms:.2f}" for op, ms in latency["new_key_calls_median_ms"][side].items())
+        lines.append(f"   new key, {side}, median ms per call: {parts}")
+    for name in ("new_key", "replay"):
+        steps = latency["product_steps_median_ms"][name]
+        lines.append(f"   product {name.replace('_', ' ')}, ms per step (profiler shares x this run's median):")
+        lines += [f"      {ms:8.3f}  {step}" for step, ms in sorted(steps.items(), key=lambda kv: -kv[1])]
+    sender = versus["sender_throughput"]
+    rate = sender["messages_per_second"]
+    lines += [
+        "",
+        "7. Sender throughput: batches of 10 to SES in moto, alternating with a minimal SQS -> SES handler that keeps",
+        "   the product's at-most-once guarantee (Powertools idempotency on msg_id) and one without it (bare)",
+        f"   messages/s: product {rate['product']}, minimal {rate['minimal']}, bare {rate['bare']}; "
+        f"product / minimal {sender['ratio_to_minimal']:.2f} (target >= {sender['target']}) {sender['verdict']};"
+        f" product / bare {sender['ratio_to_bare']:.2f}",
+    ]
+    for side in ("product", "minimal", "bare"):
+        parts = ", ".join(f"{op} {ms:.2f}" for op, ms in sender["per_message_calls_median_ms"][side].items())
+        lines.append(f"   {side}, median ms per message: {parts}")
+    cost = versus["cost_per_million_usd"]
+    lines += [
+        "",
+        f"8. Cost per million keyed Events with one email (USD, {cost['prices_as_of']} us-east-1 list prices,"
+        " bench/prices.py), from this run's units and durations",
+        f"   total {cost['total']:.2f} (target <= {cost['target']:.2f}) {cost['verdict']};"
+        f" the minimal design {cost['minimal_design_total']:.2f}; SES itself"
+        f" {cost['not_in_total']['ses_per_million_emails']:.2f} more",
+    ]
+    for name, usd in cost["breakdown"].items():
+        lines.append(f"      {usd:8.3f}  {name}   (minimal design {cost['minimal_design_breakdown'][name]:.3f})")
+    measured = cost["measured"]
+    api, send = measured["keyed_event_api"], measured["sender_per_message"]
+    lines.append(
+        f"   per request: API writes {api['dynamodb_write_units']} WCU, reads {api['dynamodb_read_units']} RCU,"
+        f" SQS {api['sqs_requests']}; sender per message writes {send['dynamodb_write_units']},"
+        f" reads {send['dynamodb_read_units']}; log bytes {api['log_bytes']} (API)"
+        f" + {measured['sender_log_bytes_per_message']:.0f} (sender)"
+    )
+    bulk = cost["bulk_1000"]
+    lines.append(
+        f"   a 1000-recipient bulk: {bulk['total']:.2f} per million bulks ({bulk['per_recipient']:.3f} per million"
+        f" recipients): " + ", ".join(f"{name} {usd:.2f}" for name, usd in bulk["breakdown"].items())
+    )
+    return lines

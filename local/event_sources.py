@@ -8,6 +8,7 @@ to the dead-letter queue once they have been received maxReceiveCount times.
 from __future__ import annotations
 
 import base64
+import json
 import sys
 import threading
 import time
@@ -44,6 +45,29 @@ def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> d
         "eventSourceARN": queue_arn,
         "awsRegion": region,
     }
+
+
+def lambda_sns_record(message: dict[str, Any], topic_arn: str) -> dict[str, Any]:
+    """The SNS notification a subscribed queue received, as Lambda's SNS event source hands it to a function."""
+    envelope = json.loads(message["Body"])
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": f"{topic_arn}:local",
+        "Sns": {
+            "Type": envelope.get("Type", "Notification"),
+            "MessageId": envelope["MessageId"],
+            "TopicArn": envelope.get("TopicArn", topic_arn),
+            "Subject": envelope.get("Subject"),
+            "Message": envelope["Message"],
+            "Timestamp": envelope.get("Timestamp"),
+            "MessageAttributes": envelope.get("MessageAttributes", {}),
+        },
+    }
+
+
+# Lambda invokes an SNS subscriber asynchronously: a failed invocation is tried twice more, then dropped.
+SNS_ATTEMPTS = 3
 
 
 def failed_message_ids(source: SqsEventSource, invocation: Invocation, batch_ids: list[str]) -> set[str]:
@@ -141,6 +165,9 @@ class SqsPoller:
         return list(batch.values())
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        if self.source.sns_topic_arn is not None:
+            self._deliver_sns(batch, self.source.sns_topic_arn)
+            return
         records = [lambda_sqs_record(message, self.queue["arn"], self.region) for message in batch]
         received_at = time.time()
         invocation = self.pool.invoke({"Records": records}, self.faults.snapshot())
@@ -154,3 +181,11 @@ class SqsPoller:
                 for i, m in enumerate(done[start : start + SQS_RECEIVE_LIMIT])
             ]
             self.sqs.delete_message_batch(QueueUrl=self.queue["url"], Entries=entries)
+
+    def _deliver_sns(self, batch: list[dict[str, Any]], topic_arn: str) -> None:
+        """One SNS notification per invocation; a failed one comes back (visibility) until SNS_ATTEMPTS."""
+        for message in batch:
+            invocation = self.pool.invoke({"Records": [lambda_sns_record(message, topic_arn)]}, self.faults.snapshot())
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if invocation.outcome == "ok" or receives >= SNS_ATTEMPTS:
+                self.sqs.delete_message(QueueUrl=self.queue["url"], ReceiptHandle=message["ReceiptHandle"])

@@ -3,7 +3,6 @@
 The API port accepts `POST /_local/faults` with a fault and `DELETE /_local/faults` to disarm all.
 Armed faults travel with every invocation to the function workers, where a botocore `before-send`
 hook raises for matching calls, as if the service were unreachable (R9 is tested this way).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """API Gateway HTTP API, emulated: the template's HttpApi routes, payload format 2.0, on a threaded server.
 
-What it answers on its own is what HTTP API answers: 404 `{"message":"Not Found"}` for an unknown
-route, 500 `{"message":"Internal Server Error"}` when the function fails (an unhandled exception,
+What it answers on its own is what HTTP API answers: 404 `{"message":"Not Found"}` for a request no
+route takes (the product's template has a `$default` route, whose function answers in the product's error
+shape), 500 `{"message":"Internal Server Error"}` when the function fails (an unhandled exception,
 a timeout, a malformed response), and 503 `{"message":"Service Unavailable"}` when the integration
 takes longer than HTTP API's 30 s limit.
 """
@@ -71,7 +72,9 @@ class _CompiledRoute:
             else:
                 parts.append(re.escape(segment))
                 specificity.append(2)
-        self.pattern = re.compile("^/" + "/".join(parts) + "$")
+        # A route declared with a trailing slash is another route, as on HTTP API (the template declares both).
+        trailing = "/" if route.path.endswith("/") and route.path != "/" else ""
+        self.pattern = re.compile("^/" + "/".join(parts) + trailing + "$")
         self.specificity = tuple(specificity)
 
     def match(self, method: str, path: str) -> dict[str, str] | None:

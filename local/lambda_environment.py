@@ -40,4 +40,7 @@ def lambda_environment(
         "LANG": "en_US.UTF-8",
         "TZ": "UTC",
         "PYTHONUNBUFFERED": "1",
+        # The local stack alone lets delivery reports go to http://127.0.0.1 (notify.logic.reports), so the
+        # feature can be tried on one machine; the template never sets it.
+        "LOCAL_LOOPBACK_CALLBACKS": "true",
     }

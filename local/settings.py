@@ -9,12 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from local.template import TEMPLATE_PATH
+from notify.settings import InvalidSetting
 
 DYNAMODB_BACKENDS = ("moto", "dynamodb-local")
-
-
-class InvalidSetting(ValueError):
-    """An environment variable of the local stack holds a value it cannot use."""
 
 
 class PortInUse(Exception):

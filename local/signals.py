@@ -12,6 +12,9 @@ class StopRequested(BaseException):
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
+    # The first signal starts the shutdown; from this instant on, another one is ignored, so it cannot interrupt
+    # the shutdown with a traceback (even before the handler below it has run a single line).
+    ignore_stop_signals()
     raise StopRequested()
 
 

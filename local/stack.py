@@ -137,7 +137,7 @@ class LocalStack:
 
         senders = sorted({env["EMAIL_FROM"] for env in environments.values() if "EMAIL_FROM" in env})
         verify_sender_identities(session, senders or [DEFAULT_SENDER])
-        outputs = stack_outputs(resources, self.settings.api_url)
+        outputs = resolved_outputs(resources, self.settings.api_url)
         register_stack(session, outputs)
         self._write_sam_env_vars(environments)
         self.resources, self.session = resources, session
@@ -251,7 +251,7 @@ class LocalStack:
         self.cleanup.close()
 
 
-def stack_outputs(resources: LocalResources, api_url: str) -> dict[str, str]:
+def resolved_outputs(resources: LocalResources, api_url: str) -> dict[str, str]:
     """The template's Outputs resolved to local values; ApiUrl is this machine's API."""
     outputs = {}
     for name, output in resources.template.get("Outputs", {}).items():

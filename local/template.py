@@ -11,36 +11,48 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = ROOT / "template.yaml"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub...) into their long form."""
-
-
-def _construct_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
-    name = "Ref" if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if tag_suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_tag)
+# The alarms, their topic and the dashboard: a nested stack of template.yaml (its `Monitoring` resource).
+MONITORING_PATH = ROOT / "monitoring.yaml"
 
 
 @cache
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506  # nosec B506  # a SafeLoader subclass
+    """The template as plain JSON-like data, short tags (!Ref, !GetAtt, !Sub...) in their long form, read by
+    cfn-lint's decoder (the parser `make template-check` runs), not a loader of our own."""
+    from cfnlint.decode import cfn_yaml
+
+    # cfn-lint's nodes carry line numbers; a JSON round trip makes them the plain dicts, lists and strings the
+    # local stacks and the tests compare with.
+    return dict(json.loads(json.dumps(cfn_yaml.load(str(path)))))
+
+
+@cache
+def load_monitoring() -> dict[str, Any]:
+    """monitoring.yaml as template.yaml instantiates it: each parameter the parent passes is replaced by what it
+    passes (a Ref or GetAtt of the parent's own resources and parameters), in values and in Fn::Sub strings, so
+    its alarms and dashboard read as if they stood in template.yaml."""
+    passed: dict[str, Any] = load_template()["Resources"]["Monitoring"]["Properties"]["Parameters"]
+
+    def placeholder(value: Any) -> str:
+        return value["Ref"] if "Ref" in value else ".".join(value["Fn::GetAtt"])
+
+    def instantiate(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Ref"} and node["Ref"] in passed:
+                return passed[node["Ref"]]
+            if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+                text = node["Fn::Sub"]
+                for name, value in passed.items():
+                    text = text.replace("${" + name + "}", "${" + placeholder(value) + "}")
+                return {"Fn::Sub": text}
+            return {key: instantiate(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [instantiate(value) for value in node]
+        return node
+
+    return dict(instantiate(load_template(MONITORING_PATH)))
 
 
 def resources_of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
@@ -61,6 +73,7 @@ class LocalResources:
     template: dict[str, Any] = field(default_factory=load_template)
     tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
     queues: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> {url, arn, name}
+    topics: dict[str, str] = field(default_factory=dict)  # logical id -> SNS topic ARN
     # Parameter values instead of the template's defaults, as `sam deploy --parameter-overrides` gives them.
     parameters: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +82,8 @@ class LocalResources:
             return self.tables[logical_id]
         if logical_id in self.queues:
             return self.queues[logical_id]["url"]
+        if logical_id in self.topics:
+            return self.topics[logical_id]
         parameter = self.template.get("Parameters", {}).get(logical_id)
         if parameter is not None and logical_id in self.parameters:
             return self.parameters[logical_id]
@@ -171,7 +186,33 @@ def create_resources(
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         local.queues[logical_id] = {"url": url, "arn": arn, "name": name}
+    _create_topics_and_their_sources(session, region, template, local)
     return local
+
+
+def sns_source_queue(function: str, event: str) -> str:
+    """The queue standing in for Lambda's SNS subscription of one function's `SNS` event (local only)."""
+    return f"{function}{event}Subscription"
+
+
+def _create_topics_and_their_sources(
+    session: Any, region: str, template: dict[str, Any], local: LocalResources
+) -> None:
+    """Every SNS topic, and for each function's `SNS` event a queue subscribed to its topic: Lambda's SNS event source
+    is emulated by polling it (local/event_sources.py hands the function SNS records)."""
+    sns = session.client("sns", region_name=region)
+    sqs = session.client("sqs", region_name=region)
+    for logical_id in resources_of_type("AWS::SNS::Topic", template):
+        local.topics[logical_id] = sns.create_topic(Name=logical_id)["TopicArn"]
+    for function, resource in resources_of_type("AWS::Serverless::Function", template).items():
+        for event, spec in resource.get("Properties", {}).get("Events", {}).items():
+            if spec.get("Type") != "SNS":
+                continue
+            name = sns_source_queue(function, event)
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            sns.subscribe(TopicArn=local.resolve(spec["Properties"]["Topic"]), Protocol="sqs", Endpoint=arn)
+            local.queues[name] = {"url": url, "arn": arn, "name": name}
 
 
 def function_environment(function_logical_id: str, local: LocalResources) -> dict[str, str]:
@@ -208,6 +249,8 @@ class SqsEventSource:
     batching_window_seconds: int = 0
     report_batch_item_failures: bool = False
     enabled: bool = True
+    # An `SNS` event, emulated: `queue` is subscribed to this topic (its ARN), and the function gets SNS records.
+    sns_topic_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,7 +323,14 @@ def _http_routes(function: str, events: dict[str, Any], local: LocalResources) -
 
 def _sqs_event_sources(function: str, events: dict[str, Any], local: LocalResources) -> list[SqsEventSource]:
     sources = []
-    for event in events.values():
+    for name, event in events.items():
+        if event.get("Type") == "SNS" and sns_source_queue(function, name) in local.queues:
+            topic = str(local.resolve(event["Properties"]["Topic"]))
+            sources.append(
+                SqsEventSource(
+                    function=function, queue=sns_source_queue(function, name), batch_size=1, sns_topic_arn=topic
+                )
+            )
         if event.get("Type") != "SQS":
             continue
         props = event["Properties"]

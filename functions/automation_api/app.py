@@ -1,46 +1,38 @@
-"""Automations API: POST /v1/{workspace}/{version}/automation/{automation_id}/trigger (rules R1-R9).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Automations API: POST /v1/{workspace}/{version}/automation/{automation_id}/trigger (docs/contract.md, R1-R9), and
+the cancel of a run's delayed steps, POST /v1/{workspace}/{version}/automation/{automation_id}/cancel (C1-C6)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from notify import snapstart
-from notify.api import build_resolver, parse_json, serve
-from notify.environment import require_environment
-from notify.observability import logger, metrics, tracer
+from notify.api import http_function
 
-# Cold start: stop here, naming the variable, when the template did not give one this function needs.
-require_environment("automation_api")
-app = build_resolver()
-# With SnapStart (off by default), the snapshot holds what the first request would import.
-snapstart.register(preload=("notify.logic.automations",))
+_PRELOAD = ("notify.logic.automations", "notify.logic.cancellations", "notify.models.requests")
+function = http_function("automation_api", preload=_PRELOAD)
+lambda_handler = function.lambda_handler
 
 
-@app.post("/v1/<workspace>/<version>/automation/<automation_id>/trigger")
-@tracer.capture_method
+@function.post("/v1/<workspace>/<version>/automation/<automation_id>/trigger")
 def trigger_automation(workspace: str, version: str, automation_id: str) -> Response:
-    # Any JSON payload; every step must resolve against it before anything is queued (R5).
-    # Imported on the first request, not at cold start (notify/api.py).
+    # Imported on the first request, not at cold start (notify/api.py). Any JSON payload; every step must resolve
+    # against it before anything is queued (R5).
     from notify.logic.automations import accept_automation
 
-    return serve(
-        app,
+    headers = function.app.current_event.headers
+    return function.serve(
         "automation",
         workspace,
         version,
-        lambda scope: accept_automation(scope, automation_id, parse_json(app, empty={})),
+        lambda scope: accept_automation(scope, automation_id, function.json(empty={}), headers),
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+@function.post("/v1/<workspace>/<version>/automation/<automation_id>/cancel")
+def cancel_automation(workspace: str, version: str, automation_id: str) -> Response:
+    # Idempotent like the other POSTs, in its own key scope (C3): its answer is stored and replayed.
+    from notify.logic.cancellations import accept_cancel
+    from notify.models.requests import CancelRequest
+
+    return function.serve(
+        "cancel", workspace, version, lambda scope: accept_cancel(scope, automation_id, function.body(CancelRequest))
+    )

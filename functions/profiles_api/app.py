@@ -1,94 +1,78 @@
-"""Profiles API: Fyno's routes under /v1/{workspace}/{version}/profiles (docs/contract.md section 6)."""
+"""Profiles API: Fyno's routes under /v1/{workspace}/{version}/profiles (docs/contract.md section 6), and its
+suppression list, /v1/{workspace}/suppressions (section 8): the recipients a workspace manages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from notify import snapstart
-from notify.api import build_resolver, parse_body, to_response
-from notify.environment import require_environment
-from notify.observability import logger, metrics, tracer
+from notify.api import http_function, lazy_module, to_response
 
-# Cold start: stop here, naming the variable, when the template did not give one this function needs.
-require_environment("profiles_api")
-app = build_resolver()
-# With SnapStart (off by default), the snapshot holds what the first request would import.
-snapstart.register(preload=("notify.logic.profiles", "notify.models.profiles"))
+if TYPE_CHECKING:
+    from notify.logic import profiles, suppressions
+    from notify.models import profiles as models
+    from notify.models import suppressions as suppression_models
+else:  # imported on the first request, not at cold start (notify/api.py)
+    profiles = lazy_module("notify.logic.profiles")
+    models = lazy_module("notify.models.profiles")
+    suppressions = lazy_module("notify.logic.suppressions")
+    suppression_models = lazy_module("notify.models.suppressions")
 
-# Imported on the first request, not at cold start (notify/api.py): every route below needs them.
+# Suppressions' modules are imported by their routes' first request only (not preloaded: profiles are the common case).
+function = http_function("profiles_api", preload=("notify.logic.profiles", "notify.models.profiles"))
+lambda_handler = function.lambda_handler
 
 
-@app.post("/v1/<workspace>/<version>/profiles")
-@tracer.capture_method
+@function.post("/v1/<workspace>/<version>/profiles")
 def create_profile(workspace: str, version: str) -> Response:
-    from notify.logic import profiles
-    from notify.models.profiles import ProfileCreate
-
-    return to_response(profiles.create(workspace, version, parse_body(app, ProfileCreate)))
+    return to_response(profiles.create(workspace, version, function.body(models.ProfileCreate)))
 
 
-@app.get("/v1/<workspace>/<version>/profiles/<distinct_id>")
-@tracer.capture_method
+@function.get("/v1/<workspace>/<version>/profiles/<distinct_id>")
 def get_profile(workspace: str, version: str, distinct_id: str) -> Response:
-    from notify.logic import profiles
-
     return to_response(profiles.read(workspace, version, profiles.path_distinct_id(distinct_id)))
 
 
-@app.put("/v1/<workspace>/<version>/profiles/<distinct_id>")
-@tracer.capture_method
+@function.put("/v1/<workspace>/<version>/profiles/<distinct_id>")
 def replace_profile(workspace: str, version: str, distinct_id: str) -> Response:
-    from notify.logic import profiles
-    from notify.models.profiles import ProfileUpdate
-
     distinct_id = profiles.path_distinct_id(distinct_id)
-    return to_response(profiles.replace(workspace, version, distinct_id, parse_body(app, ProfileUpdate)))
+    return to_response(profiles.replace(workspace, version, distinct_id, function.body(models.ProfileUpdate)))
 
 
-@app.patch("/v1/<workspace>/<version>/profiles/<distinct_id>/channel")
-@tracer.capture_method
+@function.patch("/v1/<workspace>/<version>/profiles/<distinct_id>/channel")
 def patch_profile_channels(workspace: str, version: str, distinct_id: str) -> Response:
-    from notify.logic import profiles
-    from notify.models.profiles import ChannelPatch
-
     distinct_id = profiles.path_distinct_id(distinct_id)
-    return to_response(profiles.patch_channels(workspace, version, distinct_id, parse_body(app, ChannelPatch)))
+    return to_response(profiles.patch_channels(workspace, version, distinct_id, function.body(models.ChannelPatch)))
 
 
-@app.post("/v1/<workspace>/<version>/profiles/<distinct_id>/channel/delete")
-@tracer.capture_method
+@function.post("/v1/<workspace>/<version>/profiles/<distinct_id>/channel/delete")
 def delete_profile_channels(workspace: str, version: str, distinct_id: str) -> Response:
-    from notify.logic import profiles
-    from notify.models.profiles import ChannelDelete
-
     distinct_id = profiles.path_distinct_id(distinct_id)
-    return to_response(profiles.delete_channels(workspace, version, distinct_id, parse_body(app, ChannelDelete)))
+    return to_response(profiles.delete_channels(workspace, version, distinct_id, function.body(models.ChannelDelete)))
 
 
-@app.patch("/v1/<workspace>/<version>/profiles/<source>/merge/<target>")
-@tracer.capture_method
+@function.patch("/v1/<workspace>/<version>/profiles/<source>/merge/<target>")
 def merge_profiles(workspace: str, version: str, source: str, target: str) -> Response:
-    from notify.logic import profiles
-
     source_id = profiles.path_distinct_id(source, "source")
     return to_response(profiles.merge(workspace, version, source_id, profiles.path_distinct_id(target, "target")))
 
 
-@app.post("/v1/<workspace>/<version>/profiles/delete")
-@tracer.capture_method
+@function.post("/v1/<workspace>/<version>/profiles/delete")
 def delete_profiles(workspace: str, version: str) -> Response:
-    from notify.logic import profiles
-    from notify.models.profiles import ProfilesDelete
-
-    return to_response(profiles.delete_many(workspace, version, parse_body(app, ProfilesDelete)))
+    return to_response(profiles.delete_many(workspace, version, function.body(models.ProfilesDelete)))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+@function.get("/v1/<workspace>/suppressions")
+def list_suppressions(workspace: str) -> Response:
+    return to_response(suppressions.listed(workspace))
+
+
+@function.post("/v1/<workspace>/suppressions")
+def add_suppression(workspace: str) -> Response:
+    return to_response(suppressions.add(workspace, function.body(suppression_models.SuppressionCreate)))
+
+
+@function.delete("/v1/<workspace>/suppressions")
+def remove_suppressions(workspace: str) -> Response:
+    return to_response(suppressions.remove(workspace, dict(function.app.current_event.query_string_parameters or {})))

@@ -2,7 +2,6 @@
 
 Cold start: only the batch processor, Logger and Metrics are imported here; the sending logic, pydantic's
 models and the providers are imported by the first invocation (and jinja2 by the first render).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from notify.logic.providers import Providers
-    from notify.models.messages import NotificationMessage
 
 # Cold start: stop here, naming the variable, when the template did not give one this function needs.
 require_environment("sender")
@@ -36,31 +34,14 @@ def providers() -> Providers:
     return Providers()
 
 
-class MalformedMessage(Exception):
-    """A queue message that is not a notification: reported failed, so the queue moves it to the DLQ."""
-
-
-def read_message(record: SQSRecord) -> NotificationMessage:
-    """The record's notification. pydantic's own error quotes the body, recipient address included, and
-    Lambda logs the traceback of a batch whose every record failed: name only the fields that broke."""
-    from pydantic import ValidationError
-
-    from notify.models.messages import NotificationMessage
-
-    try:
-        return NotificationMessage.model_validate_json(record.body)
-    except ValidationError as exc:
-        fields = sorted({".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()})
-        reason = f"queue message {record.message_id} is not a notification: {', '.join(fields)}"
-        raise MalformedMessage(reason) from None
-
-
 @tracer.capture_method
 def send_record(record: SQSRecord) -> None:
-    """One queue message; raising reports it as a batch item failure, so SQS redelivers only it."""
-    from notify.logic.sender import send_notification
+    """One queue message; raising reports it as a batch item failure, so SQS redelivers only it (a malformed
+    message is reported failed too, so the queue moves it to the DLQ)."""
+    from notify.logic.sender import read_message, send_notification
 
-    send_notification(read_message(record), int(record.attributes.approximate_receive_count), providers())
+    message = read_message(record.body, record.message_id)
+    send_notification(message, int(record.attributes.approximate_receive_count), providers())
 
 
 @logger.inject_lambda_context

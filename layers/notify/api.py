@@ -4,21 +4,26 @@ Cold start: this module and the functions' `app.py` import only the resolver, Lo
 request needs beyond them (pydantic and the models, Powertools' idempotency, the product's logic) is
 imported by the first request that needs it, so a container pays it once, at its first request, and
 never for a route it does not serve (SnapStart preloads it before the snapshot: notify/snapstart.py).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
 
-from notify.dal.clients import RESERVE_FRACTION, time_budget
+from notify import snapstart
+from notify.deadline import RESERVE_FRACTION, time_budget
+from notify.environment import require_environment
 from notify.errors import (
     IdempotencyKeyInUse,
+    MethodNotAllowed,
     NotifyError,
     PayloadTooLarge,
     RequestValidationError,
@@ -26,18 +31,22 @@ from notify.errors import (
     ServiceUnavailable,
 )
 from notify.logic.responses import JSON, StoredResponse, error_body
-from notify.observability import count, logger
+from notify.observability import count, logger, metrics, tracer
+from notify.routes import ROUTES, allowed_methods, trailing_slash_twin
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
     from pydantic import BaseModel
 
-    from notify.logic.idempotency import Api, RequestScope
+    from notify.logic.idempotency import ApiName, RequestScope
 
 VERSIONS = ("live", "test")
 _WORKSPACE_ROUTE = re.compile(r"/v1/(?P<workspace>[^/]+)/(?P<version>[^/]+)(?:/|$)")
+# Routes of a whole workspace, without a version (Fyno's suppression list).
+_WORKSPACE_WIDE_ROUTE = re.compile(r"^/v1/(?P<workspace>[^/]+)/suppressions/?$")
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
+Route = TypeVar("Route", bound=Callable[..., Response])
 
 
 def error_response(error: NotifyError) -> Response:
@@ -46,6 +55,8 @@ def error_response(error: NotifyError) -> Response:
         count("ServiceUnavailable")
     if isinstance(error, IdempotencyKeyInUse | ServiceUnavailable):
         headers["Retry-After"] = str(error.retry_after_seconds)
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.allowed)
     return Response(
         status_code=error.status_code,
         content_type=JSON,
@@ -63,7 +74,7 @@ def to_response(stored: StoredResponse) -> Response:
 
 def serve(
     app: APIGatewayHttpResolver,
-    api: Api,
+    api: ApiName,
     workspace: str,
     version: str,
     execute: Callable[[RequestScope], StoredResponse],
@@ -71,7 +82,12 @@ def serve(
     """One POST API call: the key's stored answer, or `execute` (which parses the body) run once (R1-R9)."""
     from notify.logic.idempotency import serve_request
 
-    return to_response(serve_request(api, workspace, version, app.current_event.headers, execute, app.lambda_context))
+    event = app.current_event
+    try:
+        body: str | bytes | None = event.decoded_body
+    except (ValueError, UnicodeDecodeError):
+        body = event.body  # not UTF-8 once decoded: its encoded form still names it (M2)
+    return to_response(serve_request(api, workspace, version, event.headers, execute, app.lambda_context, body))
 
 
 # Kept back from the invocation's remaining time: botocore may sleep up to 2 s (its standard backoff before
@@ -90,14 +106,20 @@ def within_invocation_time(app: APIGatewayHttpResolver, next_middleware: NextMid
 
 
 def authenticate_workspace(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
-    """Middleware on every /v1/{workspace}/{version}/... route: unknown version -> 404, bad key -> 401."""
+    """Middleware on every /v1/{workspace}/{version}/... and /v1/{workspace}/suppressions route: unknown version
+    -> 404, bad key -> 401."""
     match = _WORKSPACE_ROUTE.search(app.current_event.path)
-    if match is None:
+    # An unmatched route is answered 404 or 405 before any key is looked at, as a gateway routes before it
+    # authorizes (notify.routes).
+    if match is None or app.current_event.http_method not in allowed_methods(app.current_event.path):
         return next_middleware(app)
     from notify.logic.auth import authenticate
 
+    wide = _WORKSPACE_WIDE_ROUTE.match(app.current_event.path)
     try:
-        if match["version"] not in VERSIONS:
+        if wide is not None:
+            match = wide
+        elif match["version"] not in VERSIONS:
             raise RouteNotFound()
         # A malformed workspace id matches no key, so it is a 401 like any other workspace mismatch.
         authenticate(app.current_event.headers.get("authorization"), match["workspace"])
@@ -184,6 +206,12 @@ def parse_body(app: APIGatewayHttpResolver, model: type[ModelT]) -> ModelT:
         raise RequestValidationError(f"Invalid request body: {where}: {first['message']}", errors=errors) from exc
 
 
+def unmatched_route(method: str, path: str) -> NotifyError:
+    """What a request no route of the function serves is answered: 405 on a known path, else 404 (notify.routes)."""
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(method, allowed) if allowed and method not in allowed else RouteNotFound()
+
+
 def build_resolver() -> APIGatewayHttpResolver:
     """The API Gateway HTTP API resolver every function uses: a time budget, auth, errors as the contract says."""
     app = APIGatewayHttpResolver()
@@ -194,8 +222,8 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(error)
 
     @app.not_found
-    def _answer_not_found(_: Exception) -> Response:
-        return error_response(RouteNotFound())
+    def _answer_unmatched(_: Exception) -> Response:
+        return error_response(unmatched_route(app.current_event.http_method, app.current_event.path))
 
     @app.exception_handler(Exception)
     def _answer_unexpected(error: Exception) -> Response:
@@ -203,3 +231,90 @@ def build_resolver() -> APIGatewayHttpResolver:
         return error_response(NotifyError())
 
     return app
+
+
+class _LazyModule:
+    """A module imported when one of its attributes is first read (the functions' first request, not their cold
+    start); typed as the module itself under TYPE_CHECKING where it is used."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+def lazy_module(name: str) -> Any:
+    return _LazyModule(name)
+
+
+@dataclass(frozen=True)
+class HttpFunction:
+    """One HTTP API function: its resolver and its Lambda handler. `functions/<name>/app.py` adds its routes with
+    `get`, `post`, `put`, `patch` and `delete` (traced), and exports `lambda_handler`."""
+
+    app: APIGatewayHttpResolver
+    lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+    def route(self, method: str, path: str) -> Callable[[Route], Route]:
+        # The authentication middleware lets a request the route table does not know through to its 404 or 405
+        # (notify.routes): a route served but missing from the table would be served unauthenticated. Refused here,
+        # at cold start, where every test of the function sees it.
+        if (method, path.replace("<", "{").replace(">", "}")) not in ROUTES:
+            raise RuntimeError(f"{method} {path} is not in notify.routes.ROUTES: add it there first")
+
+        def register(handler: Route) -> Route:
+            traced = tracer.capture_method(handler)
+            # The template routes the trailing-slash twin here too (notify.routes): the resolver serves both.
+            self.app.route(path, method)(traced)
+            self.app.route(trailing_slash_twin(path), method)(traced)
+            return handler
+
+        return register
+
+    def get(self, path: str) -> Callable[[Route], Route]:
+        return self.route("GET", path)
+
+    def post(self, path: str) -> Callable[[Route], Route]:
+        return self.route("POST", path)
+
+    def put(self, path: str) -> Callable[[Route], Route]:
+        return self.route("PUT", path)
+
+    def patch(self, path: str) -> Callable[[Route], Route]:
+        return self.route("PATCH", path)
+
+    def delete(self, path: str) -> Callable[[Route], Route]:
+        return self.route("DELETE", path)
+
+    def serve(
+        self, api: ApiName, workspace: str, version: str, execute: Callable[[RequestScope], StoredResponse]
+    ) -> Response:
+        """One POST API call, idempotent by its key (notify.logic.idempotency)."""
+        return serve(self.app, api, workspace, version, execute)
+
+    def body(self, model: type[ModelT]) -> ModelT:
+        """The request's JSON body validated against `model` (400 naming each bad field)."""
+        return parse_body(self.app, model)
+
+    def json(self, *, empty: Any = None) -> Any:
+        """The request's body as any JSON value; `empty` stands for a missing body."""
+        return parse_json(self.app, empty=empty)
+
+
+def http_function(name: str, preload: Sequence[str] = ()) -> HttpFunction:
+    """The bootstrap every HTTP API function shares, run at cold start: the environment check (stop here, naming
+    the variable, when the template did not give one `name` needs), the resolver with its middlewares, SnapStart's
+    hooks (with SnapStart on, the snapshot holds `preload`: what the first request would import) and the handler's
+    Logger, Tracer and Metrics decorators."""
+    require_environment(name)
+    app = build_resolver()
+    snapstart.register(preload=preload)
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    @tracer.capture_lambda_handler
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    return HttpFunction(app, lambda_handler)

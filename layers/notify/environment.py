@@ -20,6 +20,8 @@ _API = (
     "NOTIFICATION_QUEUE_URL",
     "DELIVERY_LOG_TABLE",
     "PROFILES_TABLE",
+    "SUPPRESSIONS_TABLE",
+    "REPORT_QUEUE_URL",
 )
 
 # functions/<directory> -> the variables it requires.
@@ -27,8 +29,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "event_api": _API,
     "bulk_api": _API,
     "automation_api": _API,
-    "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE"),
-    "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE"),
+    "status_api": ("API_KEYS_TABLE", "DELIVERY_LOG_TABLE", "IDEMPOTENCY_TABLE"),
+    "profiles_api": ("API_KEYS_TABLE", "PROFILES_TABLE", "SUPPRESSIONS_TABLE"),
     "sender": (
         "DEFINITIONS_TABLE",
         "IDEMPOTENCY_TABLE",
@@ -36,7 +38,12 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "INBOX_TABLE",
         "NOTIFICATION_QUEUE_URL",
         "PROVIDER_SECRETS_PATH",
+        "SUPPRESSIONS_TABLE",
+        "REPORT_QUEUE_URL",
+        "SES_CONFIGURATION_SET",
     ),
+    "reporter": ("DEFINITIONS_TABLE", "REPORT_QUEUE_URL", "CALLBACK_SECRETS_PATH"),
+    "provider_events": ("DELIVERY_LOG_TABLE", "SUPPRESSIONS_TABLE", "REPORT_QUEUE_URL"),
     "openapi_api": (),
 }
 

@@ -59,9 +59,37 @@ class UnknownAutomation(NotifyError):
         super().__init__(f"The automation '{automation_id}' is invalid or does not exist")
 
 
+class NotQueued(NotifyError):
+    """Execution started and the queue took none of the request's notifications: answered, and stored (R3), as a
+    500 naming the request, whose status route shows each one `failed` ("not queued")."""
+
+    status_code = 500
+
+    def __init__(self, message: str, *, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class ExecutionFailed(NotifyError):
+    """An unexpected failure after execution started: answered, and stored (R3), as a 500."""
+
+    status_code = 500
+    message = "Internal server error"
+
+
 class RouteNotFound(NotifyError):
     status_code = 404
     message = "Not found"
+
+
+class MethodNotAllowed(NotifyError):
+    """A known route asked with a method it does not serve (notify.routes); `Allow` lists those it does."""
+
+    status_code = 405
+
+    def __init__(self, method: str, allowed: list[str]) -> None:
+        super().__init__(f"Method {method} is not allowed on this route; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
 
 
 class IdempotencyKeyInUse(NotifyError):
@@ -70,6 +98,20 @@ class IdempotencyKeyInUse(NotifyError):
     status_code = 409
     message = "A request with this Idempotency-Key is still being processed; retry later"
     retry_after_seconds = 1
+
+
+class IdempotencyKeyNotFound(NotifyError):
+    """The lookup route's key holds nothing now in this workspace, API and version (K2): never another's data."""
+
+    status_code = 404
+    message = "No request is stored under this Idempotency-Key"
+
+
+class IdempotencyKeyReused(NotifyError):
+    """Strict mode (M1): the key's record holds a request with another body; nothing executed, nothing changed."""
+
+    status_code = 422
+    message = "Idempotency-Key reused with a different request"
 
 
 class ServiceUnavailable(NotifyError):

@@ -14,11 +14,21 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from notify.api import VERSIONS
-from notify.logic.idempotency import EXPIRATION_HEADER, REPLAYED_HEADER
+from notify.logic.idempotency import EXPIRATION_HEADER, LOOKUP_APIS, REPLAYED_HEADER
 from notify.models.delivery import RequestStatus
+from notify.models.limits import MAX_CANCELLATION_KEY_CHARACTERS
 from notify.models.profiles import ChannelDelete, ChannelPatch, Profile, ProfileCreate, ProfilesDelete, ProfileUpdate
-from notify.models.requests import BulkRequest, EventRequest
-from notify.models.responses import AutomationAccepted, BulkAccepted, ErrorBody, EventAccepted, ProfileOk
+from notify.models.requests import BulkRequest, CancelRequest, EventRequest
+from notify.models.responses import (
+    AutomationAccepted,
+    AutomationCancelled,
+    BulkAccepted,
+    ErrorBody,
+    EventAccepted,
+    IdempotencyKeyState,
+    ProfileOk,
+)
+from notify.models.suppressions import Suppression, SuppressionCreate
 
 OPENAPI_PATH = "/v1/openapi.json"
 WORKSPACE_PATTERN = "^[A-Za-z0-9]{10,20}$"
@@ -26,19 +36,24 @@ _REF = "#/components/schemas/{model}"
 _REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     EventRequest,
     BulkRequest,
+    CancelRequest,
     ProfileCreate,
     ProfileUpdate,
     ChannelPatch,
     ChannelDelete,
     ProfilesDelete,
+    SuppressionCreate,
 )
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     EventAccepted,
     BulkAccepted,
     AutomationAccepted,
+    AutomationCancelled,
     RequestStatus,
+    IdempotencyKeyState,
     Profile,
     ProfileOk,
+    Suppression,
     ErrorBody,
 )
 
@@ -90,6 +105,10 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
                 "after Retry-After (R5).",
                 retry_after=1,
             ),
+            "422": _error(
+                "Strict mode (M1, set per workspace): the Idempotency-Key was used with a different body (canonical "
+                "JSON: key order and whitespace do not count); nothing is executed and the stored answer is untouched."
+            ),
             "429": {"description": "The API stage's throttling (API Gateway)."},
             "500": {
                 "description": "Execution started and failed (e.g. the queue refused the notification); the "
@@ -100,6 +119,29 @@ def _post(summary: str, description: str, body: dict[str, Any], accepted: type[B
             "503": {"$ref": "#/components/responses/ServiceUnavailable"},
         },
     }
+
+
+def _with_cancellation_key(operation: dict[str, Any]) -> dict[str, Any]:
+    """The trigger takes a `Cancellation-Key` header besides the idempotency headers (C2)."""
+    header = {
+        "name": "Cancellation-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CANCELLATION_KEY_CHARACTERS},
+        "description": "Names the run for the cancel route (C2); past 256 characters a 400.",
+    }
+    return {**operation, "parameters": [*operation["parameters"], header]}
+
+
+def _ok(operation: dict[str, Any]) -> dict[str, Any]:
+    """An idempotent POST that answers 200 rather than 202 (the cancel)."""
+    responses = dict(operation["responses"])
+    accepted = responses.pop("202")
+    responses = {
+        "200": {**accepted, "description": "Done; a replay (R4) answers the stored status and body."},
+        **responses,
+    }
+    return {**operation, "responses": responses}
 
 
 _DISTINCT_ID = {
@@ -202,9 +244,54 @@ def _profile_paths() -> dict[str, Any]:
     }
 
 
+def _suppression_paths() -> dict[str, Any]:
+    query = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 2048}}
+        for name in ("_id", "distinct_id", "destination", "channel")
+    ]
+    return {
+        "/v1/{workspace}/suppressions": {
+            "parameters": [{"$ref": "#/components/parameters/workspace"}],
+            "get": _profile_route(
+                "listSuppressions",
+                "The workspace's suppression list (entries in force)",
+                "200",
+                "never",
+                answer=Suppression,
+            )
+            | {
+                "responses": {
+                    "200": {
+                        "description": "Every entry in force, oldest first.",
+                        "content": _json({"type": "array", "items": _ref(Suppression)}),
+                    },
+                    "401": {"$ref": "#/components/responses/InvalidApiDetails"},
+                    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                }
+            },
+            "post": _profile_route(
+                "addSuppression",
+                "Suppress a destination or a distinct_id on one channel: nothing is sent to it (skipped, reason "
+                "`suppressed`)",
+                "200",
+                "`Invalid destination for channel <c>`",
+                SuppressionCreate,
+            ),
+            "delete": _profile_route(
+                "removeSuppressions",
+                "Remove every entry matching `_id`, `distinct_id` or `destination` (narrowed by `channel`)",
+                "200",
+                "`No suppression matches`, or no query parameter",
+            )
+            | {"parameters": query},
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     return {
         **_profile_paths(),
+        **_suppression_paths(),
         "/v1/{workspace}/{version}/event": {
             "parameters": _PATH_PARAMETERS,
             "post": {
@@ -236,12 +323,33 @@ def _paths() -> dict[str, Any]:
             ],
             "post": {
                 "operationId": "triggerAutomation",
-                **_post(
-                    "Automations API: start a run of a configured automation",
-                    "Any JSON payload; every step must resolve against it before anything runs. "
-                    "A missing body is the empty object.",
-                    {"required": False, "content": _json({"description": "Any JSON value the steps read"})},
-                    AutomationAccepted,
+                **_with_cancellation_key(
+                    _post(
+                        "Automations API: start a run of a configured automation",
+                        "Any JSON payload; every step must resolve against it before anything runs. "
+                        "A missing body is the empty object.",
+                        {"required": False, "content": _json({"description": "Any JSON value the steps read"})},
+                        AutomationAccepted,
+                    )
+                ),
+            },
+        },
+        "/v1/{workspace}/{version}/automation/{automation_id}/cancel": {
+            "parameters": [
+                *_PATH_PARAMETERS,
+                {"name": "automation_id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}},
+            ],
+            "post": {
+                "operationId": "cancelAutomation",
+                **_ok(
+                    _post(
+                        "Cancel the steps not yet sent of the runs triggered with a Cancellation-Key (C1-C6)",
+                        "Idempotent like the other POSTs (its own key scope, `cancel`): the answer is stored and "
+                        "replayed. Each step is either cancelled or sent, never both. An unknown key cancels nothing "
+                        "(200 with empty lists).",
+                        {"required": True, "content": _json(_ref(CancelRequest))},
+                        AutomationCancelled,
+                    )
                 ),
             },
         },
@@ -257,6 +365,43 @@ def _paths() -> dict[str, Any]:
                     "200": {"description": "The request's notifications.", "content": _json(_ref(RequestStatus))},
                     "401": {"$ref": "#/components/responses/InvalidApiDetails"},
                     "404": _error("No such request in this workspace and version, an unknown version or route."),
+                    "503": {"$ref": "#/components/responses/ServiceUnavailable"},
+                },
+            },
+        },
+        "/v1/{workspace}/{version}/idempotency/{api}/{key}": {
+            "parameters": [
+                *_PATH_PARAMETERS,
+                {
+                    "name": "api",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": list(LOOKUP_APIS)},
+                    "description": "The API the key was sent to (R2); any other name is a 404.",
+                },
+                {
+                    "name": "key",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                    "description": "The Idempotency-Key, percent-encoded; read as the header is (R1).",
+                },
+            ],
+            "get": {
+                "operationId": "getIdempotencyKey",
+                "summary": "What an Idempotency-Key holds now (K1-K4)",
+                "description": "Reads the key's record without claiming, executing or extending anything: one read.",
+                "responses": {
+                    "200": {
+                        "description": "In progress, or completed with the stored status and body.",
+                        "content": _json(_ref(IdempotencyKeyState)),
+                    },
+                    "400": _error("A blank key."),
+                    "401": {"$ref": "#/components/responses/InvalidApiDetails"},
+                    "404": _error(
+                        "The key holds nothing now in this workspace, API and version (never stored, released, "
+                        "expired, another workspace's, or `test`), or an unknown API, version or route."
+                    ),
                     "503": {"$ref": "#/components/responses/ServiceUnavailable"},
                 },
             },
@@ -368,7 +513,7 @@ def build_openapi() -> dict[str, Any]:
             "title": "Idempotent notification API",
             "version": "1.0.0",
             "description": "Event, Event Bulk and Automations APIs with idempotent requests, the request "
-            'status route, and the Profiles API. Errors are `{"_message", "status": "error"}`.',
+            'status route, the Profiles API and the suppression list. Errors are `{"_message", "status": "error"}`.',
         },
         "security": [{"bearerAuth": []}],
         "paths": _paths(),

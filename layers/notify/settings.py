@@ -2,7 +2,6 @@
 
 Which variables each function must have is checked at cold start by notify.environment; here their values
 are validated, and a bad one is an InvalidSetting that names the variable (never pydantic's own report).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -26,11 +25,21 @@ class Settings(BaseModel):
     delivery_log_table: str = ""
     inbox_table: str = ""
     profiles_table: str = ""
+    suppressions_table: str = ""
+    # Delivery reports (docs/contract.md section 8): the sender queues them here; only the reporter reads the
+    # endpoints' signing secrets, SecureStrings under this path.
+    report_queue_url: str = ""
+    callback_secrets_path: str = "/idempotent-notify/callbacks"
+    # The local stack alone sets this (local/lambda_environment.py), never the template: receivers at
+    # http://127.0.0.1 are then allowed, so reports can be tried on one machine.
+    local_loopback_callbacks: bool = False
     idempotency_expiry_seconds: int = Field(default=DEFAULT_IDEMPOTENCY_EXPIRY_SECONDS, ge=1)
     auth_cache_seconds: int = Field(default=60, ge=0, le=60)
     definitions_cache_seconds: int = Field(default=60, ge=0, le=300)
     # Sender: the verified SES identity mail comes from, and the queue's redrive limit (its last attempt).
     email_from: str = ""
+    # The SES configuration set whose events (delivery, bounce, complaint) reach the provider-events function.
+    ses_configuration_set: str = ""
     max_receive_count: int = Field(default=5, ge=1)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=15)
     # Time budget of a sender invocation: kept back to record outcomes and report the batch, and the

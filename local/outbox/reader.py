@@ -219,7 +219,7 @@ class OutboxReader:
             workspace=message.workspace,
             version=message.version,
             event=message.event,
-            channel=record.channel.value,
+            channel=message.channel.value,
             destination=message.destination,
             state=record.state.value,
             attempts=record.attempts,

@@ -181,3 +181,25 @@ def test_profiles_round_trip_and_an_event_sent_by_distinct_id(
     with pytest.raises(ApiError) as raised:
         client.profiles.get(distinct_id)
     assert (raised.value.status_code, raised.value.message) == (400, "incorrect/non existing distinct_id provided")
+
+
+def test_C1_K1_cancel_a_run_by_its_cancellation_key_and_look_both_keys_up(client: Client) -> None:
+    """The client's `trigger(cancellation_key=...)`, `cancel` and `idempotency_lookup` against the server's routes
+    (docs/contract.md section 9): the delayed step is cancelled, and each key's stored answer reads back."""
+    run = f"client-cancel-{uuid.uuid4()}"
+    payload = {"email": address("cancel"), "name": "Rahul", "order": {"id": "A-1", "amount": "1 EUR"}}
+    triggered = client.trigger("onboarding", payload, cancellation_key=run)
+    assert triggered.status_code == 202
+
+    cancelled = client.cancel("onboarding", run)
+
+    assert cancelled.status_code == 200
+    # Step 2 (OrderConfirmed, a minute later) is still waiting: cancelled; step 1 may already have gone out.
+    assert any(entry["step"] == 2 for entry in cancelled.body["cancelled"])
+    again = client.cancel("onboarding", run, idempotency_key=cancelled.idempotency_key)
+    assert (again.replayed, again.body) == (True, cancelled.body)
+    assert triggered.idempotency_key is not None  # the client made one (a v4 UUID)
+    looked_up = client.idempotency_lookup("automation", triggered.idempotency_key)
+    assert looked_up is not None and looked_up.body["state"] == "completed"
+    assert looked_up.body["response"] == triggered.body
+    assert client.idempotency_lookup("event", f"never-used-{uuid.uuid4()}") is None

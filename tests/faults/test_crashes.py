@@ -3,7 +3,6 @@
 Two kinds of crash: an exception (the product catches it, so its 500 is stored like any outcome),
 and the Lambda timeout (SimulatedLambdaTimeout: nothing in the handler runs after it, so the claim
 stays INPROGRESS until the dead invocation's deadline). Time moves with freezegun, never with sleeps.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ The run crashed after enqueueing; the client retried hours later (still within t
 the same msg_id is due twice, hours apart, days from now. The sender's guard for the msg_id must
 outlive the key plus the step's delay, or the second copy finds no guard and sends again.
 Time moves with freezegun, never with sleeps.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 moto server runs on loopback behind a proxy that holds chosen requests without ever answering, as a
 DynamoDB partition or an SQS endpoint that accepted the connection and went silent. The handler gets a
 Lambda context with a real deadline; its answer must come, in the product's own shape, before it.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ The claim is Powertools' conditional PutItem on IdempotencyTable, the completion
 A claim that fails means nothing executed (R9: 503, nothing stored or sent). A completion that fails
 comes after execution: the client still gets its answer, the claim lapses with the invocation, and a
 retry executes again with the same ids, so each notification is still delivered once (R8).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

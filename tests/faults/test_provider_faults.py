@@ -4,7 +4,6 @@ Faults are injected in botocore's send (tests/support/faults.py), where urllib3'
 so botocore's retry logic sees them as it would on AWS: a read timeout or a dropped connection after
 moto took the message, a 5xx or a throttling answer, a refused connection before anything left. What is
 asserted is what a user sees: how many times the provider got the message, and the status route.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -201,6 +200,29 @@ def test_R8_sender_killed_before_the_provider_call_is_unknown_not_sent_twice(
     assert provider.delivered() == []
     notification = shown(status, request_id)
     assert notification["state"] == "unknown"
+    assert "interrupted" in notification["reason"]
+
+
+def test_R8_sender_killed_after_its_claim_before_recording_the_attempt_is_unknown_on_the_status_route(
+    client_api: Api, sender: SenderDriver, status: StatusApiClient, stack: Stack, provider: Provider
+) -> None:
+    """Killed between the msg_id claim and the attempt's record: the last receive records `unknown` for a
+    notification the delivery log had never seen; the status route shows it (it answered 500: found by the soak,
+    seed 7 scenario 149)."""
+    request_id = send(client_api, provider, f"killed-at-attempt-{provider.name}")
+
+    def die(**_: Any) -> None:
+        raise SimulatedLambdaTimeout()
+
+    log = stack.resources.tables["DeliveryLogTable"]
+    with fail_call("dynamodb", "UpdateItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
+        sender.run_once()
+    sender.expire_in_flight()
+    sender.drain()
+
+    assert provider.delivered() == []
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"]) == ("unknown", 1)
     assert "interrupted" in notification["reason"]
 
 

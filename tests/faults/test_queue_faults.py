@@ -1,7 +1,5 @@
 """SQS misbehaving at enqueue: execution has started, so whatever the client is answered is stored (R3),
 and at most one notification is ever delivered (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

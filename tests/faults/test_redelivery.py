@@ -1,7 +1,5 @@
 """SQS delivering a message more than once (it is at-least-once), and the senders' own store failing:
 each msg_id is still delivered at most once (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""The operator's redrive (python -m notify.admin redrive-notifications): `unknown` and `failed`
+"""The operator's redrive (python -m notify_admin redrive-notifications): `unknown` and `failed`
 notifications are delivered again on purpose, once; a `sent` notification is always refused (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
-from notify import admin
+from notify_admin import cli as admin
 from tests.support.clients import StatusApiClient
 from tests.support.faults import transport_failure
 from tests.support.scenarios import Api

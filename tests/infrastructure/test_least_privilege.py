@@ -7,12 +7,12 @@ provider secrets; only the sender reads them, and it may send email only from th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from local.template import load_template
+from local.template import function_environment, load_template
 from notify.dal.clients import client
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, welcome
 from tests.support.faults import queue_refuses
@@ -94,8 +94,10 @@ def test_R8_api_functions_may_write_the_delivery_log_only_as_they_do(
     allowed = actions_on(function, "DeliveryLogTable")
     assert made, "the API wrote no request manifest"
     assert made <= allowed
-    # Nothing more: no SAM write/CRUD template, no update or delete of what the sender recorded.
-    assert allowed <= {"dynamodb:PutItem", "dynamodb:BatchWriteItem"}
+    # Nothing more: no SAM write/CRUD template, no delete of what the sender recorded; only the automation's cancel
+    # reads its index and marks the notifications it cancelled (C1, C4).
+    cancels = {"dynamodb:Query", "dynamodb:UpdateItem"} if function == "AutomationApiFunction" else set()
+    assert allowed <= {"dynamodb:PutItem", "dynamodb:BatchWriteItem"} | cancels
 
 
 @pytest.mark.parametrize("function", API_FUNCTIONS)
@@ -145,13 +147,14 @@ def test_R8_marking_notifications_not_queued_needs_no_more_than_the_api_function
 # Profiles (docs/contract.md section 6) -------------------------------------------------------------------------
 
 
-def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
-    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
+ProfilesCall = Callable[..., int]
+
+
+@pytest.fixture
+def profiles_function(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> ProfilesCall:
+    """`call(method, route, body=None, query=None)`: one request to the Profiles function, its status code."""
     from local.container import import_function
     from local.template import function_environment
-    from notify.dal.profiles import create_profile
-    from notify.models.profiles import Profile
     from notify.settings import get_settings
 
     for name, value in function_environment("ProfilesApiFunction", stack.resources).items():
@@ -160,28 +163,41 @@ def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
     module = import_function("profiles_api")
     demo = stack.workspaces[0]
 
-    def call(method: str, route: str, body: Any = None) -> int:
-        path = f"/v1/{demo.workspace}/live/{route}"
+    def call(method: str, route: str, body: Any = None, query: dict[str, str] | None = None) -> int:
+        path = f"/v1/{demo.workspace}/{route}"
         event = {
             "version": "2.0",
             "rawPath": path,
             "headers": {"authorization": f"Bearer {demo.api_key}", "content-type": "application/json"},
             "requestContext": {"http": {"method": method, "path": path}, "stage": "$default"},
+            "queryStringParameters": query,
             "body": json.dumps(body) if body is not None else None,
             "isBase64Encoded": False,
         }
         return int(module.lambda_handler(event, FakeLambdaContext())["statusCode"])
 
+    return call
+
+
+def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], profiles_function: ProfilesCall
+) -> None:
+    from notify.dal.profiles import create_profile
+    from notify.models.profiles import Profile
+
+    demo = stack.workspaces[0]
+    call = profiles_function
+
     dynamodb_calls.clear()
-    assert call("POST", "profiles", {"distinct_id": "u1", "channel": {"email": "a@example.com"}}) == 201
-    assert call("GET", "profiles/u1") == 200
-    assert call("PUT", "profiles/u1", {"name": "x"}) == 200
-    assert call("PATCH", "profiles/u1/channel", {"channel": {"push": [{"token": "t"}]}}) == 200
-    assert call("POST", "profiles/u1/channel/delete", {"push": ["t"]}) == 200
-    assert call("PUT", "profiles/u1", {"distinct_id": "u2"}) == 200
+    assert call("POST", "live/profiles", {"distinct_id": "u1", "channel": {"email": "a@example.com"}}) == 201
+    assert call("GET", "live/profiles/u1") == 200
+    assert call("PUT", "live/profiles/u1", {"name": "x"}) == 200
+    assert call("PATCH", "live/profiles/u1/channel", {"channel": {"push": [{"token": "t"}]}}) == 200
+    assert call("POST", "live/profiles/u1/channel/delete", {"push": ["t"]}) == 200
+    assert call("PUT", "live/profiles/u1", {"distinct_id": "u2"}) == 200
     create_profile(demo.workspace, Profile(distinct_id="u3", created_at="x", updated_at="x", version="live"))
-    assert call("PATCH", "profiles/u2/merge/u3") == 200
-    assert call("POST", "profiles/delete", {"distinct_id": ["u3"]}) == 200
+    assert call("PATCH", "live/profiles/u2/merge/u3") == 200
+    assert call("POST", "live/profiles/delete", {"distinct_id": ["u3"]}) == 200
 
     table = stack.resources.tables["ProfilesTable"]
     made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
@@ -193,11 +209,14 @@ def test_the_profiles_function_may_call_on_its_table_exactly_what_its_routes_do(
 @pytest.mark.parametrize(
     ("function", "api", "body"),
     [
-        ("EventApiFunction", EventApiClient, {"event": "Welcome_Email", "distinct_id": "u1"}),
+        ("EventApiFunction", EventApiClient, {"event": "Welcome_Email", "distinct_id": "u1", "data": {"name": "R"}}),
         (
             "BulkApiFunction",
             BulkApiClient,
-            {"event": "Welcome_Email", "batch": [{"distinct_id": "u1"}, {"distinct_id": "u2"}]},
+            {
+                "event": "Welcome_Email",
+                "batch": [{"distinct_id": "u1", "data": {"name": "R"}}, {"distinct_id": "u2", "data": {"name": "R"}}],
+            },
         ),
     ],
 )
@@ -229,8 +248,15 @@ def test_sending_by_distinct_id_only_reads_profiles(
 # Issue 18: the idempotency and API-key tables, narrowed to what each function calls -------------------------------
 
 
-def idempotency_statement(function: str) -> dict[str, Any]:
-    [statement] = [s for s in statements(function) if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}]
+def idempotency_statement(function: str, sid: str | None = None) -> dict[str, Any]:
+    """The statement on the idempotency table (`sid` names one where a function has several)."""
+    [statement] = [
+        s
+        for s in statements(function)
+        if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
+        and (sid is None or s.get("Sid") == sid)
+        and (sid is not None or s.get("Sid") != "CancelSendGuards")
+    ]
     return statement
 
 
@@ -266,8 +292,10 @@ def test_api_functions_may_touch_only_their_own_idempotency_records_with_the_cal
         "dynamodb:DeleteItem",
         "dynamodb:BatchGetItem",
     }
-    # Never a Scan or BatchWrite, and never the sender's guards (`send#...`) or another API's records.
-    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{prefix}#*"]}}
+    # Never a Scan or BatchWrite, and never the sender's guards (`send#...`) or another API's records; the
+    # automation function's cancel has its own scope (C3).
+    prefixes = [f"{prefix}#*", "cancel#*"] if prefix == "automation" else [f"{prefix}#*"]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}}
     assert "template:DynamoDBCrudPolicy" not in actions_on(function, "IdempotencyTable")
 
 
@@ -290,3 +318,73 @@ def test_every_queue_sets_the_message_size_the_size_budget_assumes() -> None:
     assert queues
     for queue in queues.values():
         assert queue["Properties"]["MaximumMessageSize"] == SQS_MAX_MESSAGE_BYTES
+
+
+def test_the_suppression_routes_may_call_on_their_table_exactly_what_they_do(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], profiles_function: ProfilesCall
+) -> None:
+    dynamodb_calls.clear()
+    call = profiles_function
+    assert call("POST", "suppressions", {"destination": "a@example.com", "channel": "email"}) == 200
+    assert call("GET", "suppressions") == 200
+    assert call("DELETE", "suppressions", query={"destination": "a@example.com"}) == 200
+
+    table = stack.resources.tables["SuppressionsTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    assert made == actions_on("ProfilesApiFunction", "SuppressionsTable")
+
+
+@pytest.mark.parametrize("function", ["EventApiFunction", "BulkApiFunction", "AutomationApiFunction", "SenderFunction"])
+def test_senders_and_the_post_apis_only_read_suppressions_in_batches(function: str) -> None:
+    """The door and the sender read the list (one BatchGetItem for every destination); only the list's routes
+    change it."""
+    assert actions_on(function, "SuppressionsTable") == {"dynamodb:BatchGetItem"}
+
+
+# Issue 23: the idempotency key lookup reads, never writes ------------------------------------------------------------
+
+
+def test_K1_the_lookup_may_only_read_the_apis_records_with_the_calls_it_makes(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from notify.settings import get_settings
+    from tests.support.clients import StatusApiClient
+
+    EventApiClient(stack.workspaces[0]).post(welcome(), key="least-lookup")
+    for name, value in function_environment("StatusApiFunction", stack.resources).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    dynamodb_calls.clear()
+    status = StatusApiClient(stack.workspaces[0])
+    for api in ("event", "bulk", "automation", "cancel"):
+        status.lookup(api, "least-lookup")
+
+    table = stack.resources.tables["IdempotencyTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    statement = idempotency_statement("StatusApiFunction")
+    assert made == {"dynamodb:GetItem"}
+    assert set(statement["Action"]) == {"dynamodb:GetItem", "dynamodb:BatchGetItem"}
+    prefixes = ["event#*", "bulk#*", "automation#*", "cancel#*"]
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": prefixes}}
+
+
+def test_C4_the_cancel_may_only_put_send_guards_and_calls_only_what_it_may(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]]
+) -> None:
+    trigger = AutomationApiClient(stack.workspaces[0])
+    trigger.post(
+        {"email": "a@example.com", "name": "A", "phone": "+14155550100", "order": {}},
+        key="least-cancel-run",
+        headers={"Cancellation-Key": "least"},
+    )
+    cancel = AutomationApiClient(stack.workspaces[0])
+    cancel.route = "automation/onboarding/cancel"
+    dynamodb_calls.clear()
+    assert len(cancel.post({"cancellation_key": "least"}, key="least-cancel").json()["cancelled"]) == 3
+
+    guards = idempotency_statement("AutomationApiFunction", "CancelSendGuards")
+    assert guards["Action"] == "dynamodb:PutItem"
+    assert guards["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["send#*"]}}
+    for table in ("IdempotencyTable", "DeliveryLogTable"):
+        made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == stack.resources.tables[table]}
+        assert made and made <= actions_on("AutomationApiFunction", table)

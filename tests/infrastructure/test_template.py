@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from local.template import load_template, resources_of_type
+from local.template import load_monitoring, load_template, resources_of_type
 from notify.environment import REQUIRED
+from notify.routes import ROUTES, trailing_slash_twin
 from tests.support.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,9 @@ def test_every_function_handler_exists(logical_id: str) -> None:
     module, _, attribute = properties["Handler"].rpartition(".")
     source = ROOT / properties["CodeUri"] / f"{module}.py"
     assert source.is_file()
-    assert f"def {attribute}(" in source.read_text()
+    # Defined there (the sender), or the one the HTTP functions' factory made (notify.api.http_function).
+    text = source.read_text()
+    assert f"def {attribute}(" in text or f"\n{attribute} = function.{attribute}\n" in text
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
@@ -48,19 +51,45 @@ def test_the_template_gives_every_function_the_variables_it_requires_at_cold_sta
         **properties.get("Environment", {}).get("Variables", {}),
     }
     assert set(REQUIRED[directory]) <= set(given)
-    assert f'require_environment("{directory}")' in (ROOT / properties["CodeUri"] / "app.py").read_text()
+    # Each function names itself to the check: the sender directly, the HTTP functions through their factory.
+    source = (ROOT / properties["CodeUri"] / "app.py").read_text()
+    assert f'require_environment("{directory}")' in source or f'http_function("{directory}"' in source
+
+
+def http_events() -> list[tuple[str, dict[str, Any]]]:
+    """(function logical id, HttpApi event properties) for every HttpApi event of the template."""
+    return [
+        (logical_id, event["Properties"])
+        for logical_id, function in FUNCTIONS.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    ]
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
 def test_every_http_route_of_the_template_is_served_by_its_function(logical_id: str) -> None:
     properties = FUNCTIONS[logical_id]["Properties"]
     source = (ROOT / properties["CodeUri"] / "app.py").read_text()
-    for event in properties.get("Events", {}).values():
-        if event["Type"] != "HttpApi":
-            continue
-        resolver_path = event["Properties"]["Path"].replace("{", "<").replace("}", ">")
-        method = event["Properties"]["Method"].lower()
-        assert f'@app.{method}("{resolver_path}")' in source
+    for function, event in http_events():
+        if function != logical_id or "Path" not in event or event["Path"].endswith("/"):
+            continue  # the $default route and the trailing-slash twins: the resolver serves them (notify.api)
+        resolver_path = event["Path"].replace("{", "<").replace("}", ">")
+        assert f'@function.{event["Method"].lower()}("{resolver_path}")' in source
+
+
+def test_every_route_also_answers_with_a_trailing_slash_on_the_same_function() -> None:
+    routes = {(event["Method"], event["Path"]): function for function, event in http_events() if "Path" in event}
+    for (method, path), function in routes.items():
+        twin = path[:-1] if path.endswith("/") else trailing_slash_twin(path)
+        assert routes.get((method, twin)) == function, f"{method} {path} has no twin {twin} on {function}"
+
+
+def test_the_route_table_that_answers_404_and_405_is_the_templates() -> None:
+    declared = {(event["Method"], event["Path"]) for _, event in http_events() if "Path" in event}
+    assert {route for route in declared if not route[1].endswith("/")} == set(ROUTES)
+    # Everything else reaches the $default route (no Path, no Method), the function that answers from ROUTES.
+    unmatched = [(function, event) for function, event in http_events() if "Path" not in event]
+    assert [(function, "Method" in event) for function, event in unmatched] == [("OpenApiFunction", False)]
 
 
 def test_idempotency_table_expires_records_by_ttl() -> None:
@@ -76,7 +105,8 @@ def test_notification_queue_is_encrypted_with_a_dead_letter_queue() -> None:
 
 # Operations (docs/operations.md): alarms, their topic and the dashboard -----------------------------------
 
-ALARMS = resources_of_type("AWS::CloudWatch::Alarm")
+# The alarms and the dashboard stand in monitoring.yaml, a nested stack: read as template.yaml instantiates it.
+ALARMS = resources_of_type("AWS::CloudWatch::Alarm", load_monitoring())
 QUEUES = resources_of_type("AWS::SQS::Queue")
 PLACEHOLDER = re.compile(r"\$\{([^}!]+)\}")
 
@@ -145,7 +175,7 @@ def test_every_alarm_has_its_runbook_section(logical_id: str) -> None:
 
 
 def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
-    resources = load_template()["Resources"]
+    resources = load_monitoring()["Resources"]
     assert resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlarmTopicKey"}
     key = resources["AlarmTopicKey"]["Properties"]
     assert key["EnableKeyRotation"] is True
@@ -156,14 +186,14 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
 def test_alarm_email_is_optional() -> None:
     template = load_template()
     assert template["Parameters"]["AlarmEmail"]["Default"] == ""
-    subscription = template["Resources"]["AlarmEmailSubscription"]
+    subscription = load_monitoring()["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail"
     assert subscription["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}
 
 
 def dashboard_body() -> tuple[str, dict[str, Any]]:
     """The dashboard's JSON template, and the JSON it becomes once CloudFormation fills its placeholders."""
-    text = load_template()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text = load_monitoring()["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     return text, json.loads(PLACEHOLDER.sub(lambda match: f"resolved-{match[1]}", text))
 
 
@@ -179,7 +209,8 @@ def test_dashboard_placeholders_name_resources_parameters_or_pseudo_parameters()
         name, _, attribute = placeholder.partition(".")
         if name.startswith("AWS::"):
             continue
-        assert name in template["Resources"] or name in template["Parameters"], placeholder
+        resources = {**template["Resources"], **load_monitoring()["Resources"]}
+        assert name in resources or name in template["Parameters"], placeholder
         if attribute:
             assert attribute in ("Arn", "QueueName"), placeholder
 
@@ -220,10 +251,78 @@ def test_dashboard_shows_every_alarm_and_reads_only_documented_metrics() -> None
 
 
 def test_local_stack_creates_tables_and_queues_and_ignores_the_monitoring_resources(stack: Stack) -> None:
-    """`make run` and the tests build only what runs locally; alarms, topic, key and dashboard exist on AWS only."""
+    """`make run` and the tests build only what runs locally; alarms, their topic, key and dashboard exist on AWS only.
+    The provider-events topic runs locally, with a queue standing in for Lambda's SNS subscription."""
     assert set(stack.resources.tables) == set(resources_of_type("AWS::DynamoDB::Table"))
-    assert set(stack.resources.queues) == set(QUEUES)
+    assert set(stack.resources.queues) == set(QUEUES) | {"ProviderEventsFunctionSesEventsSubscription"}
     sns = stack.session.client("sns", region_name="us-east-1")
     cloudwatch = stack.session.client("cloudwatch", region_name="us-east-1")
-    assert sns.list_topics()["Topics"] == []
+    assert [topic["TopicArn"].rsplit(":", 1)[1] for topic in sns.list_topics()["Topics"]] == ["ProviderEventsTopic"]
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+
+
+# Deploys right the first time (docs/deploy.md) ----------------------------------------------------------------
+
+
+def test_the_stack_creates_the_sender_identity_unless_the_operator_says_ses_has_it() -> None:
+    template = load_template()
+    identity = template["Resources"]["SenderIdentity"]
+    assert identity["Type"] == "AWS::SES::EmailIdentity"
+    assert identity["Properties"]["EmailIdentity"] == {"Ref": "SenderEmail"}
+    assert template["Conditions"][identity["Condition"]] == {"Fn::Equals": [{"Ref": "SenderIdentityExists"}, "false"]}
+    assert template["Parameters"]["SenderIdentityExists"]["Default"] == "false"
+
+
+def test_a_deploy_refuses_the_placeholder_sender() -> None:
+    template = load_template()
+    placeholder = template["Parameters"]["SenderEmail"]["Default"]
+    [assertion] = template["Rules"]["SenderEmailIsYours"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "SenderEmail"}, placeholder]}]}
+    assert "docs/deploy.md" in assertion["AssertDescription"]
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_every_function_logs_to_a_group_the_stack_creates_before_it(logical_id: str) -> None:
+    """A group named after the function depends on it, so Lambda (a SnapStart version's init) can create it
+    first and the stack fails with "already exists"; the function names its group, which exists first."""
+    resources = load_template()["Resources"]
+    group = FUNCTIONS[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    name = resources[group]["Properties"]["LogGroupName"]
+    assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+    assert name["Fn::Sub"].startswith("/aws/lambda/${AWS::StackName}-")
+    assert logical_id not in json.dumps(resources[group]), "the group must not depend on its function"
+
+
+def test_dashboard_counts_requests_and_cold_starts_of_every_api_function_and_snapstart_restores() -> None:
+    _, body = dashboard_body()
+    [requests] = [w for w in body["widgets"] if w["properties"]["title"].startswith("Requests")]
+    invoked = {m[3] for m in requests["properties"]["metrics"] if m[0] == "AWS/Lambda"}
+    assert invoked == {
+        f"resolved-{f}" for f in FUNCTIONS if f not in ("SenderFunction", "ReporterFunction", "ProviderEventsFunction")
+    }
+    [cold] = [w for w in body["widgets"] if w["type"] == "log"]
+    query = cold["properties"]["query"]
+    assert {f"resolved-{f.removesuffix('Function')}Logs" for f in FUNCTIONS} == set(
+        re.findall(r"SOURCE '([^']+)'", query)
+    )
+    assert "ispresent(@initDuration)" in query and "Restore Duration" in query
+
+
+def test_the_sender_may_consume_only_the_notification_queue() -> None:
+    """SAM gives an SQS consumer AWSLambdaSQSQueueExecutionRole (every queue); a Deny narrows it."""
+    policies = FUNCTIONS["SenderFunction"]["Properties"]["Policies"]
+    denies = [
+        statement
+        for policy in policies
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if statement["Effect"] == "Deny" and "sqs:ReceiveMessage" in statement["Action"]
+    ]
+    assert denies == [
+        {
+            "Sid": "ConsumeOnlyTheNotificationQueue",
+            "Effect": "Deny",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "NotResource": {"Fn::GetAtt": ["NotificationQueue", "Arn"]},
+        }
+    ]

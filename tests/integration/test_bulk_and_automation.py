@@ -84,7 +84,7 @@ def automation_without_delay(local_stack: LocalStackProcess, tmp_path_factory: p
         json.dumps({"automations": [{"id": "signup", "steps": [{"event": "Welcome_Email", "to": {"email": "email"}}]}]})
     )
     command = [
-        sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url,
+        sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url,
         "--stack-name", "idempotent-notify-local", "load-definitions", str(definitions), "--workspace", WORKSPACE_1,
     ]  # fmt: skip
     for workspace in (WORKSPACE_1, WORKSPACE_2):
@@ -207,7 +207,7 @@ def test_R3_a_500_kb_bulk_answer_replays_identically_over_http(stack: LocalStack
         batch.append(
             {
                 "to": {"email": f"{local}@{domain}.example.com", "sms": f"+1415{i:07d}"},
-                "data": {"order_id": str(i), "amount": "9"},
+                "data": {"name": "N", "order_id": str(i), "amount": "9"},
             }
         )
     body = {"event": "OrderConfirmed", "batch": batch}

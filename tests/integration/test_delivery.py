@@ -4,6 +4,9 @@ and the status route shows it (docs/contract.md section 4)."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from functools import partial
@@ -24,6 +27,7 @@ from tests.support.local_stack import (
 from tests.support.local_stack import (
     WORKSPACE_1 as WORKSPACE,
 )
+from tests.support.reports import Receiver, verify_signature
 
 pytestmark = pytest.mark.integration
 
@@ -151,3 +155,121 @@ def test_R8_an_event_by_distinct_id_delivers_one_email_to_the_profile_and_replay
     (email,) = emails_to(delivering_stack, first_address)
     assert email["subject"] == "Welcome Rahul"
     assert emails_to(delivering_stack, second_address) == []
+
+
+def test_a_callback_with_a_custom_id_is_reported_signed_to_a_receiver_on_loopback(
+    delivering_stack: LocalStackProcess,
+) -> None:
+    """Delivery reports end to end as on `make run` (docs/api.md, "Delivery reports"): the admin command allowlists a
+    receiver on 127.0.0.1 (the local stack alone allows http there), the sender queues the report, the Reporter
+    POSTs it signed with Standard Webhooks headers."""
+    receiver = Receiver()
+    try:
+        added = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+            [
+                sys.executable,
+                "-m",
+                "notify_admin",
+                "--endpoint-url",
+                delivering_stack.moto_url,
+                "add-callback-url",
+                "--workspace",
+                WORKSPACE,
+                "--name",
+                "loopback",
+                "--url",
+                receiver.url,
+                "--default",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert added.returncode == 0, added.stderr
+        secret = re.search(r"^signing secret: (whsec_\S+)$", added.stdout, re.MULTILINE)
+        assert secret, added.stdout
+        address = f"reported-{uuid.uuid4().hex[:8]}@example.com"
+        body = {
+            "event": "Welcome_Email",
+            "to": {"email": address},
+            "data": {"name": "R"},
+            "callback": {"custom_id": "order-42", "custom1": "crm"},
+        }
+        answer = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", json.dumps(body), headers())
+        assert answer.status == 202, answer.text
+        msg_id = answer.json()["response"]["email"]["msg_id"]
+
+        [report] = wait_for(lambda: receiver.received, timeout=30, message="the report reaches the receiver")
+        assert verify_signature(secret[1], report)
+        assert report.headers["webhook-id"] and report.headers["webhook-timestamp"].isdigit()
+        sent_report = report.json()
+        assert (sent_report["custom_id"], sent_report["custom1"], sent_report["msg_id"], sent_report["status"]) == (
+            "order-42",
+            "crm",
+            msg_id,
+            "sent",
+        )
+        assert address not in report.body.decode()
+        assert len(emails_to(delivering_stack, address)) == 1
+    finally:
+        receiver.close()
+        subprocess.run(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "notify_admin",
+                "--endpoint-url",
+                delivering_stack.moto_url,
+                "remove-callback-url",
+                "--workspace",
+                WORKSPACE,
+                "--name",
+                "loopback",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+
+
+def test_a_hard_bounce_played_on_the_local_stack_shows_bounced_and_suppresses_the_address(
+    delivering_stack: LocalStackProcess,
+) -> None:
+    """Provider events end to end on `make run`: the admin command publishes what SES would to the provider-events
+    topic (moto SNS), the local stack's emulated SNS event source runs the function, the status route shows it."""
+    address = f"bounce-{uuid.uuid4().hex[:8]}@example.com"
+    body = json.dumps({"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "B"}})
+    answer = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers())
+    request_id, msg_id = answer.json()["request_id"], answer.json()["response"]["email"]["msg_id"]
+    wait_for(partial(sent, delivering_stack, request_id), message="the email is sent")
+
+    played = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [
+            sys.executable,
+            "-m",
+            "notify_admin",
+            "--endpoint-url",
+            delivering_stack.moto_url,
+            "play-ses-event",
+            "--workspace",
+            WORKSPACE,
+            "--request-id",
+            request_id,
+            "--msg-id",
+            msg_id,
+            "--event",
+            "hard-bounce",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert played.returncode == 0, played.stderr
+    wait_for(lambda: notification_states(delivering_stack, request_id) == ["bounced"], message="bounced is shown")
+    [notification] = status_of(delivering_stack, request_id).json()["notifications"]
+    assert notification["reason"].startswith("hard bounce (Permanent/General)")
+
+    again = delivering_stack.request("POST", f"/v1/{WORKSPACE}/live/event", body, headers())
+    assert again.json()["response"]["email"]["status"] == "skipped"

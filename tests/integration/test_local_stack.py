@@ -98,8 +98,8 @@ def test_taken_port_is_reported_in_one_line_with_nonzero_exit(variable: str) -> 
 
 
 def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack: LocalStackProcess) -> None:
-    """`notify.admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
-    admin = [sys.executable, "-m", "notify.admin", "--endpoint-url", local_stack.moto_url]
+    """`notify_admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
+    admin = [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url]
     finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
         [*admin, "--stack-name", "idempotent-notify-local", "create-key", "--workspace", "WSLOCAL0002"],
         cwd=ROOT,
@@ -122,3 +122,23 @@ def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack:
 
     assert result.status == 202, result.text
     local_stack.drain_queue("NotificationQueue")
+
+
+def test_doctor_names_what_a_fresh_account_lacks_against_the_local_stack(local_stack: LocalStackProcess) -> None:
+    """`make run`'s moto is an account nobody set up for delivery: doctor says so, in plain words, and the
+    checks moto cannot answer are reported unknown rather than passed."""
+    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+        [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url, "doctor"],
+        cwd=ROOT,
+        env=local_stack_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode == 3, finished.stderr
+    out = finished.stdout
+    assert "PROBLEM  email sender: notifications@example.com is a placeholder" in out
+    assert "PROBLEM  email sandbox: SES account in the sandbox (200 a day, 1 a second)" in out
+    assert "UNKNOWN  SMS sandbox: could not ask SNS" in out
+    assert "PROBLEM  alarms: no alarm topic: alarms notify nobody" in out
+    assert "Traceback" not in finished.stderr

@@ -133,3 +133,41 @@ def test_the_banner_prints_a_curl_that_sends_by_distinct_id_to_the_seeded_profil
     assert answer.status == 202, answer.text
     assert answer.json()["response"]["email"]["destination"] == "rahul.profile@example.com"
     assert [m["destination"] for m in local_stack.drain_queue(QUEUE)] == ["rahul.profile@example.com"]
+
+
+def test_fyno_node_sdk_profile_calls_with_a_trailing_slash(local_stack: LocalStackProcess, distinct_id: str) -> None:
+    """The HTTP calls Fyno's Node SDK makes (test/profiles.test.js): it creates profiles at `.../profiles/`."""
+    body = {"distinct_id": distinct_id, "channel": {"email": "n@example.com"}}
+    created = call(local_stack, "POST", "profiles/", body)
+    assert (created.status, created.json()) == (201, ok("Profile created successfully"))
+    got = call(local_stack, "GET", f"profiles/{quote(distinct_id)}/")
+    assert got.status == 200 and got.json()["channel"] == {"email": "n@example.com"}
+    deleted = call(local_stack, "POST", "profiles/delete/", {"distinct_id": [distinct_id]})
+    assert (deleted.status, deleted.json()) == (200, ok("1 User(s) deleted successfully"))
+
+
+def test_unknown_routes_are_404_and_wrong_methods_405_in_the_error_shape(local_stack: LocalStackProcess) -> None:
+    unknown = local_stack.request("GET", f"/v1/{WORKSPACE_1}/live/nothing-here")
+    assert (unknown.status, unknown.json()) == (404, error("Not found"))
+    wrong = local_stack.request("GET", f"/v1/{WORKSPACE_1}/live/event")
+    assert (wrong.status, wrong.headers.get("allow"), wrong.json()["status"]) == (405, "POST", "error")
+
+
+def test_a_suppressed_address_gets_nothing_and_shows_skipped_over_http(local_stack: LocalStackProcess) -> None:
+    """Fyno's suppression routes on `make run` (docs/contract.md section 8)."""
+    address = f"sup-{uuid.uuid4().hex[:12]}@example.com"
+    base = f"/v1/{WORKSPACE_1}/suppressions"
+    body = json.dumps({"destination": address, "channel": "email", "description": "it test"})
+    added = local_stack.request("POST", f"{base}/", body, headers())
+    assert (added.status, added.json()) == (
+        200,
+        {"status": "ok", "_message": "User has been added to the suppression!"},
+    )
+    event = {"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "S"}}
+    accepted = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", json.dumps(event), headers())
+    assert accepted.status == 202
+    assert accepted.json()["response"]["email"]["status"] == "skipped"
+    listed = local_stack.request("GET", base, headers=headers())
+    entry = next(e for e in listed.json() if e["destination"] == address)
+    removed = local_stack.request("DELETE", f"{base}?_id={entry['_id']}", headers=headers())
+    assert removed.status == 200

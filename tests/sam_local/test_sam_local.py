@@ -112,3 +112,14 @@ def test_status_route_is_404_for_an_unknown_request(sam_stack: LocalStackProcess
     result = status_of(sam_stack, str(uuid.uuid4()))
     assert result.status == 404
     assert result.json()["status"] == "error"
+
+
+def test_routes_answer_with_a_trailing_slash_and_unknown_ones_in_the_error_shape(sam_stack: LocalStackProcess) -> None:
+    """Fyno's Node SDK posts to `.../profiles/`; SAM CLI serves the template's twins and its $default route too."""
+    body = json.dumps({"distinct_id": f"sam-{uuid.uuid4()}", "channel": {"email": "sam@example.com"}})
+    created = sam_stack.request("POST", f"/v1/{WORKSPACE}/live/profiles/", body, headers())
+    assert created.status == 201
+    unknown = sam_stack.request("GET", f"/v1/{WORKSPACE}/live/nothing-here")
+    assert (unknown.status, unknown.json()) == (404, {"_message": "Not found", "status": "error"})
+    wrong = sam_stack.request("GET", f"/v1/{WORKSPACE}/live/event")
+    assert (wrong.status, wrong.headers.get("allow")) == (405, "POST")

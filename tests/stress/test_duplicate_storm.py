@@ -7,7 +7,6 @@ few seconds for this run only (LOCAL_PARAMETER_OVERRIDES), and expire between th
 duplicates, so each wave is a new lifetime of the key: it executes once more, with new ids, and is sent
 once more (R6); the other half send x-idempotency-expiration two days ahead. Within one lifetime of a
 key, whatever executes, exactly one email must leave through SES.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

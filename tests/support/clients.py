@@ -120,11 +120,28 @@ class StatusApiClient:
     def get(
         self, request_id: str, *, version: str = "live", workspace: str | None = None, api_key: str | None = "default"
     ) -> HttpResult:
+        return self._get(f"request/{request_id}", version=version, workspace=workspace, api_key=api_key)
+
+    def lookup(
+        self,
+        api: str,
+        key: str,
+        *,
+        version: str = "live",
+        workspace: str | None = None,
+        api_key: str | None = "default",
+    ) -> HttpResult:
+        """GET /v1/{workspace}/{version}/idempotency/{api}/{key}, the key percent-encoded as a client sends it."""
+        return self._get(
+            f"idempotency/{api}/{quote(key, safe='')}", version=version, workspace=workspace, api_key=api_key
+        )
+
+    def _get(self, route: str, *, version: str, workspace: str | None, api_key: str | None) -> HttpResult:
         event = copy.deepcopy(sample_event("status_api/get_request.json"))
         workspace = workspace or self.workspace.workspace
-        path = f"/v1/{workspace}/{version}/request/{request_id}"
+        path = f"/v1/{workspace}/{version}/{route}"
         event["rawPath"] = event["requestContext"]["http"]["path"] = path
-        event["pathParameters"] = {"workspace": workspace, "version": version, "request_id": request_id}
+        event["pathParameters"] = {"workspace": workspace, "version": version}
         headers = {name: value for name, value in event["headers"].items() if name != "authorization"}
         if api_key == "default":
             api_key = self.workspace.api_key

@@ -51,6 +51,8 @@ def call_matches(params: dict[str, Any], operation: str, table: str | None) -> b
         return any(
             kind in item and (table is None or item[kind].get("TableName") == table) for item in params["TransactItems"]
         )
+    if "RequestItems" in params:  # BatchGetItem, BatchWriteItem
+        return table is None or table in params["RequestItems"]
     return table is None or params.get("TableName") == table
 
 

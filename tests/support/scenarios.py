@@ -1,7 +1,5 @@
 """The three POST APIs as interchangeable scenarios, and what was delivered for them: the fault suite runs
 each fault against every API, and checks R8 (at most once) by what moto's SES accepted.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from local.moto_backend import (
     speed_up_sqs_clock,
 )
 from local.seed import DemoWorkspace, seed_demo_data
-from local.stack import stack_outputs
+from local.stack import resolved_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +111,7 @@ class Stack:
     def register_as_deployed(self) -> str:
         """A CloudFormation stack in moto with the template's Outputs, as `sam deploy` leaves them (and the local
         stack registers them); its name, for the admin command's --stack-name."""
-        register_stack(self.session, stack_outputs(self.resources, api_url="http://127.0.0.1:3000"))
+        register_stack(self.session, resolved_outputs(self.resources, api_url="http://127.0.0.1:3000"))
         return LOCAL_STACK_NAME
 
     def idempotency_items(self) -> list[dict[str, Any]]:

@@ -11,9 +11,9 @@ import pytest
 
 from local.container import reset_container_state
 from local.seed import DEMO_EVENTS, DemoWorkspace
-from notify import admin
 from notify.dal.api_keys import hash_api_key
 from notify.dal.definitions import put_event_definition
+from notify_admin import cli as admin
 from tests.support.clients import EventApiClient, welcome
 from tests.support.stack import Stack
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from notify import admin
 from notify.dal.profiles import create_profile, get_profile
 from notify.models.profiles import Profile, ProfileChannels
+from notify_admin import cli as admin
 
 
 @pytest.fixture

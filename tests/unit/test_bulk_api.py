@@ -15,6 +15,8 @@ from tests.support.clients import BulkApiClient
 from tests.support.faults import fail_call
 from tests.support.stack import Stack
 
+ORDER_DATA = {"name": "Ana", "order_id": "1", "amount": "2"}
+
 
 def recipients(count: int, channel: str = "email") -> list[dict[str, Any]]:
     return [{"to": {channel: f"user{i}@example.com"}, "data": {"name": f"User {i}"}} for i in range(1, count + 1)]
@@ -24,8 +26,13 @@ def test_bulk_answer_has_the_fyno_shape_with_a_request_id_per_item(bulk_client: 
     body = {
         "event": "OrderConfirmed",
         "batch": [
-            {"to": {"email": "a@example.com", "sms": "+14155550100"}, "data": {"order_id": "1"}},
-            {"to": {"email": "b@example.com"}, "distinct_id": "user-b", "callback": {"url": "https://x.example"}},
+            {"to": {"email": "a@example.com", "sms": "+14155550100"}, "data": ORDER_DATA},
+            {
+                "to": {"email": "b@example.com"},
+                "distinct_id": "user-b",
+                "data": ORDER_DATA,
+                "callback": {"custom_id": 42},
+            },
         ],
     }
     before = int(time.time() * 1000)
@@ -47,7 +54,7 @@ def test_bulk_answer_has_the_fyno_shape_with_a_request_id_per_item(bulk_client: 
     by_msg_id = {message["msg_id"]: message for message in messages}
     assert by_msg_id[second["email"]["msg_id"]]["request_id"] == second["request_id"]
     assert by_msg_id[second["email"]["msg_id"]]["distinct_id"] == "user-b"
-    assert by_msg_id[first["sms"]["msg_id"]]["data"] == {"order_id": "1"}
+    assert by_msg_id[first["sms"]["msg_id"]]["data"] == ORDER_DATA
 
 
 def test_one_invalid_item_rejects_the_whole_batch_naming_its_seq(bulk_client: BulkApiClient, stack: Stack) -> None:

@@ -1,7 +1,4 @@
-"""Threads racing on one key, against a DynamoDB whose conditional writes are atomic (R4, R5, R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Threads racing on one key, against a DynamoDB whose conditional writes are atomic (R4, R5, R8)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 Answers past DynamoDB's 400 KB item limit, definitions that change between a request and its retry,
 queues that refuse part of a request, payloads an automation cannot evaluate, names past DynamoDB's
 key limits, and stores that hang instead of refusing.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from botocore.exceptions import ClientError
 from freezegun import freeze_time
 
 from local.container import reset_container_state
-from notify.dal import idempotency_store as store_module
+from notify.dal import spilled_parts
 from notify.dal.clients import client as product_client
 from notify.dal.definitions import put_automation, put_event_definition
 from notify.logic.definitions import forget_cached_definitions
@@ -28,7 +27,7 @@ from tests.support.faults import SimulatedLambdaTimeout, fail_call, queue_refuse
 from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack, sent_emails
 
-ORDER = {"event": "OrderConfirmed", "data": {"order_id": "A-1", "amount": "9"}}
+ORDER = {"event": "OrderConfirmed", "data": {"name": "Rahul", "order_id": "A-1", "amount": "9"}}
 
 
 def order(email: str = "rahul@example.com", sms: str = "+14155550100") -> dict[str, Any]:
@@ -81,8 +80,8 @@ def test_R3_an_answer_spilled_over_several_items_replays_byte_for_byte(
     bulk_client: BulkApiClient, stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small limits make an ordinary answer take the path of one too large even compressed.
-    monkeypatch.setattr(store_module, "INLINE_RESPONSE_BYTES", 512)
-    monkeypatch.setattr(store_module, "PART_BYTES", 2048)
+    monkeypatch.setattr(spilled_parts, "INLINE_RESPONSE_BYTES", 512)
+    monkeypatch.setattr(spilled_parts, "PART_BYTES", 2048)
     body = {"event": "OrderConfirmed", "batch": long_recipients(40)}
     first = bulk_client.post(body, key="spilled")
     assert first.status == 202
@@ -115,7 +114,7 @@ def test_R4_replay_survives_a_deleted_event_and_automation(
     client: EventApiClient, bulk_client: BulkApiClient, automation_client: AutomationApiClient, stack: Stack
 ) -> None:
     event = client.post(welcome(), key="deleted")
-    bulk = bulk_client.post({"event": "Welcome_Email", "batch": [{"to": {"email": "a@example.com"}}]}, key="deleted")
+    bulk = bulk_client.post({"event": "Welcome_Email", "batch": [welcome("a@example.com")]}, key="deleted")
     automation = automation_client.post({"email": "a@example.com", "phone": "+14155550100"}, key="deleted")
     assert event.status == bulk.status == automation.status == 202
     delete_definition(stack, "event#Welcome_Email")

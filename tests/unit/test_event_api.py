@@ -35,9 +35,9 @@ def test_accepted_event_queues_one_notification_per_channel(client: EventApiClie
     body = {
         "event": "OrderConfirmed",
         "to": {"email": "buyer@example.com", "sms": "+14155550100"},
-        "data": {"order_id": "A-1", "amount": "12 EUR"},
+        "data": {"name": "Ana", "order_id": "A-1", "amount": "12 EUR"},
         "distinct_id": "user-1",
-        "callback": {"url": "https://example.com/cb"},
+        "callback": {"custom_id": "order-7", "custom1": "crm"},
     }
     response = client.post(body, key="order")
     answer = response.json()["response"]
@@ -51,13 +51,13 @@ def test_accepted_event_queues_one_notification_per_channel(client: EventApiClie
         assert message["msg_id"] == answer[channel]["msg_id"]
         assert message["request_id"] == response.json()["request_id"]
         assert message["workspace"] == "WSLOCAL0001" and message["version"] == "live"
-        assert message["data"] == {"order_id": "A-1", "amount": "12 EUR"}
+        assert message["data"] == {"name": "Ana", "order_id": "A-1", "amount": "12 EUR"}
         assert message["distinct_id"] == "user-1"
-        assert message["callback"] == {"url": "https://example.com/cb"}
+        assert message["callback"] == {"custom_id": "order-7", "custom1": "crm"}
 
 
 def test_destination_for_a_channel_the_event_lacks_is_skipped(client: EventApiClient, stack: Stack) -> None:
-    response = client.post({"event": "Welcome_Email", "to": {"email": "a@example.com", "sms": "+14155550100"}})
+    response = client.post({**welcome(), "to": {"email": "a@example.com", "sms": "+14155550100"}})
     assert response.status == 202
     assert set(response.json()["response"]) == {"email"}
     assert [message["channel"] for message in stack.queued_messages()] == ["email"]
@@ -109,7 +109,7 @@ def test_body_that_is_not_a_json_object_is_400(
 def event_with_nested_data(depth: int) -> str:
     """A Welcome_Email body whose data holds arrays `depth` levels deep (as raw JSON: json.dumps would recurse)."""
     nested = "[" * depth + "]" * depth
-    return '{"event": "Welcome_Email", "to": {"email": "a@example.com"}, "data": {"x": ' + nested + "}}"
+    return '{"event": "Welcome_Email", "to": {"email": "a@example.com"}, "data": {"name": "A", "x": ' + nested + "}}"
 
 
 @pytest.mark.parametrize("depth", [300, 100_000], ids=["past-pydantic-serialiser", "past-json-parser"])
@@ -214,7 +214,11 @@ def test_unknown_top_level_fields_are_ignored_for_fyno_compatibility(client: Eve
 
 
 def test_data_null_means_no_data(client: EventApiClient, stack: Stack) -> None:
-    assert client.post({**welcome(), "data": None}).status == 202
+    response = client.post({**welcome(), "data": None})
+    assert response.status == 400  # the template's variable is then missing (D8), not a type error
+    assert response.json()["errors"] == [
+        {"field": "data", "message": "the email template needs 'name', which data does not give"}
+    ]
 
 
 @pytest.mark.parametrize("version", ["beta", "LIVE", ""])

@@ -155,8 +155,25 @@ def test_an_automation_payload_past_the_data_limit_names_the_step(stack: Stack) 
 
 
 def test_a_callback_past_its_limit_is_400(client: EventApiClient) -> None:
-    refused = client.post({**welcome(), "callback": {"custom_id": "x" * 4096}})
-    assert_refused(refused, 400, "callback", 2048)
+    refused = client.post({**welcome(), "callback": {"custom_id": "x" * 201}})
+    assert refused.status == 400
+    errors = refused.json()["errors"]
+    assert any(error["field"] == "callback.custom_id" and "200" in error["message"] for error in errors)
+
+
+def test_the_largest_callback_its_fields_allow_fits_the_callback_budget() -> None:
+    from notify.models.callbacks import Callback
+    from notify.models.limits import MAX_CALLBACK_BYTES, json_bytes
+
+    # Each character as a 4-byte one, each name as long as allowed: the queue message's share still holds.
+    largest = Callback(
+        custom_id="\U0001f600" * 200,
+        custom1="\U0001f600" * 50,
+        custom2="\U0001f600" * 50,
+        enable=True,
+        allowlist_urls=["n" * 64] * 3,
+    )
+    assert json_bytes(largest.model_dump()) <= MAX_CALLBACK_BYTES
 
 
 # Destinations --------------------------------------------------------------------------------------------------
@@ -195,7 +212,7 @@ def test_destinations_are_accepted_at_their_published_length_and_refused_one_pas
 ) -> None:
     chat_event(stack)
     event = "OrderConfirmed" if channel == "sms" else "Everywhere"
-    data = {"name": "R", "order": {"id": "1", "amount": "1"}}
+    data = {"name": "R", "order_id": "1", "amount": "1"}
     accepted = client.post({"event": event, "to": {channel: at_limit}, "data": data})
     refused = client.post({"event": event, "to": {channel: past_limit}, "data": data})
 
@@ -209,7 +226,11 @@ def test_a_trailing_newline_is_not_a_valid_destination_on_any_api(
     stack: Stack, client: EventApiClient, bulk_client: BulkApiClient, profiles: ProfilesApi, destination: str
 ) -> None:
     channel = "email" if "@" in destination else "sms"
-    event = {"event": "OrderConfirmed", "to": {channel: destination}, "data": {"order": {"id": "1"}}}
+    event = {
+        "event": "OrderConfirmed",
+        "to": {channel: destination},
+        "data": {"name": "R", "order_id": "1", "amount": "1"},
+    }
     assert client.post(event).status == 400
     assert bulk_client.post({"event": "OrderConfirmed", "batch": [{"to": {channel: destination}}]}).status == 400
     assert profiles.create({"distinct_id": "nl", "channel": {channel: destination}}).status == 400
@@ -372,9 +393,9 @@ def test_manifests_too_large_for_the_completions_transaction_are_written_on_thei
         "blob": {"B": b"x" * (delivery_log.MAX_DEFERRED_BYTES * 2 // 5)},
     }
     second = {**big, "msg_id": {"S": "n"}}
-    with delivery_log.manifests_with_completion():
-        assert delivery_log._defer([big], replace=False) is True
-        assert delivery_log._defer([second], replace=False) is True
-        third = {**big, "msg_id": {"S": "o"}}
-        assert delivery_log._defer([third], replace=False) is False
-        assert len(delivery_log.deferred_manifest_puts()) == 2
+    kept = delivery_log.KeptManifests()
+    assert kept.keep([big], replace=False) is True
+    assert kept.keep([second], replace=False) is True
+    third = {**big, "msg_id": {"S": "o"}}
+    assert kept.keep([third], replace=False) is False
+    assert len(kept.puts()) == 2

@@ -12,7 +12,7 @@ from botocore.retries.standard import ExponentialBackoff
 from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
-from local.template import load_template, resources_of_type
+from local.template import load_monitoring, load_template, resources_of_type
 from tests.support.clients import EventApiClient, welcome
 from tests.support.faults import fail_call
 from tests.support.sender import SenderDriver
@@ -75,7 +75,7 @@ def code_metrics() -> set[str]:
 def alarm_metrics() -> set[str]:
     """Metric names of the product's namespace read by the template's alarms."""
     names = set()
-    for alarm in resources_of_type("AWS::CloudWatch::Alarm").values():
+    for alarm in resources_of_type("AWS::CloudWatch::Alarm", load_monitoring()).values():
         props = alarm["Properties"]
         queries = props.get("Metrics", [{"MetricStat": {"Metric": props}}])
         for query in queries:
@@ -96,7 +96,7 @@ def test_every_documented_metric_is_emitted_or_announced() -> None:
 def test_alarms_read_documented_metrics_under_the_service_dimension() -> None:
     assert alarm_metrics() <= documented_metrics()
     assert {"NotificationsFailed", "NotificationsUnknown", "EnqueueFailed", "IdempotencyConflict"} <= alarm_metrics()
-    for alarm in resources_of_type("AWS::CloudWatch::Alarm").values():
+    for alarm in resources_of_type("AWS::CloudWatch::Alarm", load_monitoring()).values():
         props = alarm["Properties"]
         if props.get("Namespace") == NAMESPACE:
             assert props["Dimensions"] == [{"Name": "service", "Value": SERVICE}]

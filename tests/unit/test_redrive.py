@@ -1,7 +1,4 @@
-"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""The admin's dead-letter commands: list the DLQ, and redrive it without ever sending a msg_id twice (R8)."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ from botocore.retries.standard import ExponentialBackoff
 from moto.core.exceptions import ServiceException
 from moto.ses.models import SESBackend
 
-from notify import admin
+from notify_admin import cli as admin
 from tests.support.clients import EventApiClient, StatusApiClient, welcome
 from tests.support.sender import SenderDriver
 from tests.support.stack import REGION, Stack, sent_emails

@@ -2,8 +2,6 @@
 never carry an API key, a provider secret or a full recipient address, on success or failure paths.
 
 Webhook SSRF rules are tested on the guard in test_webhooks.py; here, through the sender end to end.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -235,7 +233,10 @@ def test_api_flows_never_log_keys_or_addresses(stack: Stack, logs: Callable[[], 
 
     accepted = event.post(order, key="k-1")
     assert event.post(order, key="k-1").headers["idempotency-replayed"] == "true"
-    assert bulk.post({"event": "OrderConfirmed", "batch": [{"to": order["to"]}]}, key="k-1").status == 202
+    assert (
+        bulk.post({"event": "OrderConfirmed", "batch": [{"to": order["to"], "data": ORDER_DATA}]}, key="k-1").status
+        == 202
+    )
     assert automation.post({"email": EMAIL, "phone": PHONE, "name": "R"}, key="k-1").status == 202
     assert status.get(accepted.json()["request_id"]).status == 200
     # Failures before execution: bad keys, validation errors that name the address, unknown names.
@@ -251,7 +252,7 @@ def test_api_flows_never_log_keys_or_addresses(stack: Stack, logs: Callable[[], 
     # Failures after execution started, and stores that cannot be reached.
     with fail_call("sqs", "SendMessageBatch"):
         assert event.post(order, key="k-2").status == 500
-        assert bulk.post({"event": "OrderConfirmed", "batch": [{"to": order["to"]}]}).status == 500
+        assert bulk.post({"event": "OrderConfirmed", "batch": [{"to": order["to"], "data": ORDER_DATA}]}).status == 500
         assert automation.post({"email": EMAIL, "phone": PHONE}).status == 500
     with fail_call("dynamodb", "PutItem", table=stack.resources.tables["IdempotencyTable"]):
         assert event.post(order, key="k-3").status == 503

@@ -15,6 +15,7 @@ from notify.dal.profiles import create_profile, get_profile, replace_profile
 from notify.logic.recipients import inactive_reason
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
+from tests.support.clients import welcome
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
 from tests.support.stack import FakeLambdaContext
 
@@ -119,7 +120,8 @@ def test_R4_a_request_by_distinct_id_replays_identically_after_the_profile_chang
 def test_to_wins_over_the_profile_where_both_give_a_channel(client: Any, stack: Any, workspace: str) -> None:
     add_profile(workspace, "user-1", email="profile@example.com", sms="+14155550100")
     response = client.post(
-        by_profile(event="OrderConfirmed", email="given@example.com") | {"data": {"order_id": "1", "amount": "2"}}
+        by_profile(event="OrderConfirmed", email="given@example.com")
+        | {"data": {"name": "R", "order_id": "1", "amount": "2"}}
     )
     answer = response.json()["response"]
     assert {c: r["destination"] for c, r in answer.items()} == {"email": "given@example.com", "sms": "+14155550100"}
@@ -164,7 +166,8 @@ def test_an_unknown_profile_with_nothing_in_to_is_400_naming_the_distinct_id_and
 
 def test_an_unknown_profile_still_gets_what_to_gives(client: Any, stack: Any) -> None:
     response = client.post(
-        by_profile("ghost", event="OrderConfirmed", email="given@example.com") | {"data": {"order_id": "1"}}
+        by_profile("ghost", event="OrderConfirmed", email="given@example.com")
+        | {"data": {"name": "R", "order_id": "1", "amount": "2"}}
     )
     assert response.status == 202
     assert set(response.json()["response"]) == {"email"}
@@ -269,8 +272,8 @@ def test_R8_a_retry_after_a_crash_sends_and_answers_the_destinations_first_resol
     }
 
 
-def test_a_keyed_request_by_distinct_id_makes_five_aws_calls(client: Any, stack: Any, workspace: str) -> None:
-    """claim, profile GetItem, the destinations recorded in the claim, enqueue, completion."""
+def test_a_keyed_request_by_distinct_id_makes_six_aws_calls(client: Any, stack: Any, workspace: str) -> None:
+    """claim, profile GetItem, the destinations recorded in the claim, the suppression check, enqueue, completion."""
     add_profile(workspace, "user-1", email="profile@example.com")
     client.post(by_profile(email="warm@example.com"))  # warm the definitions cache
     made: list[str] = []
@@ -287,7 +290,7 @@ def test_a_keyed_request_by_distinct_id_makes_five_aws_calls(client: Any, stack:
     finally:
         events.unregister("before-parameter-build.dynamodb", unique_id="count")
         sqs_events.unregister("before-parameter-build.sqs", unique_id="count")
-    assert made == ["PutItem", "GetItem", "UpdateItem", "SendMessageBatch", "TransactWriteItems"]
+    assert made == ["PutItem", "GetItem", "UpdateItem", "BatchGetItem", "SendMessageBatch", "TransactWriteItems"]
 
 
 # Event Bulk ----------------------------------------------------------------------------------------------------
@@ -303,11 +306,11 @@ def test_bulk_items_by_distinct_id_read_their_profiles_in_one_batch(
     body = {
         "event": "Welcome_Email",
         "batch": [
-            {"distinct_id": "user-0"},
-            {"distinct_id": "user-1", "to": {"email": "given@example.com"}},
+            {"distinct_id": "user-0", "data": {"name": "Zero"}},
+            {"distinct_id": "user-1", "to": {"email": "given@example.com"}, "data": {"name": "One"}},
             {"distinct_id": "user-2", "data": {"name": "Two"}},
-            {"distinct_id": "sleeper"},
-            {"to": {"email": "plain@example.com"}},
+            {"distinct_id": "sleeper"},  # inactive: sent nothing, so its data needs nothing (D8)
+            {"to": {"email": "plain@example.com"}, "data": {"name": "Plain"}},
         ],
     }
     response = bulk_client.post(body, key="bulk-profiles")
@@ -337,7 +340,10 @@ def test_bulk_reads_more_than_100_profiles_in_batches_of_100(
     for index in range(150):
         add_profile(workspace, f"user-{index}", email=f"user{index}@example.com")
     reads.clear()
-    body = {"event": "Welcome_Email", "batch": [{"distinct_id": f"user-{index}"} for index in range(150)]}
+    body = {
+        "event": "Welcome_Email",
+        "batch": [{"distinct_id": f"user-{index}", "data": {"name": "U"}} for index in range(150)],
+    }
     response = bulk_client.post(body)
     assert response.status == 202
     assert [item["email"]["destination"] for item in response.json()["response"]][-1] == "user149@example.com"
@@ -386,7 +392,7 @@ def test_an_inactive_profiles_bulk_item_shows_skipped_on_its_own_status_route(
     bulk_client: Any, stack: Any, workspace: str, status: Any
 ) -> None:
     add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
-    body = {"event": "Welcome_Email", "batch": [{"to": {"email": "awake@example.com"}}, {"distinct_id": "sleeper"}]}
+    body = {"event": "Welcome_Email", "batch": [welcome("awake@example.com"), {"distinct_id": "sleeper"}]}
     response = bulk_client.post(body, key="bulk-inactive")
     assert response.status == 202
     awake, sleeper = response.json()["response"]

@@ -1,7 +1,4 @@
-"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (D1-D6, R8).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Sender: rendering, providers, retries, the sandbox, and at-most-once delivery per msg_id (D1-D6, R8)."""
 
 from __future__ import annotations
 
@@ -226,9 +223,13 @@ def test_template_error_fails_that_notification_only(
 
 
 def test_missing_template_variable_is_a_template_error(
-    client: EventApiClient, sender: SenderDriver, status: StatusApiClient
+    stack: Stack, client: EventApiClient, sender: SenderDriver, status: StatusApiClient
 ) -> None:
-    accepted = client.post({"event": "Welcome_Email", "to": {"email": "a@example.com"}}).json()
+    """The APIs refuse data a template lacks (D8), but a definition can change between the request and the send:
+    the sender renders again and records what is missing."""
+    define(stack, "Greeting", {"email": {"subject": "Hi", "body": "Hello"}})
+    accepted = client.post({"event": "Greeting", "to": {"email": "a@example.com"}}).json()
+    define(stack, "Greeting", {"email": {"subject": "Hi {{ name }}", "body": "Hello"}})
 
     sender.drain()
 
@@ -388,7 +389,11 @@ def test_ses_rejection_is_permanent_and_its_reason_masks_addresses(
 
     shown = notifications(status, accepted["request_id"])["email"]
     assert (shown["state"], shown["attempts"]) == ("failed", 1)
-    assert shown["reason"] == "ses rejected the message: MessageRejected: Email address not verified u***@example.com"
+    assert shown["reason"].startswith(
+        "ses rejected the message: MessageRejected: Email address not verified u***@example.com (the sender identity "
+        "is not verified, or the account is in the SES sandbox"
+    )
+    assert "notify_admin --stack-name <stack> doctor" in shown["reason"]  # issue 19: what to do about it
     assert sent_emails() == []
     assert sender.dead_letters() == []
 

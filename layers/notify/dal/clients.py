@@ -1,19 +1,17 @@
 """boto3 clients, one per container, created on first use with explicit timeouts and retries.
 
-Every call is bounded by the invocation's time budget (`time_budget`): each attempt's read timeout
+Every call is bounded by the invocation's deadline (notify.deadline): each attempt's read timeout
 is cut to the time left, and no attempt starts once it is gone (OutOfTime, a BotoCoreError like a
 timeout). A hung store or queue therefore ends in the product's own answer (503 with Retry-After
 before execution, R9), not in the function timing out behind API Gateway's 500.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import boto3
@@ -21,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from notify.caches import per_container
+from notify.deadline import seconds_left
 
 # BatchGetItem takes at most 100 keys a call; unprocessed keys are asked again this many times in all.
 BATCH_GET_LIMIT = 100
@@ -48,10 +47,6 @@ PROVIDER_SERVICES = frozenset({"sesv2", "sns"})
 PROVIDER_CALL_SECONDS = PROVIDER_CONNECT_TIMEOUT_SECONDS + PROVIDER_READ_TIMEOUT_SECONDS
 # An attempt with less time than this left would only time out.
 MIN_ATTEMPT_SECONDS = 0.05
-RESERVE_FRACTION = 0.3
-
-_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("aws_call_deadline", default=None)
-
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -60,36 +55,6 @@ class OutOfTime(BotoCoreError):
     """The invocation's time budget for AWS calls is spent; the call was not (or no longer) attempted."""
 
     fmt = "No time left in this invocation's budget for an AWS call"
-
-
-@contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    """AWS calls made inside end within `seconds` from now (or the enclosing budget, if sooner)."""
-    deadline = time.monotonic() + seconds
-    enclosing = _deadline.get()
-    token = _deadline.set(deadline if enclosing is None else min(enclosing, deadline))
-    try:
-        yield
-    finally:
-        _deadline.reset(token)
-
-
-@contextmanager
-def time_budget_leaving(reserve_seconds: float) -> Iterator[None]:
-    """Calls made inside end early enough to leave `reserve_seconds` of the current budget for what follows
-    (at most RESERVE_FRACTION of it, so a short budget is shared rather than spent on the reserve)."""
-    left = seconds_left()
-    if left is None:
-        yield
-        return
-    with time_budget(left - min(reserve_seconds, left * RESERVE_FRACTION)):
-        yield
-
-
-def seconds_left() -> float | None:
-    """What remains of the current budget; None when there is none."""
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
 
 
 def _bound_attempt(request: Any, **_: Any) -> None:

@@ -2,7 +2,6 @@
 
 A moved message is the same notification (same msg_id): the sender's per-msg_id claim (R8) delivers one
 that never went out and skips one that did, so a redrive never sends a notification twice.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

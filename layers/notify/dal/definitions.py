@@ -1,4 +1,5 @@
-"""Definitions table: per workspace, events ("event#<name>") and automations ("automation#<id>").
+"""Definitions table: per workspace, events ("event#<name>"), automations ("automation#<id>") and the workspace's
+idempotency settings ("settings#idempotency", M1).
 
 No secret lives here (the API functions read this table): provider secrets are in dal/provider_secrets.py.
 """
@@ -11,7 +12,7 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from notify.dal.clients import client
-from notify.models.definitions import AutomationDefinition, EventDefinition
+from notify.models.definitions import AutomationDefinition, EventDefinition, IdempotencySettings
 from notify.settings import get_settings
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -51,3 +52,15 @@ def get_automation(workspace: str, automation_id: str, table: str | None = None)
 
 def put_automation(workspace: str, automation: AutomationDefinition, table: str | None = None) -> None:
     _put(workspace, f"automation#{automation.id}", automation, table)
+
+
+IDEMPOTENCY_SETTINGS_ID = "settings#idempotency"
+
+
+def get_idempotency_settings(workspace: str, _: str = "", table: str | None = None) -> IdempotencySettings | None:
+    """The workspace's idempotency settings (M1); None where they were never set (the default, replay)."""
+    return _get(workspace, IDEMPOTENCY_SETTINGS_ID, IdempotencySettings, table)
+
+
+def put_idempotency_settings(workspace: str, settings: IdempotencySettings, table: str | None = None) -> None:
+    _put(workspace, IDEMPOTENCY_SETTINGS_ID, settings, table)

@@ -1,7 +1,5 @@
 """Delivery log table: per request, a manifest item (sk "#request") and one item per notification (sk msg_id);
 a bulk request's item manifests, 100 to a group item, in a partition of their own (`#bulk:<16 hex>`).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -12,13 +10,12 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
-from contextvars import ContextVar
-from typing import Any
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from notify.dal.clients import client, map_in_parallel
-from notify.models.delivery import DeliveryRecord, DeliveryState, RequestManifest
+from notify.models.delivery import PROVIDER_TOOK, DeliveryRecord, DeliveryState, RequestManifest
 from notify.settings import get_settings
 
 BATCH_WRITE_LIMIT = 25
@@ -46,35 +43,43 @@ GROUP_PREFIX = "#bulk:"  # request_id of a group partition: never a uuid
 GROUP_SK_PREFIX = "#items:"
 GROUP_ATTR = "manifests_zlib"
 
-# The manifest items of the keyed request being executed, by key, while they wait for its completion.
-_deferred: ContextVar[dict[tuple[str, str], dict[str, Any]] | None] = ContextVar("deferred_manifests", default=None)
 
+class KeptManifests:
+    """The manifest items of one keyed request, by key, kept back to be written in one transaction with its
+    idempotency record's completion (notify.dal.idempotency_store.Claim carries them there): the request makes no
+    write of its own for them."""
 
-@contextlib.contextmanager
-def manifests_with_completion() -> Iterator[None]:
-    """Inside, manifests are kept back, to be written in one transaction with the idempotency record's
-    completion (notify.dal.idempotency_store): a keyed request makes no write of its own for them."""
-    token = _deferred.set({})
-    try:
-        yield
-    finally:
-        _deferred.reset(token)
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
 
-
-def _defer(items: list[dict[str, Any]], *, replace: bool) -> bool:
-    """Keep `items` back for the completion if a keyed request is executing and they fit its transaction.
-    A replacement (the "not queued" marking) of items kept back replaces them there, at no cost."""
-    pending = _deferred.get()
-    if pending is None:
-        return False
-    keys = [_key(item) for item in items]
-    if replace:
-        if not all(key in pending for key in keys):
+    def keep(self, items: list[dict[str, Any]], *, replace: bool) -> bool:
+        """Keep `items` back if they fit the completion's transaction; a replacement (the "not queued" marking) of
+        items kept back replaces them here, at no cost. False: the caller writes them now."""
+        keys = [_key(item) for item in items]
+        if replace:
+            if not all(key in self.items for key in keys):
+                return False
+        elif len(self.items.keys() | set(keys)) > MAX_DEFERRED_ITEMS or _bytes(self.items, items) > MAX_DEFERRED_BYTES:
             return False
-    elif len(pending.keys() | set(keys)) > MAX_DEFERRED_ITEMS or _bytes(pending, items) > MAX_DEFERRED_BYTES:
-        return False
-    pending.update(zip(keys, items, strict=True))
-    return True
+        self.items.update(zip(keys, items, strict=True))
+        return True
+
+    def puts(self, table: str | None = None) -> list[dict[str, Any]]:
+        """The items as TransactWriteItems `Put` entries (overwriting: a re-execution of the request, R8, records
+        what it queued itself)."""
+        return [{"Put": {"TableName": _table(table), "Item": item}} for item in self.items.values()]
+
+    def write(self) -> None:
+        """Write them on their own: the completion that would have carried them failed, and the status route must
+        still find a request whose answer the client gets. Kept until written: a failed write leaves them for
+        another try (notify.logic.idempotency)."""
+        if self.items:
+            _write_now(list(self.items.values()), replace=True)
+            self.items.clear()
+
+    def clear(self) -> None:
+        """The completion wrote them."""
+        self.items.clear()
 
 
 def _bytes(pending: dict[tuple[str, str], dict[str, Any]], items: list[dict[str, Any]]) -> int:
@@ -98,16 +103,23 @@ def _key(item: dict[str, Any]) -> tuple[str, str]:
     return item["request_id"]["S"], item["msg_id"]["S"]
 
 
-def record_manifests(manifests: list[RequestManifest], *, replace: bool = False) -> None:
-    """Record requests' manifests: kept back for the completion of a keyed request (see _defer), else
-    written now. A first write keeps an existing manifest of the same request (a re-execution, R8) unless
-    `replace`."""
+def record_manifests(
+    manifests: list[RequestManifest], *, replace: bool = False, kept: KeptManifests | None = None
+) -> None:
+    """Record requests' manifests: kept back for the completion of a keyed request (`kept`), else written now. A
+    first write keeps an existing manifest of the same request (a re-execution, R8) unless `replace`."""
     items = [_manifest_item(manifest) for manifest in manifests]
-    if not _defer(items, replace=replace):
+    if kept is None or not kept.keep(items, replace=replace):
         _write_now(items, replace=replace)
 
 
-def record_bulk_manifests(bulk_request_id: str, manifests: list[RequestManifest], *, replace: bool = False) -> None:
+def record_bulk_manifests(
+    bulk_request_id: str,
+    manifests: list[RequestManifest],
+    *,
+    replace: bool = False,
+    kept: KeptManifests | None = None,
+) -> None:
     """Record a bulk request's item manifests as a few group items under a partition every item's request id
     names (notify.logic.bulk.item_request_id keeps the bulk id's first 8 bytes): 1000 items are 10 items,
     which fit the completion's transaction (get_request finds an item's manifest there)."""
@@ -115,7 +127,7 @@ def record_bulk_manifests(bulk_request_id: str, manifests: list[RequestManifest]
         _group_item(bulk_request_id, number, manifests[start : start + MANIFESTS_PER_GROUP])
         for number, start in enumerate(range(0, len(manifests), MANIFESTS_PER_GROUP))
     ]
-    if not _defer(items, replace=replace):
+    if kept is None or not kept.keep(items, replace=replace):
         _write_now(items, replace=True)
 
 
@@ -139,32 +151,6 @@ def _write_now(items: list[dict[str, Any]], *, replace: bool) -> None:
         _put(items[0], replace=replace)
     elif items:
         _put_many(items)
-
-
-def deferred_manifest_puts(table: str | None = None) -> list[dict[str, Any]]:
-    """The manifest items kept back for the completion, as TransactWriteItems `Put` entries (overwriting: a
-    re-execution of the request, R8, records what it queued itself)."""
-    pending = _deferred.get()
-    if not pending:
-        return []
-    return [{"Put": {"TableName": _table(table), "Item": item}} for item in pending.values()]
-
-
-def clear_deferred_manifests() -> None:
-    """The completion wrote them."""
-    pending = _deferred.get()
-    if pending:
-        pending.clear()
-
-
-def write_deferred_manifests() -> None:
-    """Write the kept-back manifest items on their own: the completion that would have carried them failed,
-    and the status route must still find a request whose answer the client gets."""
-    pending = _deferred.get()
-    if pending:
-        # Kept until written: a failed write leaves them for another try (notify.logic.idempotency).
-        _write_now(list(pending.values()), replace=True)
-        pending.clear()
 
 
 def _manifest_item(manifest: RequestManifest) -> dict[str, Any]:
@@ -294,9 +280,11 @@ def record_outcome(
     reason: str | None = None,
     table: str | None = None,
 ) -> bool:
-    """Set a notification's state; never moves a `sent` notification to another state. False when it was sent."""
+    """Set a notification's state; never moves a notification the provider took (`sent`, or a provider event's state
+    after it) to another state. False when it was taken."""
     ddb = client("dynamodb")
-    values: dict[str, Any] = {":state": state.value, ":now": updated_at, ":sent": DeliveryState.sent.value}
+    taken = {f":taken{i}": state.value for i, state in enumerate(PROVIDER_TOOK)}
+    values: dict[str, Any] = {":state": state.value, ":now": updated_at, **taken}
     assignments = ["#state = :state", "updated_at = :now"]
     removals = []
     for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
@@ -313,7 +301,7 @@ def record_outcome(
             TableName=_table(table),
             Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
             UpdateExpression=expression,
-            ConditionExpression="attribute_not_exists(#state) OR #state <> :sent",
+            ConditionExpression=f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(taken)}))",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
         )
@@ -362,3 +350,61 @@ def mark_redriven(request_id: str, msg_id: str, *, updated_at: str, reason: str,
     except ddb.exceptions.ConditionalCheckFailedException:
         return False
     return True
+
+
+class ProviderEventApplied(NamedTuple):
+    """What a provider event changed: whether it was new (first time this state was seen for the msg_id),
+    and the record as it was before, with the queue message the sender kept (for the report's callback)."""
+
+    new: bool
+    record: DeliveryRecord | None
+    message: str | None
+
+
+# A later provider state wins over an earlier one, never the reverse (SNS does not keep order).
+_PROVIDER_RANK = {DeliveryState.delivered: 1, DeliveryState.bounced: 2, DeliveryState.complained: 2}
+
+
+def record_provider_event(
+    request_id: str,
+    msg_id: str,
+    *,
+    state: DeliveryState,
+    reason: str | None,
+    updated_at: str,
+    table: str | None = None,
+) -> ProviderEventApplied:
+    """Record a provider event's state once per (msg_id, state): the set `provider_states` remembers each, so the
+    same event again (an SNS redelivery) changes nothing. The state itself moves only forward (delivered, then
+    bounced or complained); a record that does not exist (expired, or another stack's) is left alone."""
+    found = get_stored_message(request_id, msg_id, table)
+    if found is None:
+        return ProviderEventApplied(False, None, None)
+    record, message = found
+    current = _PROVIDER_RANK.get(record.state, 0)
+    assignments = ["updated_at = :now"]
+    values: dict[str, Any] = {":now": updated_at, ":seen": {state.value}}
+    if _PROVIDER_RANK[state] >= current:
+        assignments += ["#state = :state"]
+        values[":state"] = state.value
+        if reason is not None:
+            assignments.append("reason = :reason")
+            values[":reason"] = reason
+    arguments: dict[str, Any] = {
+        "TableName": _table(table),
+        "Key": {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        "UpdateExpression": "SET " + ", ".join(assignments) + " ADD provider_states :seen",
+        "ConditionExpression": "attribute_exists(msg_id) AND NOT contains(provider_states, :one)",
+        "ExpressionAttributeValues": {
+            **{name: _serializer.serialize(value) for name, value in values.items()},
+            ":one": {"S": state.value},
+        },
+    }
+    if ":state" in values:
+        arguments["ExpressionAttributeNames"] = {"#state": "state"}
+    ddb = client("dynamodb")
+    try:
+        ddb.update_item(**arguments)
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return ProviderEventApplied(False, record, message)
+    return ProviderEventApplied(True, record, message)

@@ -1,123 +1,125 @@
-"""Powertools' DynamoDB idempotency persistence, extended with a per-request expiry (R6) and with
-responses of any size (R3).
+"""Powertools' DynamoDB idempotency persistence, with one request's claim made explicit (`Claim`), a per-request
+expiry (R6), responses of any size (R3, notify.dal.spilled_parts) and the request's manifests written in the
+completion's transaction.
 
-A response is stored as Powertools stores it (a string attribute) up to INLINE_RESPONSE_BYTES. Larger
-ones are compressed (zlib) into a binary attribute; one still larger than PART_BYTES compressed is
-spilled into numbered part items (`<key>#part<n>`, same expiry) written before the record completes,
-so a COMPLETED record always has every part. A 1000-item bulk answer of 500 KB compresses to well
-under one item; spilling covers destinations long and varied enough to defeat compression.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
+A request's `Claim` travels in the `data` Powertools hands its persistence layer (under "claim"): the layer
+serves concurrent requests (threads in tests and in the local stack), so what one request claimed cannot live on
+the layer. Powertools overridden here, checked against aws-lambda-powertools 3.37.0: `save_inprogress` and
+`save_success` (re-implemented, to pass the claim on and keep the request's fingerprint, M2),
+`_item_to_data_record` (to make a compressed or spilled answer whole) and `_save_to_cache` (to keep large
+answers out of the container's cache).
 """
 
 from __future__ import annotations
 
-import hashlib
+import datetime as dt
+import json
 import time
-import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from aws_lambda_powertools.shared.json_encoder import Encoder
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
     IdempotencyItemNotFoundError,
+    IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import ClientError
 
 from notify.caches import per_container
-from notify.dal.clients import batch_get, client
-from notify.dal.delivery_log import clear_deferred_manifests, deferred_manifest_puts, write_deferred_manifests
+from notify.dal import spilled_parts
+from notify.dal.clients import client
+from notify.dal.delivery_log import KeptManifests
 from notify.observability import logger
 from notify.settings import get_settings
 
-# The expiry of the request being claimed or completed. A context variable, not an attribute,
-# because one persistence layer serves concurrent requests (threads in tests and in the local stack).
-_request_expiry: ContextVar[int | None] = ContextVar("request_expiry", default=None)
-# The expiry of the key lifetime the current request claimed (see claimed_expiry).
-_claimed_expiry: ContextVar[int | None] = ContextVar("claimed_expiry", default=None)
-# The record the current request claimed (its layer and key), and the recipients' destinations an earlier
-# execution of the same key recorded in it before sending anything (see recorded_destinations).
-_claimed_record: ContextVar[tuple[Any, str] | None] = ContextVar("claimed_record", default=None)
-_recorded_destinations: ContextVar[bytes | None] = ContextVar("recorded_destinations", default=None)
+RECEIVED_ATTR = "received_ms"
 DESTINATIONS_ATTR = "destinations_zlib"
 DESTINATIONS_PARTS_ATTR = "destinations_parts"
 DESTINATIONS_DIGEST_ATTR = "destinations_sha256"
 DESTINATIONS_PART_SUFFIX = "#dest"
-# When the key's current lifetime was first claimed (epoch ms): a re-execution answers with the first
-# execution's received_time, so the answer is the same byte for byte (R4).
-_claimed_received_ms: ContextVar[int | None] = ContextVar("claimed_received_ms", default=None)
-RECEIVED_ATTR = "received_ms"
-
-# DynamoDB items hold at most 400 KB, key and attribute names included.
-INLINE_RESPONSE_BYTES = 64 * 1024
-PART_BYTES = 300 * 1024
-# Recorded destinations kept in the record itself, beside an answer of up to PART_BYTES: 300 + 64 KB, the key
-# and the other attributes stay under the 400 KB item. Larger ones are spilled into parts.
-DESTINATIONS_INLINE_BYTES = 64 * 1024
 RESPONSE_PART_SUFFIX = "#part"
 ENCODING_ATTR = "response_encoding"  # absent (a plain string), "zlib", or "zlib-parts"
 PARTS_ATTR = "response_parts"
 DIGEST_ATTR = "response_sha256"
-STATUS_PART = "PART"
+# The request's fingerprint (M1): Powertools' own validation attribute, read back into DataRecord.payload_hash.
+FINGERPRINT_ATTR = "validation"
 
 
-class StoredResponseUnreadable(Exception):
-    """A completed record whose parts are missing or do not match its digest (never expected)."""
+@dataclass(frozen=True)
+class StoredRecord:
+    """What a key holds now, as the lookup route shows it (K1): read, never claimed or extended."""
+
+    status: str  # Powertools' INPROGRESS or COMPLETED
+    expiry: int  # epoch seconds
+    received_ms: int | None
+    response_data: str | None  # the stored response (JSON of statusCode, headers, body), whole again
 
 
-@contextmanager
-def claim_context() -> Iterator[None]:
-    """One request's claim: what it claims (claimed_expiry) is forgotten when the request ends."""
-    token = _claimed_expiry.set(None)
-    record_token = _claimed_record.set(None)
-    recorded_token = _recorded_destinations.set(None)
-    received_token = _claimed_received_ms.set(None)
-    try:
-        yield
-    finally:
-        _claimed_expiry.reset(token)
-        _claimed_record.reset(record_token)
-        _recorded_destinations.reset(recorded_token)
-        _claimed_received_ms.reset(received_token)
+@dataclass
+class Claim:
+    """One request's claim on its key, from the claim to the completion.
+
+    notify.logic.idempotency makes one per keyed request and hands it to Powertools inside `data`; the persistence
+    layer fills it when it claims the key, and whoever records something in the claimed record is passed it.
+    """
+
+    # What the client asked for (`x-idempotency-expiration`, epoch seconds; R6).
+    requested_expiry: int | None = None
+    # The expiry of the key lifetime claimed: the same for every execution of one key until it expires, and later
+    # for a key reused after that; the request's ids derive from it (R8). None before the claim.
+    expiry: int | None = None
+    # When that lifetime was first claimed (epoch ms): a re-execution answers the first execution's received_time.
+    received_ms: int | None = None
+    # The destinations an earlier execution of the key recorded (record_destinations), found when this request took
+    # its lapsed claim over; None otherwise.
+    recorded_destinations: bytes | None = None
+    # The request's manifests, kept back for the completion's transaction.
+    manifests: KeptManifests = field(default_factory=KeptManifests)
+    # Where the claimed record is (its layer and hashed key), once claimed.
+    store: RequestExpiryDynamoDBPersistenceLayer | None = None
+    key: str | None = None
+    # The request's fingerprint (M2: SHA-256 of its body's canonical JSON), kept in the record from the first claim.
+    fingerprint: str | None = None
+    # Whether a key reused with another fingerprint is refused (M1, the workspace's mode); asked only then.
+    refuses_changed_request: Callable[[], bool] = field(default=lambda: False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Claim:
+        # Powertools deep-copies `data` before handing it on; the claim must stay the request's one object.
+        return self
 
 
-def claimed_received_ms() -> int | None:
-    """When the claimed key lifetime was first claimed (epoch ms): by this request, or by the execution whose
-    lapsed claim it took over. None before a claim, or for a record written before this was kept."""
-    return _claimed_received_ms.get()
+def _claim_of(data: dict[str, Any]) -> Claim:
+    """The request's Claim in Powertools' `data`; a fresh one where the caller passes none (the sender's guards)."""
+    claim = data.get("claim")
+    if not isinstance(claim, Claim):
+        claim = Claim()
+    if claim.requested_expiry is None:
+        claim.requested_expiry = data.get("expires_at")
+    return claim
 
 
-def recorded_destinations() -> bytes | None:
-    """What an earlier execution of the claimed key recorded with record_destinations (a crash, a timeout, a
-    failed completion), found when this request took its lapsed claim over; None otherwise."""
-    return _recorded_destinations.get()
-
-
-def record_destinations(payload: bytes) -> None:
+def record_destinations(claim: Claim, payload: bytes) -> None:
     """Keep the recipients' destinations (resolved from profiles) in the claimed record before anything is sent,
     so a re-execution after a crash sends and answers the same ones whatever the profiles say by then (R8).
     Past DESTINATIONS_INLINE_BYTES they are spilled into part items first, as a large answer is: the record
     must still hold its answer (up to PART_BYTES) within one 400 KB item."""
-    claimed = _claimed_record.get()
-    if claimed is None:
+    layer, key = claim.store, claim.key
+    if layer is None or key is None:
         raise RuntimeError("no claimed idempotency record to record destinations in")
-    layer, key = claimed
-    names = {"#status": layer.status_attr}
+    names = {"#status": layer.status_attr, "#destinations": DESTINATIONS_ATTR, "#parts": DESTINATIONS_PARTS_ATTR}
     values: dict[str, Any] = {":inprogress": {"S": STATUS_CONSTANTS["INPROGRESS"]}}
-    if len(payload) <= DESTINATIONS_INLINE_BYTES:
+    if len(payload) <= spilled_parts.DESTINATIONS_INLINE_BYTES:
         assignments = "SET #destinations = :destinations REMOVE #parts"
-        names.update({"#destinations": DESTINATIONS_ATTR, "#parts": DESTINATIONS_PARTS_ATTR})
         values[":destinations"] = {"B": payload}
     else:
-        count = layer.write_parts(key, DESTINATIONS_PART_SUFFIX, payload, _claimed_expiry.get() or 0)
+        count = spilled_parts.write_parts(layer, key, DESTINATIONS_PART_SUFFIX, payload, claim.expiry or 0)
         assignments = "SET #parts = :parts, #digest = :digest REMOVE #destinations"
-        names.update(
-            {"#destinations": DESTINATIONS_ATTR, "#parts": DESTINATIONS_PARTS_ATTR, "#digest": DESTINATIONS_DIGEST_ATTR}
-        )
-        values.update({":parts": {"N": str(count)}, ":digest": {"S": hashlib.sha256(payload).hexdigest()}})
+        names["#digest"] = DESTINATIONS_DIGEST_ATTR
+        values.update({":parts": {"N": str(count)}, ":digest": {"S": spilled_parts.digest(payload)}})
     layer.client.update_item(
         TableName=layer.table_name,
         Key=layer._get_key(key),
@@ -126,33 +128,65 @@ def record_destinations(payload: bytes) -> None:
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=values,
     )
-    _recorded_destinations.set(payload)
-
-
-def claimed_expiry() -> int | None:
-    """The expiry of the key lifetime this request claimed (epoch seconds): the same for every execution of
-    one key until it expires, and later for a key reused after that. None before a claim."""
-    return _claimed_expiry.get()
+    claim.recorded_destinations = payload
 
 
 class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
-    """Records expire at the request's `expires_at` (epoch seconds) when it has one, else after the default.
+    """Records expire at the request's requested expiry (epoch seconds) when it has one, else after the default.
 
     The expiry is set once per key lifetime: by the claim that finds no live record. A later claim that takes
     over a lapsed INPROGRESS record (a crash, a timeout) keeps it, and so does the completion, so the first
-    request's expiry stays final until it passes (R6) and names the lifetime (`claimed_expiry`), from which
+    request's expiry stays final until it passes (R6) and names the lifetime (`Claim.expiry`), from which
     the request's ids derive (R8).
     """
 
-    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
-        token = _request_expiry.set(data.get("expires_at"))
-        _claimed_expiry.set(None)
-        try:
-            super().save_inprogress(data, remaining_time_in_millis)
-        finally:
-            _request_expiry.reset(token)
+    def _expiry(self, claim: Claim) -> int:
+        return claim.expiry or claim.requested_expiry or self._get_expiry_timestamp()
 
-    def _put_record(self, data_record: DataRecord) -> None:
+    def _record(
+        self, data: dict[str, Any], status: str, response: dict | None = None
+    ) -> tuple[DataRecord, Claim] | None:
+        """Powertools' DataRecord for `data` and the request's Claim, as Powertools builds it; None without a key."""
+        claim = _claim_of(data)
+        idempotency_key = self._get_hashed_idempotency_key(data=data)
+        if idempotency_key is None:
+            return None
+        record = DataRecord(
+            idempotency_key=idempotency_key,
+            status=STATUS_CONSTANTS[status],
+            expiry_timestamp=self._expiry(claim),
+            response_data=json.dumps(response, cls=Encoder, sort_keys=True) if response is not None else "",
+            # The request's fingerprint (M2), so the container's cache can refuse a changed request too (M1).
+            payload_hash=claim.fingerprint or "",
+        )
+        return record, claim
+
+    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
+        """Powertools' save_inprogress (3.37.0), claiming with the request's Claim."""
+        made = self._record(data, "INPROGRESS")
+        if made is None:
+            return
+        record, claim = made
+        # As Powertools: 0 ms left (Lambda killing the container) is a deadline too.
+        if remaining_time_in_millis is not None:
+            deadline = dt.datetime.now() + dt.timedelta(milliseconds=remaining_time_in_millis)
+            record.in_progress_expiry_timestamp = int(deadline.timestamp() * 1000)
+        cached = self._retrieve_from_cache(idempotency_key=record.idempotency_key)
+        if cached:
+            _refuse_a_changed_request(cached, claim)
+            raise IdempotencyItemAlreadyExistsError
+        self._claim(record, claim)
+
+    def save_success(self, data: dict[str, Any], result: dict) -> None:
+        """Powertools' save_success (3.37.0), completing with the request's Claim."""
+        made = self._record(data, "COMPLETED", result)
+        if made is None:
+            return
+        record, claim = made
+        self._complete(record, claim)
+        self._save_to_cache(data_record=record)
+
+    def _claim(self, data_record: DataRecord, claim: Claim) -> None:
         """Claim the key: a new lifetime where no live record exists, else take over a lapsed INPROGRESS claim
         keeping its expiry; any other record (completed, or in progress) is reported as Powertools does."""
         now_ms = int(time.time() * 1000)
@@ -165,6 +199,9 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         }
         if data_record.in_progress_expiry_timestamp is not None:
             item[self.in_progress_expiry_attr] = {"N": str(data_record.in_progress_expiry_timestamp)}
+        if claim.fingerprint:
+            # From the first request on, in both modes, so switching a workspace to strict needs no migration (M2).
+            item[FINGERPRINT_ATTR] = {"S": claim.fingerprint}
         try:
             self.client.put_item(
                 TableName=self.table_name,
@@ -178,19 +215,37 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             # The record that refused the claim: in the refused put's answer, else read once.
             earlier = exc.response.get("Item") or self._read_item(data_record.idempotency_key)
             old = self._item_to_data_record(earlier)
-            if not self._lapsed_in_progress(old) or not self._take_over(data_record, now):
+            _refuse_a_changed_request(old, claim)  # before a replay, a 409 or a take-over (M1)
+            if not self._lapsed_in_progress(old) or not self._take_over(data_record):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
-            _claimed_expiry.set(old.expiry_timestamp)
-            _claimed_record.set((self, data_record.idempotency_key))
-            _recorded_destinations.set(self._recorded_destinations(earlier))
             received = earlier.get(RECEIVED_ATTR)
-            _claimed_received_ms.set(int(received["N"]) if received else None)
-            return
-        _claimed_expiry.set(data_record.expiry_timestamp)
-        _claimed_record.set((self, data_record.idempotency_key))
-        _recorded_destinations.set(None)
-        _claimed_received_ms.set(now_ms)
+            claim.expiry = old.expiry_timestamp
+            claim.received_ms = int(received["N"]) if received else None
+            claim.recorded_destinations = self._recorded_destinations(earlier)
+        else:
+            claim.expiry = data_record.expiry_timestamp
+            claim.received_ms = now_ms
+            claim.recorded_destinations = None
+        claim.store, claim.key = self, data_record.idempotency_key
+
+    def read_record(self, idempotency_key: str) -> StoredRecord | None:
+        """The live record of a hashed key, one consistent GetItem (and its parts if the answer was spilled); None
+        when there is none or it expired (TTL deletes lazily). Never claims, executes or extends anything (K1)."""
+        try:
+            item = self._read_item(idempotency_key)
+        except IdempotencyItemNotFoundError:
+            return None
+        if int(item[self.expiry_attr]["N"]) < int(time.time()):
+            return None  # expired, not yet deleted by TTL: nothing, as for a claim (R6)
+        record = self._item_to_data_record(item)
+        received = item.get(RECEIVED_ATTR)
+        return StoredRecord(
+            status=record.status,
+            expiry=int(record.expiry_timestamp or 0),
+            received_ms=int(received["N"]) if received else None,
+            response_data=record.response_data,
+        )
 
     def _read_item(self, idempotency_key: str) -> dict[str, Any]:
         """The record's item, read consistently; IdempotencyItemNotFoundError when there is none (as _get_record)."""
@@ -209,7 +264,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             and record.in_progress_expiry_timestamp < int(time.time() * 1000)
         )
 
-    def _take_over(self, data_record: DataRecord, now: int) -> bool:
+    def _take_over(self, data_record: DataRecord) -> bool:
         """Claim a lapsed INPROGRESS record for this invocation, its expiry unchanged; False if another did."""
         names = {"#status": self.status_attr, "#in_progress_expiry": self.in_progress_expiry_attr}
         values = {
@@ -235,38 +290,24 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             return False
         return True
 
-    def save_success(self, data: dict[str, Any], result: dict) -> None:
-        token = _request_expiry.set(data.get("expires_at"))
-        try:
-            super().save_success(data, result)
-        finally:
-            _request_expiry.reset(token)
-
-    def _get_expiry_timestamp(self) -> int:
-        return _claimed_expiry.get() or _request_expiry.get() or super()._get_expiry_timestamp()
-
-    def _update_record(self, data_record: DataRecord) -> None:
+    def _complete(self, data_record: DataRecord, claim: Claim) -> None:
         """Complete the record; a response past INLINE_RESPONSE_BYTES is compressed, and spilled if need be.
 
-        The request manifests a keyed request kept back (notify.dal.delivery_log.manifests_with_completion)
-        go in the same TransactWriteItems: one call completes the record and makes the request visible to
-        the status route. A cancelled transaction writes neither, and fails like a failed update.
+        The request manifests the claim kept back go in the same TransactWriteItems: one call completes the record
+        and makes the request visible to the status route. A cancelled transaction writes neither, and fails like
+        a failed update.
         """
-        encoded = (data_record.response_data or "").encode()
         names = {"#expiry": self.expiry_attr, "#status": self.status_attr, "#response_data": self.data_attr}
         values: dict[str, Any] = {
             ":expiry": {"N": str(data_record.expiry_timestamp)},
             ":status": {"S": data_record.status},
         }
-        if len(encoded) <= INLINE_RESPONSE_BYTES:
+        response = data_record.response_data or ""
+        if len(response.encode()) <= spilled_parts.INLINE_RESPONSE_BYTES:
             assignments = "#response_data = :response_data"
-            values[":response_data"] = {"S": data_record.response_data}
+            values[":response_data"] = {"S": response}
         else:
-            assignments = self._compressed_assignments(data_record, encoded, names, values)
-        if self.payload_validation_enabled:
-            assignments += ", #validation_key = :validation_key"
-            values[":validation_key"] = {"S": data_record.payload_hash}
-            names["#validation_key"] = self.validation_key_attr
+            assignments = self._compressed_assignments(data_record, response, names, values)
         update = {
             "TableName": self.table_name,
             "Key": self._get_key(data_record.idempotency_key),
@@ -274,7 +315,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
         }
-        manifests = deferred_manifest_puts()
+        manifests = claim.manifests.puts()
         if not manifests:
             self.client.update_item(**update)
             return
@@ -288,30 +329,30 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             # the manifests fail again this raises, the record stays in progress, and the client is answered 503
             # (notify.logic.idempotency.run_idempotently); its retry re-executes with the same ids (R8).
             logger.warning("completion with request manifests failed", extra={"error": str(exc)})
-            write_deferred_manifests()
+            claim.manifests.write()
             self.client.update_item(**update)
         else:
-            clear_deferred_manifests()
+            claim.manifests.clear()
 
     def _compressed_assignments(
-        self, data_record: DataRecord, encoded: bytes, names: dict[str, str], values: dict[str, Any]
+        self, data_record: DataRecord, response: str, names: dict[str, str], values: dict[str, Any]
     ) -> str:
         """The compressed response inline, or spilled into part items written now (before the completion)."""
-        compressed = zlib.compress(encoded, 6)
+        compressed = spilled_parts.compress(response)
         names["#encoding"] = ENCODING_ATTR
-        if len(compressed) <= PART_BYTES:
+        if len(compressed) <= spilled_parts.PART_BYTES:
             values.update({":response_data": {"B": compressed}, ":encoding": {"S": "zlib"}})
             return "#response_data = :response_data, #encoding = :encoding"
         del names["#response_data"]
-        count = self.write_parts(
-            data_record.idempotency_key, RESPONSE_PART_SUFFIX, compressed, data_record.expiry_timestamp or 0
+        count = spilled_parts.write_parts(
+            self, data_record.idempotency_key, RESPONSE_PART_SUFFIX, compressed, data_record.expiry_timestamp or 0
         )
         names.update({"#parts": PARTS_ATTR, "#digest": DIGEST_ATTR})
         values.update(
             {
                 ":encoding": {"S": "zlib-parts"},
                 ":parts": {"N": str(count)},
-                ":digest": {"S": hashlib.sha256(compressed).hexdigest()},
+                ":digest": {"S": spilled_parts.digest(compressed)},
             }
         )
         return "#encoding = :encoding, #parts = :parts, #digest = :digest"
@@ -320,61 +361,38 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         """Powertools' record, with a compressed or spilled response made whole again."""
         encoding = item.get(ENCODING_ATTR, {}).get("S")
         if encoding == "zlib":
-            item = {**item, self.data_attr: {"S": zlib.decompress(item[self.data_attr]["B"]).decode()}}
+            item = {**item, self.data_attr: {"S": spilled_parts.decompress(item[self.data_attr]["B"])}}
         elif encoding == "zlib-parts":
-            compressed = self._read_parts(item)
-            item = {**item, self.data_attr: {"S": zlib.decompress(compressed).decode()}}
+            compressed = self._read_parts(item, RESPONSE_PART_SUFFIX, PARTS_ATTR, DIGEST_ATTR)
+            item = {**item, self.data_attr: {"S": spilled_parts.decompress(compressed)}}
         return super()._item_to_data_record(item)
 
-    def write_parts(self, idempotency_key: str, suffix: str, payload: bytes, expiry: int) -> int:
-        """Spill `payload` into numbered part items (`<key><suffix><n>`, PART_BYTES each, expiring with the
-        record), written before the record names them; returns how many."""
-        parts = [payload[start : start + PART_BYTES] for start in range(0, len(payload), PART_BYTES)]
-        for number, part in enumerate(parts):
-            self.client.put_item(
-                TableName=self.table_name,
-                Item={
-                    **self._get_key(_part_key(idempotency_key, number, suffix)),
-                    self.data_attr: {"B": part},
-                    self.expiry_attr: {"N": str(expiry)},
-                    self.status_attr: {"S": STATUS_PART},
-                },
-            )
-        return len(parts)
-
-    def _read_parts(self, item: dict[str, Any], suffix: str = RESPONSE_PART_SUFFIX) -> bytes:
-        """What write_parts spilled for the record `item`, checked against the digest the record keeps."""
+    def _read_parts(self, item: dict[str, Any], suffix: str, count_attr: str, digest_attr: str) -> bytes:
         key = item[self.sort_key_attr or self.key_attr]["S"]
-        count_attr, digest_attr = (
-            (PARTS_ATTR, DIGEST_ATTR)
-            if suffix == RESPONSE_PART_SUFFIX
-            else (DESTINATIONS_PARTS_ATTR, DESTINATIONS_DIGEST_ATTR)
-        )
-        count = int(item[count_attr]["N"])
-        keys = [self._get_key(_part_key(key, number, suffix)) for number in range(count)]
-        found = {
-            part[self.sort_key_attr or self.key_attr]["S"]: bytes(part[self.data_attr]["B"])
-            for part in batch_get(self.table_name, keys, self.client)
-        }
-        try:
-            payload = b"".join(found[_part_key(key, number, suffix)] for number in range(count))
-        except KeyError as exc:
-            raise StoredResponseUnreadable(f"part {exc} of a stored record is missing") from None
-        if hashlib.sha256(payload).hexdigest() != item[digest_attr]["S"]:
-            raise StoredResponseUnreadable("the parts of a stored record do not match its digest")
-        return payload
+        return spilled_parts.read_parts(self, key, suffix, int(item[count_attr]["N"]), item[digest_attr]["S"])
 
     def _recorded_destinations(self, item: dict[str, Any]) -> bytes | None:
         """The destinations an earlier execution recorded in `item` (record_destinations), inline or spilled."""
         if DESTINATIONS_PARTS_ATTR in item:
-            return self._read_parts(item, DESTINATIONS_PART_SUFFIX)
+            return self._read_parts(item, DESTINATIONS_PART_SUFFIX, DESTINATIONS_PARTS_ATTR, DESTINATIONS_DIGEST_ATTR)
         recorded = item.get(DESTINATIONS_ATTR)
         return bytes(recorded["B"]) if recorded else None
 
     def _save_to_cache(self, data_record: DataRecord) -> None:
         # The container's cache keeps small answers only: 256 bulk answers of 500 KB would fill the memory.
-        if len(data_record.response_data or "") <= INLINE_RESPONSE_BYTES:
+        if len(data_record.response_data or "") <= spilled_parts.INLINE_RESPONSE_BYTES:
             super()._save_to_cache(data_record)
+
+
+def _refuse_a_changed_request(stored: DataRecord, claim: Claim) -> None:
+    """Strict mode (M1): a key whose record holds another request's fingerprint is refused, the record untouched.
+    A record without one (written before fingerprints were kept) is not compared; the workspace's mode is read
+    only when the fingerprints differ, so a replay of the same body costs nothing more."""
+    if not claim.fingerprint or not stored.payload_hash or stored.payload_hash == claim.fingerprint:
+        return
+    if claim.refuses_changed_request():
+        # Powertools lets its validation error through as it is (any other would become a persistence error).
+        raise IdempotencyValidationError("Idempotency-Key reused with a different request")
 
 
 def _only_manifests_failed(error: ClientError) -> bool:
@@ -388,9 +406,9 @@ def _only_manifests_failed(error: ClientError) -> bool:
     return code == "TransactionCanceledException" and bool(reasons) and reasons[0].get("Code") in (None, "None")
 
 
-def _part_key(idempotency_key: str, number: int, suffix: str = RESPONSE_PART_SUFFIX) -> str:
-    """A part's key: never a record's, since Powertools' keys end in a hash with no '#'."""
-    return f"{idempotency_key}{suffix}{number}"
+def forget_send_guard(idempotency_table: str, guard_id: str) -> None:
+    """Delete a sender's guard for a msg_id (an operator's redrive sends it again on purpose)."""
+    client("dynamodb").delete_item(TableName=idempotency_table, Key={"id": {"S": guard_id}})
 
 
 @per_container

@@ -7,8 +7,22 @@ from typing import Any
 from notify.dal.clients import client
 
 
-def send_email(*, sender: str, to: str, subject: str, text: str, html: str | None = None) -> str:
-    """Send one email through SES v2; returns SES's MessageId."""
+def send_email(
+    *,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    configuration_set: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Send one email through SES v2; returns SES's MessageId. With a configuration set, SES publishes its delivery,
+    bounce and complaint events, carrying `tags` (notify.logic.provider_events maps them back)."""
+    extra: dict[str, Any] = {}
+    if configuration_set:
+        extra["ConfigurationSetName"] = configuration_set
+        extra["EmailTags"] = [{"Name": name, "Value": value} for name, value in (tags or {}).items()]
     body: dict[str, Any] = {"Text": {"Data": text, "Charset": "UTF-8"}}
     if html is not None:
         body["Html"] = {"Data": html, "Charset": "UTF-8"}
@@ -16,6 +30,7 @@ def send_email(*, sender: str, to: str, subject: str, text: str, html: str | Non
         FromEmailAddress=sender,
         Destination={"ToAddresses": [to]},
         Content={"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"}, "Body": body}},
+        **extra,
     )
     return str(response["MessageId"])
 

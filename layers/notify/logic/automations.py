@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,8 +11,11 @@ import jmespath
 import jmespath.exceptions
 from pydantic import ValidationError
 
+from notify.dal.cancellations import remember_steps
+from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
-from notify.errors import RequestValidationError
+from notify.errors import NotQueued, RequestValidationError
+from notify.logic.cancellations import cancellable_step_items, read_cancellation_key
 from notify.logic.definitions import require_automation, require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -18,16 +23,21 @@ from notify.logic.notifications import (
     build_notifications,
     channels_to_send,
     check_answer_size,
+    missing_template_data,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.reports import queue_skipped_reports, unknown_endpoints, unknown_endpoints_message
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
+from notify.logic.suppressions import suppressed_reasons
+from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import AutomationDefinition, AutomationStep, EventDefinition
+from notify.models.delivery import RequestManifest
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
@@ -105,20 +115,32 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             errors.append({"step": number, "field": "data", "message": "the data expression must yield an object"})
             continue
         try:
+            # The step's callback (docs/contract.md section 8): its expression over the payload; null asks for none.
+            callback = _evaluate(step.callback, payload) if step.callback else None
+        except CannotEvaluate as exc:
+            errors.append({"step": number, "field": "callback", "message": str(exc)})
+            continue
+        if callback is not None and not isinstance(callback, dict):
+            message = "the callback expression must yield an object"
+            errors.append({"step": number, "field": "callback", "message": message})
+            continue
+        try:
             recipient = Recipient.model_validate(destinations)
-            delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data)
+            delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data, callback=callback)
             # With a distinct_id, the profile fills the rest, inside the claim (notify.logic.recipients).
             channels = channels_to_send(recipient, definition) if not distinct_id else recipient.destinations()
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 loc = [str(part) for part in error["loc"]]
-                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"], ["data"]) else ["to", *loc])
+                field = ".".join(loc if loc[:1] in (["to"], ["distinct_id"], ["data"], ["callback"]) else ["to", *loc])
                 errors.append({"step": number, "field": field, "message": error["msg"]})
             continue
         except NoChannelToSend as exc:
             errors.append({"step": number, "field": "to", "message": str(exc)})
             continue
         planned.append(PlannedStep(number, step, delivery, channels, definition))
+    if not errors:
+        errors = _unknown_endpoint_errors(workspace, planned)
     if errors:
         first = errors[0]
         raise RequestValidationError(
@@ -129,10 +151,25 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
     return planned
 
 
+def _unknown_endpoint_errors(workspace: str, steps: list[PlannedStep]) -> list[dict[str, Any]]:
+    """A step whose callback names an endpoint the workspace lacks is a 400 naming the step (one read in all)."""
+    unknown = set(unknown_endpoints(workspace, [planned.delivery.callback for planned in steps]))
+    errors = []
+    for planned in steps:
+        callback = planned.delivery.callback
+        names = sorted(unknown.intersection(callback.allowlist_urls or [])) if callback is not None else []
+        if names:
+            message = unknown_endpoints_message(names)
+            errors.append({"step": planned.number, "field": "callback.allowlist_urls", "message": message})
+    return errors
+
+
 def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int, Destinations]:
     """Each step's destinations by step number: `to`, then the profile of its distinct_id (one 400 naming every
-    step whose profile is unknown and whose `to` gives nothing, or whose channels are all missing)."""
+    step whose profile is unknown and whose `to` gives nothing, whose channels are all missing, or whose data
+    lacks a variable a template of the step needs)."""
     found = resolve_destinations(scope, [ResolvedRecipient(p.number, p.delivery, p.definition) for p in steps])
+    trial = TrialRenders()
     errors: list[dict[str, Any]] = []
     for planned in steps:
         if found[planned.number].unknown_profile and planned.delivery.distinct_id is not None:
@@ -141,6 +178,11 @@ def step_destinations(scope: RequestScope, steps: list[PlannedStep]) -> dict[int
         elif not found[planned.number].channels:
             defined = ", ".join(sorted(c.value for c in planned.definition.channels))
             errors.append({"step": planned.number, "field": "to", "message": f"must include one of: {defined}"})
+        elif not found[planned.number].skipped:  # an inactive profile is sent nothing, so needs nothing
+            # Each step's data (its `data` expression over the payload) fills the step's templates (D8).
+            channels = found[planned.number].channels
+            for problem in missing_template_data(trial, planned.definition, channels, planned.delivery.data):
+                errors.append({"step": planned.number, "field": "data", "message": problem})
     if errors:
         first = errors[0]
         raise RequestValidationError(
@@ -159,9 +201,13 @@ def require_automation_id(automation_id: str) -> None:
         )
 
 
-def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> StoredResponse:
+def accept_automation(
+    scope: RequestScope, automation_id: str, payload: Any, headers: Mapping[str, str] | None = None
+) -> StoredResponse:
     """Queue every step's notifications with its delay (chained past SQS's 15 minutes); 202 with each
-    step's per-channel status, or a stored 500 when nothing was queued."""
+    step's per-channel status, or a stored 500 when nothing was queued. With a `Cancellation-Key` header, each
+    step is indexed for the cancel route with the run's request record (C2)."""
+    cancellation_key = read_cancellation_key(headers or {})
     require_automation_id(automation_id)
     automation = require_automation(scope.workspace, automation_id)
     steps = plan_automation(scope.workspace, automation, payload)
@@ -184,6 +230,7 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
             dedupe_until,
         )
         skipped.update(skipped_reasons(messages, found[planned.number]))
+        skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
         for message in messages:
             if message.msg_id in skipped:
                 continue
@@ -198,16 +245,33 @@ def accept_automation(scope: RequestScope, automation_id: str, payload: Any) -> 
     check_answer_size([message for _, messages in planned_messages for message in messages], len(steps), skipped)
     # One request, many events: the status route lists every step's notifications under it.
     every_message = [message for _, messages in planned_messages for message in messages]
-    failed = record_then_queue(
-        lambda: [
-            record_request(every_message, event=f"automation:{automation.id}", received=received, skipped=skipped)
-        ],
-        outgoing,
-        "automation",
-        request_id=request_id,
+    index = (
+        cancellable_step_items(
+            scope,
+            automation.id,
+            cancellation_key,
+            request_id,
+            [
+                (planned.number, [m for m in messages if m.msg_id not in skipped])
+                for planned, messages in planned_messages
+            ],
+            time.time(),
+        )
+        if cancellation_key is not None
+        else []
     )
+
+    def record(kept: KeptManifests | None) -> list[RequestManifest]:
+        manifest = record_request(
+            every_message, event=f"automation:{automation.id}", received=received, skipped=skipped, kept=kept
+        )
+        remember_steps(index, kept)
+        return [manifest]
+
+    failed = record_then_queue(scope, record, outgoing, request_id=request_id)
     if outgoing and len(failed) == len(outgoing):
-        return stored_response(500, failure("The automation could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
+    queue_skipped_reports(every_message, skipped)
     count("AutomationTriggered")
     logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
     return stored_response(

@@ -8,15 +8,12 @@ the queue untouched (a batch item failure) for the next invocation.
 
 from __future__ import annotations
 
-import time
-from contextvars import ContextVar, Token
+from contextvars import Token
 from typing import Protocol
 
+from notify import deadline
 from notify.logic.providers.errors import TransientDeliveryError
 from notify.settings import get_settings
-
-# Monotonic time at which the invocation's reserve begins; None outside an invocation (no bound).
-_deadline: ContextVar[float | None] = ContextVar("sender_deadline", default=None)
 
 
 class HasRemainingTime(Protocol):
@@ -24,21 +21,19 @@ class HasRemainingTime(Protocol):
 
 
 def start_invocation(context: HasRemainingTime | None) -> Token[float | None]:
-    """Bound this invocation's provider calls by `context`'s remaining time; pass the token to end_invocation."""
-    if context is None:
-        return _deadline.set(None)
-    remaining = context.get_remaining_time_in_millis() / 1000
-    return _deadline.set(time.monotonic() + remaining - get_settings().sender_reserve_seconds)
+    """Set the invocation's deadline (notify.deadline) from `context`'s remaining time; pass the token to
+    end_invocation."""
+    return deadline.start(None if context is None else context.get_remaining_time_in_millis() / 1000)
 
 
 def end_invocation(token: Token[float | None]) -> None:
-    _deadline.reset(token)
+    deadline.end(token)
 
 
 def seconds_left() -> float | None:
-    """Seconds left for provider calls in this invocation (None when unbounded)."""
-    deadline = _deadline.get()
-    return None if deadline is None else deadline - time.monotonic()
+    """Seconds left for provider calls in this invocation: up to its deadline less the sender's reserve for
+    recording outcomes (None when unbounded)."""
+    return deadline.seconds_left(reserve=get_settings().sender_reserve_seconds)
 
 
 def can_start_message() -> bool:

@@ -1,26 +1,27 @@
-"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Event Bulk API: one event to 1..1000 recipients, each with its own request_id."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from notify.errors import RequestValidationError
+from notify.errors import NotQueued, RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
     build_notifications,
     check_answer_size,
+    missing_template_data,
     receipts,
     record_then_queue,
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.reports import queue_skipped_reports, require_known_endpoints
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_bulk_requests
+from notify.logic.suppressions import suppressed_reasons
+from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
@@ -62,10 +63,28 @@ def bulk_channels(request: BulkRequest, definition: EventDefinition, scope: Requ
     return channels
 
 
+def require_template_data(request: BulkRequest, definition: EventDefinition, channels: list[Destinations]) -> None:
+    """One 400 naming (by seq) each item whose `data` lacks a variable a template it is sent needs (D8)."""
+    trial = TrialRenders()
+    errors: list[dict[str, Any]] = []
+    for seq, (item, found) in enumerate(zip(request.batch, channels, strict=True), start=1):
+        if found.skipped:  # an inactive profile is sent nothing, so needs nothing
+            continue
+        for problem in missing_template_data(trial, definition, found.channels, item.data):
+            errors.append({"seq": seq, "field": "data", "message": problem})
+    if errors:
+        first = errors[0]
+        raise RequestValidationError(
+            f"Invalid request body: batch item seq {first['seq']}: data: {first['message']}", errors=errors
+        )
+
+
 def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
     """Queue every item's notifications; report a partial enqueue failure per item (stored, R3)."""
     definition = require_event_definition(scope.workspace, request.event)
     channels = bulk_channels(request, definition, scope)
+    require_known_endpoints(scope.workspace, [item.callback for item in request.batch])
+    require_template_data(request, definition, channels)
     received = scope.received()
     request_id = scope.request_id()
     dedupe_until = scope.dedupe_until()
@@ -76,20 +95,28 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
         skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
+    queued = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
+    skipped.update(suppressed_reasons(scope.workspace, queued))  # one read for the whole batch
     check_answer_size([message for _, _, messages in items for message in messages], len(items), skipped)
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
-        lambda: record_bulk_requests(
-            request_id, [messages for _, _, messages in items], event=request.event, received=received, skipped=skipped
+        scope,
+        lambda kept: record_bulk_requests(
+            request_id,
+            [messages for _, _, messages in items],
+            event=request.event,
+            received=received,
+            skipped=skipped,
+            kept=kept,
         ),
         every_message,
-        "bulk",
         request_id=request_id,
         bulk_request_id=request_id,
     )
     if every_message and len(failed) == len(every_message):
-        return stored_response(500, failure("The notifications could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
+    queue_skipped_reports((message for _, _, messages in items for message in messages), skipped)
     count("BulkAccepted")
     logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
     return stored_response(

@@ -1,7 +1,5 @@
-"""Definitions as the request path sees them: looked up at most once a minute per container.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Definitions as the request path sees them (and a workspace's idempotency mode): looked up at most once a minute
+per container."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import on_reset
-from notify.dal.definitions import get_automation, get_event_definition
+from notify.dal.definitions import get_automation, get_event_definition, get_idempotency_settings
 from notify.errors import ServiceUnavailable, UnknownAutomation, UnknownEvent
 from notify.models.definitions import AutomationDefinition, EventDefinition
 from notify.observability import logger
@@ -56,6 +54,13 @@ def require_automation(workspace: str, automation_id: str) -> AutomationDefiniti
     if automation is None:
         raise UnknownAutomation(automation_id)
     return automation
+
+
+def is_strict(workspace: str) -> bool:
+    """Whether the workspace answers a key reused with a different body with a 422 (M1); read only when a key's
+    stored fingerprint differs from the request's, and cached like definitions (a change applies within a minute)."""
+    settings = _cached("idempotency", workspace, "", get_idempotency_settings)
+    return settings is not None and settings.mode == "strict"
 
 
 @on_reset

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from notify.errors import RequestValidationError, UnknownProfile
+from typing import Any
+
+from notify.errors import NotQueued, RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
-from notify.logic.notifications import build_notifications, receipts, record_then_queue, skipped_reasons
+from notify.logic.notifications import (
+    build_notifications,
+    missing_template_data,
+    receipts,
+    record_then_queue,
+    skipped_reasons,
+)
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.logic.reports import queue_skipped_reports, require_known_endpoints
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_request
+from notify.logic.suppressions import suppressed_reasons
+from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.requests import EventRequest
 from notify.models.responses import ChannelReceipts, EventAccepted
@@ -32,24 +43,40 @@ def event_channels(request: EventRequest, definition: EventDefinition, scope: Re
     return found
 
 
+def require_template_data(definition: EventDefinition, found: Destinations, data: dict[str, Any]) -> None:
+    """A 400 naming each channel whose template needs a variable `data` does not give (D8), before anything
+    is stored: the claim is released (R5)."""
+    problems = missing_template_data(TrialRenders(), definition, found.channels, data)
+    if problems:
+        raise RequestValidationError(
+            f"Invalid request body: data: {problems[0]}",
+            errors=[{"field": "data", "message": problem} for problem in problems],
+        )
+
+
 def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     """Queue one notification per channel and answer 202 with each channel's status; 500 when none was queued."""
     definition = require_event_definition(scope.workspace, request.event)
     found = event_channels(request, definition, scope)
+    require_known_endpoints(scope.workspace, [request.callback])
+    if not found.skipped:  # an inactive profile is sent nothing, so needs nothing
+        require_template_data(definition, found, request.data)
     received = scope.received()
     request_id = scope.request_id()
     messages = build_notifications(scope, request_id, 0, request.event, request, found.channels, scope.dedupe_until())
     skipped = skipped_reasons(messages, found)
+    skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
     outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
     failed = record_then_queue(
-        lambda: [record_request(messages, event=request.event, received=received, skipped=skipped)],
+        scope,
+        lambda kept: [record_request(messages, event=request.event, received=received, skipped=skipped, kept=kept)],
         outgoing,
-        "event",
         request_id=request_id,
     )
     if outgoing and len(failed) == len(outgoing):
-        return stored_response(500, failure("The notification could not be queued", request_id=request_id))
+        return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
+    queue_skipped_reports(messages, skipped)
     logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
     count("EventAccepted")
     return stored_response(

@@ -3,7 +3,7 @@
 Order of every POST request, the same for the three APIs (`serve_request`):
 authenticate -> read the key -> claim it (or replay what it stored) -> validate body, headers,
 definitions -> execute -> store the response, with the request's status record in the same transaction
-(notify.dal.delivery_log.manifests_with_completion): claim, enqueue, complete are its three AWS calls.
+(the manifests its Claim keeps back): claim, enqueue, complete are its three AWS calls.
 
 Only authentication and reading the key come before the replay (R4): a stored answer replays
 whatever the body, the headers or the definitions say now. Validation runs inside the claimed
@@ -19,29 +19,43 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
+from urllib.parse import unquote
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyInconsistentStateError,
     IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import per_container
-from notify.dal.clients import time_budget_leaving
-from notify.dal.delivery_log import manifests_with_completion, write_deferred_manifests
-from notify.dal.idempotency_store import claim_context, claimed_expiry, claimed_received_ms, idempotency_store
-from notify.errors import IdempotencyKeyInUse, NotifyError, RequestValidationError, ServiceUnavailable
-from notify.logic.responses import StoredResponse, failure, stored_response
+from notify.dal.delivery_log import KeptManifests
+from notify.dal.idempotency_store import Claim, idempotency_store
+from notify.deadline import time_budget_leaving
+from notify.errors import (
+    ExecutionFailed,
+    IdempotencyKeyInUse,
+    IdempotencyKeyNotFound,
+    IdempotencyKeyReused,
+    NotifyError,
+    RequestValidationError,
+    RouteNotFound,
+    ServiceUnavailable,
+)
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.observability import count, logger
 from notify.settings import get_settings
 
-Api = Literal["event", "bulk", "automation"]
+# The POST APIs a key is scoped to (R2); the `api` of a RequestScope. "cancel" is the automation cancel's (C3).
+ApiName = Literal["event", "bulk", "automation", "cancel"]
+# The APIs whose keys the lookup route reads (K1): any other name in its path is a 404.
+LOOKUP_APIS: tuple[ApiName, ...] = ("event", "bulk", "automation", "cancel")
 
 IDEMPOTENCY_KEY_HEADER = "idempotency-key"
 EXPIRATION_HEADER = "x-idempotency-expiration"
@@ -69,37 +83,46 @@ class IdempotencyOptions:
 
 @dataclass(frozen=True)
 class RequestScope:
-    """Where a request's key lives (R2) and whether it is honoured at all (R7)."""
+    """Where a request's key lives (R2), whether it is honoured at all (R7), and its claim on the key."""
 
     workspace: str
-    api: Api
+    api: ApiName
     version: str
     options: IdempotencyOptions | None
+    # Filled when the key is claimed (notify.dal.idempotency_store); used only when `is_idempotent`.
+    claim: Claim = field(default_factory=Claim)
 
     @property
     def is_idempotent(self) -> bool:
         return self.version == "live" and self.options is not None
 
-    def claim(self) -> dict[str, Any]:
-        """The data Powertools hashes (workspace, API and key) plus the requested expiry."""
+    def claim_data(self) -> dict[str, Any]:
+        """What Powertools is given: the data it hashes (workspace, API and key), the requested expiry, and the
+        Claim its persistence layer fills."""
         assert self.options is not None
+        self.claim.requested_expiry = self.options.expires_at
         return {
             "workspace": self.workspace,
             "api": self.api,
             "key": self.options.key,
             "expires_at": self.options.expires_at,
+            "claim": self.claim,
         }
+
+    def kept_manifests(self) -> KeptManifests | None:
+        """Where a keyed request keeps its manifests back for the completion's transaction; None: write them now."""
+        return self.claim.manifests if self.is_idempotent else None
 
     def received(self) -> datetime:
         """When the request was received. For a keyed request, when its key's lifetime was first claimed: a
         re-execution (after a crash or a failed completion) answers the first execution's received_time, so a
         client that got the first answer gets the same bytes again (R4)."""
-        claimed = claimed_received_ms() if self.is_idempotent else None
+        claimed = self.claim.received_ms if self.is_idempotent else None
         return datetime.fromtimestamp(claimed / 1000, UTC) if claimed is not None else datetime.now(UTC)
 
     def dedupe_until(self) -> int:
         """Epoch seconds until which senders refuse a repeated msg_id: as long as the key lives (R6, R8)."""
-        lifetime = claimed_expiry() if self.is_idempotent else None
+        lifetime = self.claim.expiry if self.is_idempotent else None
         if lifetime is not None:
             return lifetime
         if self.options is not None and self.options.expires_at is not None:
@@ -111,7 +134,7 @@ class RequestScope:
         id (R8) while a key reused after it expired gets new ones (and is sent again); random otherwise."""
         if not self.is_idempotent:
             return str(uuid.uuid4())
-        return self.request_id_in_lifetime(claimed_expiry())
+        return self.request_id_in_lifetime(self.claim.expiry)
 
     def request_id_in_lifetime(self, lifetime: int | None) -> str:
         """The keyed request's id in the key lifetime that expires at `lifetime` (epoch seconds)."""
@@ -214,7 +237,7 @@ def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 @per_container
-def _config(api: Api) -> IdempotencyConfig:
+def _config(api: ApiName) -> IdempotencyConfig:
     return IdempotencyConfig(
         event_key_jmespath="[workspace, api, key]",
         raise_on_no_idempotency_key=True,
@@ -250,7 +273,7 @@ def run_idempotently(
         except Exception:
             # Raising would make Powertools delete the claim; R3 stores every outcome once execution started.
             logger.exception("execution failed", extra={"api": scope.api})
-            outcome["response"] = stored_response(500, failure("Internal server error"))
+            outcome["response"] = stored_error(ExecutionFailed())
         return outcome["response"]
 
     config = _config(scope.api)
@@ -264,50 +287,113 @@ def run_idempotently(
         key_prefix=scope.api,
     )(execute_and_remember)
     # The request manifests execution records are written with the completion, in one transaction.
-    with manifests_with_completion(), claim_context():
-        try:
-            return idempotent(claim=scope.claim())
-        except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
-            count("IdempotencyConflict", api=scope.api)
-            raise IdempotencyKeyInUse() from exc
-        except IdempotencyPersistenceLayerError as exc:
-            if "response" in outcome:
-                # Executed, but the completion write failed. The claim lapses with the invocation, and a
-                # retry re-executes with the same ids, so senders deliver once (R8). The client gets its answer
-                # if the status route can find the request; else a 503, and its retry records it (section 7).
-                logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
-                if not _write_manifests_alone(scope):
-                    count("RequestUnrecorded", api=scope.api)
-                    raise ServiceUnavailable() from exc
-                return outcome["response"]
-            logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
-            count("IdempotencyStoreUnavailable", api=scope.api)
-            raise ServiceUnavailable() from exc
+    try:
+        return idempotent(claim=scope.claim_data())
+    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+        count("IdempotencyConflict", api=scope.api)
+        raise IdempotencyKeyInUse() from exc
+    except IdempotencyValidationError as exc:
+        count("IdempotencyKeyReused", api=scope.api)
+        raise IdempotencyKeyReused() from exc
+    except IdempotencyPersistenceLayerError as exc:
+        if "response" in outcome:
+            # Executed, but the completion write failed. The claim lapses with the invocation, and a retry
+            # re-executes with the same ids, so senders deliver once (R8). The client gets its answer if the status
+            # route can find the request; else a 503, and its retry records it (docs/contract.md section 7).
+            logger.error("idempotency completion failed", extra={"api": scope.api, "error": str(exc)})
+            if not _write_manifests_alone(scope):
+                count("RequestUnrecorded", api=scope.api)
+                raise ServiceUnavailable() from exc
+            return outcome["response"]
+        logger.error("idempotency store unreachable", extra={"api": scope.api, "error": str(exc)})
+        count("IdempotencyStoreUnavailable", api=scope.api)
+        raise ServiceUnavailable() from exc
 
 
 def _write_manifests_alone(scope: RequestScope) -> bool:
     """The completion carried the request's manifests: write them on their own, so the status route finds the
     request the client is answered about. False when they could not be written (logged)."""
     try:
-        write_deferred_manifests()
+        scope.claim.manifests.write()
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("request record failed", extra={"api": scope.api, "error": str(exc)})
         return False
     return True
 
 
+def look_up_key(workspace: str, version: str, api: str, raw_key: str) -> StoredResponse:
+    """What a key holds now (K1-K4): one read of its record, never a claim, an execution or a longer expiry.
+
+    The key is read as the header is (R1: trimmed, the quoted form unquoted) and hashed by the persistence layer
+    configured as the POST configures it, so the lookup finds exactly the record the POST claimed (R2)."""
+    from notify.models.responses import IdempotencyKeyState
+    from notify.timestamps import iso_utc
+
+    if api not in LOOKUP_APIS:
+        raise RouteNotFound()
+    key = read_idempotency_key({IDEMPOTENCY_KEY_HEADER: unquote(raw_key)})
+    if key is None or version != "live":
+        raise IdempotencyKeyNotFound()  # R7: a `test` key is never stored
+    known = cast(ApiName, api)
+    scope = RequestScope(workspace=workspace, api=known, version=version, options=IdempotencyOptions(key=key))
+    store = idempotency_store(known)
+    store.configure(_config(known), key_prefix=known)
+    hashed = store._get_hashed_idempotency_key(data=scope.claim_data())
+    try:
+        record = store.read_record(hashed) if hashed is not None else None
+    except (BotoCoreError, ClientError) as exc:
+        logger.error("idempotency store unreachable", extra={"api": api, "error": str(exc)})
+        raise ServiceUnavailable() from exc
+    if record is None:
+        raise IdempotencyKeyNotFound()
+    stored = json.loads(record.response_data) if record.status == "COMPLETED" and record.response_data else None
+    created = record.received_ms if record.received_ms is not None else record.expiry * 1000
+    state = IdempotencyKeyState(
+        state="completed" if stored is not None else "in_progress",
+        status_code=stored["statusCode"] if stored is not None else None,
+        response=json.loads(stored["body"]) if stored is not None else None,
+        request_id=scope.request_id_in_lifetime(record.expiry),
+        created_at=iso_utc(datetime.fromtimestamp(created / 1000, UTC)),
+        expires_at=iso_utc(datetime.fromtimestamp(record.expiry, UTC)),
+    )
+    return stored_response(200, state)
+
+
+def request_fingerprint(body: str | bytes | None) -> str:
+    """SHA-256 of the body's canonical JSON (sorted keys, no whitespace: M2), so a retry whose JSON serialiser
+    orders keys or spaces differently is the same request; of its bytes when it is not JSON (or past the body
+    limit, which is refused anyway: it is not parsed twice for nothing)."""
+    from notify.models.limits import MAX_BODY_BYTES
+
+    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")
+    if len(raw) <= MAX_BODY_BYTES:
+        try:
+            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return "json:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+        except (ValueError, RecursionError):
+            pass  # not JSON (or nested past what json parses): its bytes are its identity
+    return "raw:" + hashlib.sha256(raw).hexdigest()
+
+
 def serve_request(
-    api: Api,
+    api: ApiName,
     workspace: str,
     version: str,
     headers: Mapping[str, str],
     execute: Callable[[RequestScope], StoredResponse],
     lambda_context: Any = None,
+    body: str | bytes | None = None,
 ) -> StoredResponse:
-    """parse -> claim -> execute -> answer, for the three POST APIs: only the key is read before the replay (R4)."""
+    """parse -> claim -> execute -> answer, for the POST APIs: only the key (and, to tell a changed request in strict
+    mode, the body's fingerprint: M1) is read before the replay (R4)."""
+    from notify.logic.definitions import is_strict
+
     key = read_idempotency_key(headers)
     options = IdempotencyOptions(key=key, expires_at=_expiry_to_claim_with(headers)) if key is not None else None
     scope = RequestScope(workspace=workspace, api=api, version=version, options=options)
+    if scope.is_idempotent:
+        scope.claim.fingerprint = request_fingerprint(body)
+        scope.claim.refuses_changed_request = lambda: is_strict(workspace)
 
     def validate_then_execute() -> StoredResponse:
         read_expiration(headers)  # strictly now: a bad header is a 400 that releases the claim (R5, R6)

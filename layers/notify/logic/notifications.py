@@ -1,22 +1,23 @@
 """What the Event, Event Bulk and Automations APIs share: which channels to send (with notify.logic.recipients
 for a `distinct_id`), one notification per channel, recording the request then queueing it, and the receipts
 the answers carry.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.clients import time_budget_leaving
+from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
+from notify.deadline import time_budget_leaving
 from notify.errors import PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.status import record_not_queued
+from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import RequestManifest
@@ -41,6 +42,19 @@ def channels_to_send(to: Recipient, definition: EventDefinition) -> dict[Channel
     return sendable
 
 
+def missing_template_data(
+    trial: TrialRenders, definition: EventDefinition, channels: Iterable[Channel], data: dict[str, Any]
+) -> list[str]:
+    """One message per channel to send whose template needs a variable `data` does not give, from a trial
+    render (docs/contract.md, D8): the APIs refuse such a request with a 400 before anything is stored."""
+    problems = []
+    for channel in channels:
+        missing = trial.missing_data(definition.channels[channel], data)
+        if missing is not None:
+            problems.append(f"the {channel.value} template needs {missing}, which data does not give")
+    return problems
+
+
 def build_notifications(
     scope: RequestScope,
     request_id: str,
@@ -61,7 +75,7 @@ def build_notifications(
             destination=destination,
             data=delivery.data,
             distinct_id=delivery.distinct_id,
-            callback=delivery.callback,
+            callback=None if delivery.callback is None else delivery.callback.model_dump(exclude_none=True),
             dedupe_until=dedupe_until,
         )
         for channel, destination in channels.items()
@@ -104,6 +118,7 @@ def queue_notifications(
     manifests: Sequence[RequestManifest],
     *,
     bulk_request_id: str | None = None,
+    kept: KeptManifests | None = None,
 ) -> set[str]:
     """Enqueue every message; return the msg_ids the queue did not take, recorded `failed` ("not queued")
     so the status route never shows them waiting (R8)."""
@@ -116,22 +131,24 @@ def queue_notifications(
         return set()
     logger.error("enqueue failed", extra={"notifications": len(outgoing), "failed": len(failed)})
     count("EnqueueFailed", len(failed), api=api)
-    record_not_queued(manifests, failed, bulk_request_id=bulk_request_id)
+    record_not_queued(manifests, failed, bulk_request_id=bulk_request_id, kept=kept)
     return failed
 
 
 def record_then_queue(
-    record: Callable[[], Sequence[RequestManifest]],
+    scope: RequestScope,
+    record: Callable[[KeptManifests | None], Sequence[RequestManifest]],
     outgoing: Sequence[NotificationMessage | Outgoing],
-    api: str,
     *,
     request_id: str,
     bulk_request_id: str | None = None,
 ) -> set[str]:
-    """Record the request for the status route (`record`), then queue its notifications; returns the msg_ids
-    that were not queued: every one when the record could not be written (nothing was offered to the queue)."""
+    """Record the request for the status route (`record`, given where a keyed request keeps its manifests back),
+    then queue its notifications; returns the msg_ids that were not queued: every one when the record could not be
+    written (nothing was offered to the queue)."""
+    api, kept = scope.api, scope.kept_manifests()
     try:
-        manifests = record()
+        manifests = record(kept)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
@@ -139,7 +156,7 @@ def record_then_queue(
         return failed
     if not outgoing:
         return set()  # every notification skipped (inactive profiles): recorded, nothing to queue
-    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id)
+    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
 
 
 def receipts(

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.clients import map_in_parallel, seconds_left
+from notify.dal.clients import map_in_parallel
 from notify.dal.profiles import (
     ProfileChanged,
     ProfileExists,
@@ -25,6 +25,7 @@ from notify.dal.profiles import (
     move_profile,
     replace_profile,
 )
+from notify.deadline import seconds_left
 from notify.errors import ProfileRefused, RequestValidationError, ServiceUnavailable
 from notify.logic.responses import StoredResponse, stored_response
 from notify.models.limits import MAX_DISTINCT_ID_CHARACTERS, key_name_problem
@@ -44,7 +45,7 @@ from notify.models.responses import ProfileOk
 from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
-# Fyno's messages (SPEC section 6).
+# Fyno's messages (docs/contract.md section 6).
 CREATED = "Profile created successfully"
 UPDATED = "1 Record(s) updated successfully"
 CHANNEL_MODIFIED = "Channel has been modified successfully"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.idempotency_store import record_destinations, recorded_destinations
+from notify.dal.idempotency_store import record_destinations
 from notify.dal.profiles import batch_get_profiles, get_profile
 from notify.errors import PayloadTooLarge, ServiceUnavailable
 from notify.logic.idempotency import RequestScope
@@ -118,7 +118,7 @@ def resolve_destinations(scope: RequestScope, recipients: Sequence[Recipient]) -
     wanted = [r for r in recipients if _needs_profile(r)]
     if not wanted:
         return resolved
-    recorded = recorded_destinations() if scope.is_idempotent else None
+    recorded = scope.claim.recorded_destinations if scope.is_idempotent else None
     if recorded is not None:
         # A re-execution: the destinations the first execution resolved, whatever the profiles say now.
         earlier = _decode(recorded)
@@ -129,7 +129,7 @@ def resolve_destinations(scope: RequestScope, recipients: Sequence[Recipient]) -
         profiles = _read_profiles(scope, [r.delivery.distinct_id for r in wanted if r.delivery.distinct_id])
         from_profiles = {r.number: _from_profile(r, profiles.get(r.delivery.distinct_id or "")) for r in wanted}
         if scope.is_idempotent and not any(found.unknown_profile for found in from_profiles.values()):
-            record_destinations(_encode(from_profiles))
+            record_destinations(scope.claim, _encode(from_profiles))
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("profiles unreachable", extra={"recipients": len(wanted), "error": str(exc)})
         raise ServiceUnavailable() from exc

@@ -5,7 +5,6 @@ Whether the recipient got it is for a person to find out (the provider's own log
 sends it once more on purpose: its state goes back to `queued` (only from `unknown` or `failed`, so a
 `sent` notification is always refused), the sender's guard for the msg_id is removed, and the queue
 message the sender kept in the delivery log is queued again.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from notify.dal.clients import client
 from notify.dal.delivery_log import (
     REDRIVABLE_STATES,
     get_request,
@@ -21,6 +19,7 @@ from notify.dal.delivery_log import (
     mark_redriven,
     record_outcome,
 )
+from notify.dal.idempotency_store import forget_send_guard
 from notify.dal.queue import EnqueueFailed, enqueue_notifications
 from notify.logic.sender import send_guard_id
 from notify.models.messages import NotificationMessage
@@ -69,7 +68,7 @@ def redrive_notifications(
     chosen = [
         record
         for record in records
-        if (not msg_ids or record.msg_id in msg_ids) and (channel is None or record.channel.value == channel)
+        if (not msg_ids or record.msg_id in msg_ids) and (channel is None or record.channel == channel)
     ]
     for record in chosen:
         results.append(_redrive_one(targets, request_id, record.msg_id))
@@ -81,7 +80,7 @@ def _redrive_one(targets: RedriveTargets, request_id: str, msg_id: str) -> Redri
     if stored is None:
         return Redriven(msg_id, "", "none", False, NOT_RECORDED)
     record, body = stored
-    channel, before = record.channel.value, record.state
+    channel, before = (record.channel.value if record.channel else ""), record.state
     if before not in REDRIVABLE_STATES:
         refusal = f"it is {before.value}: only unknown or failed notifications are redriven"
         return Redriven(msg_id, channel, before.value, False, refusal)
@@ -92,7 +91,7 @@ def _redrive_one(targets: RedriveTargets, request_id: str, msg_id: str) -> Redri
     # The state change is the gate: conditional on unknown/failed, so two operators cannot both redrive.
     if not mark_redriven(request_id, msg_id, updated_at=now, reason=REDRIVE_REASON, table=targets.delivery_log_table):
         return Redriven(msg_id, channel, before.value, False, "its state changed meanwhile")
-    client("dynamodb").delete_item(TableName=targets.idempotency_table, Key={"id": {"S": send_guard_id(msg_id)}})
+    forget_send_guard(targets.idempotency_table, send_guard_id(msg_id))
     try:
         enqueue_notifications([message], queue_url=targets.queue_url)
     except EnqueueFailed:

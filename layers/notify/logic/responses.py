@@ -1,7 +1,4 @@
-"""Responses in the shape that is stored and replayed: status code, content type and exact body (R3).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Responses in the shape that is stored and replayed: status code, content type and exact body (R3)."""
 
 from __future__ import annotations
 
@@ -25,6 +22,12 @@ def stored_response(status_code: int, body: ResponseBody) -> StoredResponse:
         "headers": {"Content-Type": JSON},
         "body": json.dumps(body.body(), separators=(",", ":")),
     }
+
+
+def stored_error(error: NotifyError) -> StoredResponse:
+    """An error answered after execution started, as a stored response (R3): its status and body from the error
+    (notify.errors: nothing else decides status codes)."""
+    return stored_response(error.status_code, failure(error.message, request_id=getattr(error, "request_id", None)))
 
 
 def error_body(error: NotifyError) -> dict[str, Any]:

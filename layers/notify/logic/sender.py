@@ -19,7 +19,6 @@ retry (even hours later, for a step delayed by days), finds it.
   otherwise it goes back to the queue untouched.
 
 An operator can send an `unknown` or `failed` notification again on purpose (logic/redrive.py).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -38,6 +37,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
 )
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
 from notify.caches import per_container
 from notify.dal.definitions import get_event_definition
@@ -52,6 +52,8 @@ from notify.logic.providers import (
     TransientDeliveryError,
     UnknownOutcomeError,
 )
+from notify.logic.reports import queue_report, report_of
+from notify.logic.suppressions import suppressed_at_send
 from notify.logic.templates import TemplateRenderError, render_channel_template
 from notify.models.delivery import DeliveryState
 from notify.models.messages import NotificationMessage
@@ -145,9 +147,10 @@ def _outcome_metric(state: DeliveryState) -> str:
     return "NotificationsRetried" if state is DeliveryState.queued else f"Notifications{state.value.capitalize()}"
 
 
-def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True) -> None:
-    """Count the outcome (unless already `counted`) and write it to the delivery log. After a provider
-    accepted, a failed write must not raise: raising would release the claim and send again (R8)."""
+def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True, reported: bool = True) -> None:
+    """Count the outcome (unless already `counted`), write it to the delivery log and queue its report (unless
+    already `reported` elsewhere). After a provider accepted, a failed write must not raise: raising would release
+    the claim and send again (R8)."""
     if counted:
         count(_outcome_metric(outcome.state), channel=message.channel.value)
     try:
@@ -162,12 +165,17 @@ def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool
         )
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+    if not reported:
+        return
+    # Queued only, never delivered here: the reporter's receiver cannot slow or block this delivery.
+    queue_report(report_of(message, outcome.state.value, outcome.reason, outcome.provider_message_id))
 
 
 _OUTCOME_LOG = {
     DeliveryState.sent: "notification delivered",
     DeliveryState.failed: "notification failed",
     DeliveryState.unknown: "notification outcome unknown",
+    DeliveryState.skipped: "notification suppressed",
 }
 
 
@@ -203,14 +211,22 @@ def _record_dead_lettered(message: NotificationMessage, reason: str) -> None:
 
 
 def _record_with_attempt(message: NotificationMessage, outcome: SendOutcome) -> None:
-    """An outcome that may be the msg_id's first record (no attempt of this copy got as far as recording one):
-    an attempt first, so the record names its channel and destination, then the outcome."""
+    """An outcome that may be the msg_id's first record (no copy got as far as recording its attempt): an attempt
+    first, so the record names its channel and destination and keeps the message for a redrive, then the outcome."""
     try:
         _record_attempt(message)
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
         return
     _record(message, outcome)
+
+
+class _Suppressed(Exception):
+    """The destination is suppressed now: the notification is recorded `skipped`, nothing is sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
@@ -224,6 +240,14 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"event definition unavailable: {type(exc).__name__}") from exc
     try:
+        # Checked again here: a suppression added after the request was accepted still stops the send. An
+        # unreadable list is retried, never taken for "not suppressed".
+        suppressed = suppressed_at_send(message)
+    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        raise TransientDeliveryError(f"suppressions unavailable: {type(exc).__name__}") from exc
+    try:
+        if suppressed is not None:
+            raise _Suppressed(suppressed)
         if definition is None or message.channel not in definition.channels:
             raise PermanentDeliveryError(f"the event '{message.event}' no longer defines the {message.channel} channel")
         rendered = render_channel_template(definition.channels[message.channel], message.data)
@@ -234,6 +258,8 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
             delivery = Delivery(SANDBOX_PROVIDER, f"sandbox-{message.msg_id}")
         else:
             delivery = providers.deliver(message, rendered)
+    except _Suppressed as exc:
+        outcome = SendOutcome(DeliveryState.skipped, reason=exc.reason)
     except TemplateRenderError as exc:
         outcome = SendOutcome(DeliveryState.failed, reason=str(exc))
     except PermanentDeliveryError as exc:
@@ -272,6 +298,20 @@ def _defer_or_retry(message: NotificationMessage, final_attempt: bool) -> SendOu
             _record_dead_lettered(message, reason)
         logger.warning("delivery deferral failed", extra={**_log_context(message), "final": final_attempt})
         raise RetryLater(reason) from exc
+
+
+class MalformedMessage(Exception):
+    """A queue message that is not a notification: reported failed, so the queue moves it to the DLQ."""
+
+
+def read_message(body: str, message_id: str) -> NotificationMessage:
+    """A queue message's notification. pydantic's own error quotes the body, recipient address included, and
+    Lambda logs the traceback of a batch whose every record failed: name only the fields that broke."""
+    try:
+        return NotificationMessage.model_validate_json(body)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(part) for part in error["loc"]) or "body" for error in exc.errors()})
+        raise MalformedMessage(f"queue message {message_id} is not a notification: {', '.join(fields)}") from None
 
 
 def send_notification(message: NotificationMessage, receive_count: int, providers: Providers) -> SendOutcome:
@@ -336,5 +376,6 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         count("NotificationsDuplicate", channel=message.channel.value)
         # The guard holds the outcome; write it to the delivery log again, in case that write was lost
         # after the provider accepted (the status route would show `queued` for good otherwise). Counted once.
-        _record(message, outcome, counted=False)
+        # A `cancelled` outcome is the cancel route's guard: the cancel queued its report already (C1).
+        _record(message, outcome, counted=False, reported=outcome.state is not DeliveryState.cancelled)
     return outcome

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.dal.delivery_log import get_request, record_bulk_manifests, record_manifests
+from notify.dal.delivery_log import KeptManifests, get_request, record_bulk_manifests, record_manifests
 from notify.errors import RequestNotFound, ServiceUnavailable
 from notify.models.delivery import DeliveryState, ManifestEntry, NotificationStatus, RequestManifest, RequestStatus
 from notify.models.messages import NotificationMessage
@@ -38,19 +38,24 @@ def _manifest(
 
 
 def record_request(
-    messages: Sequence[NotificationMessage], *, event: str, received: datetime, skipped: dict[str, str] | None = None
+    messages: Sequence[NotificationMessage],
+    *,
+    event: str,
+    received: datetime,
+    skipped: dict[str, str] | None = None,
+    kept: KeptManifests | None = None,
 ) -> RequestManifest:
     """Record what a request queues (all `messages` share its request_id), so the status route shows its
     notifications `queued` as soon as the client has the answer. Kept at least as long as the key, so a retry
     finds the same request.
 
-    An unkeyed (or `test`) request writes it now, before enqueueing. A keyed one keeps it back and writes it
-    in one transaction with the idempotency record's completion, which happens before the answer leaves
-    (notify.logic.idempotency.run_idempotently): no call of its own. A sender may then record a notification's
-    outcome before the manifest exists; the status route starts from the manifest and never shows such a
-    notification without it, and the sender never reads the manifest (docs/bench.md, "Ordering")."""
+    An unkeyed (or `test`) request writes it now, before enqueueing. A keyed one keeps it back (`kept`, its
+    claim's) and writes it in one transaction with the idempotency record's completion, which happens before
+    the answer leaves (notify.logic.idempotency.run_idempotently): no call of its own. A sender may then record
+    a notification's outcome before the manifest exists; the status route starts from the manifest and never
+    shows such a notification without it, and the sender never reads the manifest (docs/bench.md, "Ordering")."""
     manifest = _manifest(messages, event, received, skipped)
-    record_manifests([manifest])
+    record_manifests([manifest], kept=kept)
     return manifest
 
 
@@ -61,11 +66,12 @@ def record_bulk_requests(
     event: str,
     received: datetime,
     skipped: dict[str, str] | None = None,
+    kept: KeptManifests | None = None,
 ) -> list[RequestManifest]:
     """record_request for each item of a bulk request (a request of its own), stored a hundred to an item
     (notify.dal.delivery_log.record_bulk_manifests): a 1000-recipient bulk's manifests fit its completion."""
     manifests = [_manifest(messages, event, received, skipped) for messages in requests]
-    record_bulk_manifests(bulk_request_id, manifests)
+    record_bulk_manifests(bulk_request_id, manifests, kept=kept)
     return manifests
 
 
@@ -73,7 +79,11 @@ NOT_QUEUED_REASON = "not queued: the queue refused it after every retry; it will
 
 
 def record_not_queued(
-    manifests: Sequence[RequestManifest], failed: set[str], *, bulk_request_id: str | None = None
+    manifests: Sequence[RequestManifest],
+    failed: set[str],
+    *,
+    bulk_request_id: str | None = None,
+    kept: KeptManifests | None = None,
 ) -> None:
     """Write again the manifests of requests with notifications the queue refused, naming those, so the status
     route shows them `failed` (a put like the first write: the API functions may not update the log). A
@@ -88,9 +98,10 @@ def record_not_queued(
     marked = [marking(manifest) for manifest in manifests]
     try:
         if bulk_request_id is not None:
-            record_bulk_manifests(bulk_request_id, marked, replace=True)
+            record_bulk_manifests(bulk_request_id, marked, replace=True, kept=kept)
         else:
-            record_manifests([m for m, first in zip(marked, manifests, strict=True) if m is not first], replace=True)
+            changed = [m for m, first in zip(marked, manifests, strict=True) if m is not first]
+            record_manifests(changed, replace=True, kept=kept)
     except (BotoCoreError, ClientError, RuntimeError) as exc:
         logger.error("not-queued record failed", extra={"requests": len(marked), "error": str(exc)})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import jmespath
 import jmespath.exceptions
@@ -46,13 +46,16 @@ class AutomationStep(BaseModel):
     `to` maps each channel to a JMESPath expression over the payload (e.g. {"email": "user.email"});
     `distinct_id` is a JMESPath expression naming the recipient's profile, whose destinations fill the channels
     `to` does not give (docs/contract.md section 6); `data` is a JMESPath expression producing the template
-    data (default: the whole payload).
+    data (default: the whole payload); `callback` is a JMESPath expression producing Fyno's callback object
+    (docs/contract.md section 8; null or absent: no report), e.g. "callback" or
+    "{custom_id: order.id, allowlist_urls: ['crm']}"; a fixed object is a JMESPath literal.
     """
 
     event: KeyName
     to: dict[Channel, str] = Field(default_factory=dict)
     distinct_id: str | None = None
     data: str | None = None
+    callback: str | None = None
     delay_seconds: int = Field(default=0, ge=0, le=MAX_STEP_DELAY_SECONDS)
 
     @model_validator(mode="after")
@@ -61,7 +64,7 @@ class AutomationStep(BaseModel):
             raise ValueError("a step needs `to` (at least one channel) or `distinct_id`")
         return self
 
-    @field_validator("to", "data", "distinct_id")
+    @field_validator("to", "data", "distinct_id", "callback")
     @classmethod
     def _compiles(cls, value: Any) -> Any:
         expressions = value.values() if isinstance(value, dict) else [value] if value else []
@@ -78,3 +81,10 @@ class AutomationDefinition(BaseModel):
 
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")
     steps: list[AutomationStep] = Field(min_length=1, max_length=50)
+
+
+class IdempotencySettings(BaseModel):
+    """A workspace's idempotency mode (M1): `replay` (the default, R4) replays a key's stored answer whatever the
+    body; `strict` answers a key reused with a different body with a 422."""
+
+    mode: Literal["replay", "strict"] = "replay"

@@ -1,7 +1,4 @@
-"""Delivery log items (one request manifest plus one item per notification) and provider settings.
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Delivery log items (one request manifest plus one item per notification) and provider settings."""
 
 from __future__ import annotations
 
@@ -18,8 +15,20 @@ class DeliveryState(StrEnum):
     failed = "failed"
     # The provider may have accepted it (timeout after sending, lost answer, 5xx): never re-sent automatically (R8).
     unknown = "unknown"
-    # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6).
+    # Never sent, on purpose: the recipient's profile is inactive (docs/contract.md section 6), or the destination
+    # is suppressed (section 8).
     skipped = "skipped"
+    # Never sent, on purpose: a delayed automation step cancelled before its sender claimed it (C4).
+    cancelled = "cancelled"
+    # From the provider, after `sent` (SES events through the configuration set, notify.logic.provider_events):
+    # the recipient's server took it; it bounced (the reason says hard or soft); the recipient complained.
+    delivered = "delivered"
+    bounced = "bounced"
+    complained = "complained"
+
+
+# A notification the provider took: no later write of the sender (a redelivered copy) may move it back.
+PROVIDER_TOOK = (DeliveryState.sent, DeliveryState.delivered, DeliveryState.bounced, DeliveryState.complained)
 
 
 class ManifestEntry(BaseModel):
@@ -51,8 +60,10 @@ class DeliveryRecord(BaseModel):
 
     request_id: str
     msg_id: str
-    channel: Channel
-    destination: str  # masked
+    # Written with the first attempt; an outcome recorded without one (a sender that died before recording its
+    # attempt) lacks them, and the status route takes both from the request's manifest anyway.
+    channel: Channel | None = None
+    destination: str | None = None  # masked
     state: DeliveryState = DeliveryState.queued
     attempts: int = 0
     provider: str | None = None

@@ -34,8 +34,17 @@ MAX_BODY_BYTES = 3_000_000
 # destination, ids and callback: 128 KiB leaves half of the 256 KiB message for the rest, and the attempt
 # record that keeps the message for a redrive stays far below DynamoDB's 400 KB item.
 MAX_DATA_BYTES = 128 * 1024
-# A `callback` object (compact JSON): Fyno's fields are a few hundred bytes (docs/contract.md section 8).
+# A `callback` object (compact JSON): the largest its fields' limits below allow (docs/contract.md section 8).
 MAX_CALLBACK_BYTES = 2 * 1024
+# Its fields, as Fyno bounds them: a custom_id string or an integer of at most 20 digits (a 64-bit id fits),
+# custom1/custom2, and the allowlisted endpoint names a report goes to.
+MAX_CALLBACK_CUSTOM_ID_CHARACTERS = 200
+MAX_CALLBACK_CUSTOM_ID_DIGITS = 20
+MAX_CALLBACK_CUSTOM_CHARACTERS = 50
+MAX_CALLBACK_ENDPOINTS = 3
+# An endpoint's name (the admin command's --name): a DefinitionsTable sort key "callback#<name>", and a segment
+# of its secret's SSM parameter name (letters, digits, `.`, `-`, `_`).
+MAX_CALLBACK_ENDPOINT_NAME_CHARACTERS = 64
 # An answer (the 202 body: Event, Bulk or Automations). It echoes every destination, including those a
 # profile gave, so its size is known only once profiles are read: a request whose answer would pass this is
 # refused with 413 before anything is queued. Each `"` of it doubles in Lambda's response, as for the body.
@@ -69,6 +78,11 @@ def bounded_json(limit: int) -> Any:
 
     return AfterValidator(check)
 
+
+# A suppression's `description` (Fyno's free text; a bounce's or complaint's reason fits in it), and how far
+# ahead its `expiry_ts` may be: ten years, past which "until further notice" means no expiry at all.
+MAX_SUPPRESSION_DESCRIPTION_CHARACTERS = 500
+MAX_SUPPRESSION_SECONDS = 10 * 366 * 24 * 60 * 60
 
 # --- Names that become parts of DynamoDB keys ---------------------------------------------------------------
 # A sort key holds at most 1024 bytes and a partition key 2048, whatever the characters: 256 characters of a
@@ -119,3 +133,10 @@ DistinctId = Annotated[
     ),
     AfterValidator(_fits_a_distinct_id),
 ]
+
+
+# A `Cancellation-Key` (C2): it names the runs to cancel in a DynamoDB sort of key (hashed there), and is sent back
+# by clients in a cancel body; Knock's `cancellation_key` is of the same order.
+MAX_CANCELLATION_KEY_CHARACTERS = 256
+# Recipients named in one cancel: as many as one Bulk request has.
+MAX_CANCEL_RECIPIENTS = 1000

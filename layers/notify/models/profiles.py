@@ -148,8 +148,8 @@ class ProfilesDelete(BaseModel):
 
 
 class Profile(ResponseBody):
-    """A stored profile, as `GET .../profiles/{distinct_id}` answers it: every field of SPEC section 6, `name`
-    and `timezone` null when unset; `channel` holds only the channels that have a destination."""
+    """A stored profile, as `GET .../profiles/{distinct_id}` answers it: every field of docs/contract.md
+    section 6, `name` and `timezone` null when unset; `channel` holds only the channels that have a destination."""
 
     distinct_id: str
     name: str | None = None

@@ -1,7 +1,4 @@
-"""Request bodies of the public API, validated before any idempotent work starts (R5).
-
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
-"""
+"""Request bodies of the public API, validated before any idempotent work starts (R5)."""
 
 from __future__ import annotations
 
@@ -9,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from notify.models.callbacks import Callback
 from notify.models.channels import (
     Channel,
     Destination,
@@ -16,7 +14,15 @@ from notify.models.channels import (
     PhoneDestination,
     WebhookDestination,
 )
-from notify.models.limits import MAX_CALLBACK_BYTES, MAX_DATA_BYTES, DistinctId, KeyName, bounded_json
+from notify.models.limits import (
+    MAX_CANCEL_RECIPIENTS,
+    MAX_CANCELLATION_KEY_CHARACTERS,
+    MAX_DATA_BYTES,
+    MAX_DISTINCT_ID_CHARACTERS,
+    DistinctId,
+    KeyName,
+    bounded_json,
+)
 
 
 class Recipient(BaseModel):
@@ -49,7 +55,9 @@ class Delivery(BaseModel):
     to: Recipient = Field(default_factory=Recipient, validate_default=True)
     # Bounded so each notification's queue message and records fit (notify.models.limits).
     data: Annotated[dict[str, Any], bounded_json(MAX_DATA_BYTES)] = Field(default_factory=dict)
-    callback: Annotated[dict[str, Any], bounded_json(MAX_CALLBACK_BYTES)] | None = None
+    # Delivery reports (docs/contract.md section 8); endpoint names are checked against the workspace's at the door.
+    # Its fields' own limits keep it within MAX_CALLBACK_BYTES (a unit test holds the two together).
+    callback: Callback | None = None
 
     @field_validator("to")
     @classmethod
@@ -83,3 +91,14 @@ class BulkRequest(BaseModel):
 
     event: KeyName
     batch: list[Delivery] = Field(min_length=1, max_length=MAX_BULK_ITEMS)
+
+
+class CancelRequest(BaseModel):
+    """Body of `POST /v1/{workspace}/{version}/automation/{automation_id}/cancel` (C1)."""
+
+    cancellation_key: str = Field(min_length=1, max_length=MAX_CANCELLATION_KEY_CHARACTERS)
+    recipients: list[Annotated[str, Field(min_length=1, max_length=MAX_DISTINCT_ID_CHARACTERS)]] | None = Field(
+        default=None,
+        max_length=MAX_CANCEL_RECIPIENTS,
+        description="Only the runs sent to these recipients (an email address, or a distinct_id); all when absent",
+    )

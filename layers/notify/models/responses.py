@@ -119,3 +119,37 @@ class ProfileOk(ResponseBody):
 
     message: str = Field(alias="_message")
     status: Literal["ok"]
+
+
+class IdempotencyKeyState(ResponseBody):
+    """200 of `GET /v1/{workspace}/{version}/idempotency/{api}/{key}`: what the key holds now (K1-K4)."""
+
+    state: Literal["in_progress", "completed"]
+    status_code: int | None = Field(description="The stored answer's status; null while in progress")
+    response: Any = Field(
+        description="The stored answer's body (parsed JSON), as the POST answered it; null while in progress"
+    )
+    request_id: str = Field(
+        description="The request the key names in its current lifetime (usable on the status route)"
+    )
+    created_at: str = Field(description="When the key's lifetime was first claimed, ISO-8601 UTC with milliseconds")
+    expires_at: str = Field(description="When the record expires (R6), ISO-8601 UTC with milliseconds")
+
+    def body(self) -> dict[str, Any]:
+        # Every field is always present: null says "in progress", not "unknown".
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class CancelledStep(ResponseBody):
+    """One notification of one step of a run the cancel matched."""
+
+    request_id: str = Field(description="The run's request_id (the trigger's answer)")
+    step: int = Field(ge=1)
+    msg_id: str
+
+
+class AutomationCancelled(ResponseBody):
+    """200 of `POST /v1/{workspace}/{version}/automation/{automation_id}/cancel` (C1-C6); stored and replayed."""
+
+    cancelled: list[CancelledStep] = Field(description="Never sent, and never will be: the status route shows them")
+    already_sent: list[CancelledStep] = Field(description="Their sender had claimed them first: sent, or being sent")

@@ -3,7 +3,6 @@
 
 Every provider either returns a Delivery or raises PermanentDeliveryError, TransientDeliveryError (the
 provider certainly did not take it: retried) or UnknownOutcomeError (it may have: never sent again, R8).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """Chat providers: incoming webhooks (Slack, Discord, Teams) and the Slack Web API with a workspace's bot token.
 
 Every HTTP call goes through the injected HttpClient (webhooks.py: pinned, checked hosts, bounded answers).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ the message (R8).
   explicit throttling answer, no time left to call it); retried through the visibility timeout.
 - UnknownOutcomeError: the request may have reached the provider (timeout after sending, lost answer, 5xx);
   recorded `unknown` and never sent again automatically, as a second send could deliver it twice.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ and a redirect is never followed (a 3xx is a refusal, as it could point anywhere
 At most once (R8): a failure before the request was written (DNS, connection refused, connect timeout,
 TLS handshake) is transient and retried; once bytes were sent, a timeout, a dropped connection or a 5xx
 may follow an accepted message, so it is an unknown outcome and the request is never made again.
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -65,6 +64,8 @@ class CheckedUrl:
     target: str  # path and query
     addresses: tuple[str, ...]
     port: int = 443
+    # False only for a loopback report receiver the local stack allows (notify.logic.reports).
+    tls: bool = True
 
 
 @dataclass
@@ -183,7 +184,11 @@ class PinnedHttpsOpener:
     def __call__(
         self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
     ) -> HttpResponse:
-        connection = _PinnedHTTPSConnection(url, timeout, self.tls)
+        connection: http.client.HTTPConnection = (
+            _PinnedHTTPSConnection(url, timeout, self.tls)
+            if url.tls
+            else http.client.HTTPConnection(url.addresses[0], url.port, timeout=timeout)
+        )
         try:
             try:
                 connection.connect()
@@ -221,11 +226,14 @@ class HttpClient:
     def post_json(
         self, url: str, payload: dict[str, Any], rules: tuple[HostRule, ...], headers: dict[str, str] | None = None
     ) -> HttpResponse:
-        checked = check_url(url, rules, self.resolver)
+        return self.send(check_url(url, rules, self.resolver), json.dumps(payload).encode(), headers)
+
+    def send(self, checked: CheckedUrl, body: bytes, headers: dict[str, str] | None = None) -> HttpResponse:
+        """POST `body` (JSON) to a URL that passed the checks; a redirect is a refusal."""
         all_headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "idempotent-notify"}
         all_headers.update(headers or {})
         timeout = budget.call_timeout(self.timeout, checked.host)
-        response = self.opener(checked, "POST", json.dumps(payload).encode(), all_headers, timeout)
+        response = self.opener(checked, "POST", body, all_headers, timeout)
         if 300 <= response.status < 400:
             raise WebhookRefused(f"webhook refused: {checked.host} answered with a redirect ({response.status})")
         return response

@@ -1,22 +1,29 @@
 """Admin command: API keys and event definitions of a deployed stack or of the local stack.
 
-    python -m notify.admin --stack-name idempotent-notify create-key --workspace ACME000001
-    python -m notify.admin --stack-name idempotent-notify revoke-key --key <api key>
-    python -m notify.admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
-    python -m notify.admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
-    python -m notify.admin --stack-name idempotent-notify dead-letters
-    python -m notify.admin --stack-name idempotent-notify redrive [--max 10]
-    python -m notify.admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
-    python -m notify.admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
-    python -m notify.admin --stack-name idempotent-notify migrate-provider-secrets
-    python -m notify.admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
-    python -m notify.admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
-    python -m notify.admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
+    python -m notify_admin --stack-name idempotent-notify create-key --workspace ACME000001
+    python -m notify_admin --stack-name idempotent-notify revoke-key --key <api key>
+    python -m notify_admin --stack-name idempotent-notify load-definitions events.yaml --workspace ACME000001
+    python -m notify_admin --stack-name idempotent-notify set-idempotency-mode --workspace ACME000001 --mode strict
+    python -m notify_admin --endpoint-url http://127.0.0.1:5000 create-key --workspace WSLOCAL0001
+    python -m notify_admin --stack-name idempotent-notify dead-letters
+    python -m notify_admin --stack-name idempotent-notify redrive [--max 10]
+    python -m notify_admin --stack-name idempotent-notify redrive-notifications --request-id <id> [--msg-id <id>]
+    python -m notify_admin --stack-name idempotent-notify set-slack-token --workspace ACME000001 < token.txt
+    python -m notify_admin --stack-name idempotent-notify migrate-provider-secrets
+    python -m notify_admin --stack-name idempotent-notify profiles list --workspace ACME000001 [--version test]
+    python -m notify_admin --stack-name idempotent-notify profiles show --workspace ACME000001 --distinct-id user-1
+    python -m notify_admin --stack-name idempotent-notify profiles delete --workspace ACME000001 --distinct-id user-1
+    python -m notify_admin --stack-name idempotent-notify doctor [--sender-email me@example.org]
+    python -m notify_admin --stack-name idempotent-notify add-callback-url --workspace ACME000001 --name crm \
+        --url https://crm.example.com/fyno [--default]
+    python -m notify_admin --stack-name idempotent-notify list-callback-urls --workspace ACME000001
+    python -m notify_admin --stack-name idempotent-notify remove-callback-url --workspace ACME000001 --name crm
+    python -m notify_admin --endpoint-url http://127.0.0.1:5000 play-ses-event --workspace WSLOCAL0001 \
+        --request-id <id> --msg-id <id> --event hard-bounce
 
 Table and queue names come from the stack's outputs (CloudFormation DescribeStacks), or from --api-keys-table /
 --definitions-table / --queue-url / --dlq-url. With --endpoint-url and no stack, the local stack's names (the
 template's logical ids).
-Rule ids (R1..R9, D1..D7) are those of docs/contract.md.
 """
 
 from __future__ import annotations
@@ -38,19 +45,35 @@ from pydantic import BaseModel, ValidationError
 
 from notify.caches import reset
 from notify.dal.api_keys import hash_api_key, put_api_key, revoke_api_key
+from notify.dal.callbacks import (
+    delete_endpoint,
+    delete_signing_secret,
+    list_endpoints,
+    new_signing_secret,
+    put_endpoint,
+    put_signing_secret,
+)
 from notify.dal.clients import client
 from notify.dal.dead_letters import RedriveIncomplete, list_dead_letters, redrive_dead_letters
-from notify.dal.definitions import put_automation, put_event_definition
+from notify.dal.definitions import put_automation, put_event_definition, put_idempotency_settings
+from notify.dal.delivery_log import get_stored_message
 from notify.dal.provider_secrets import migrate_legacy_provider_settings, put_provider_settings
+from notify.logic.providers.errors import DeliveryError
+from notify.logic.providers.webhooks import system_resolver
 from notify.logic.redrive import RedriveTargets, RequestUnknown, redrive_notifications
-from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
+from notify.logic.reports import check_callback_url
+from notify.models.callbacks import Callback, CallbackEndpoint
+from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition, IdempotencySettings
 from notify.models.delivery import ProviderSettings
 from notify.observability import mask_destination
+from notify_admin.doctor import OK, Target, diagnose
+from notify_admin.ses_events import KINDS, ses_event_json
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 API_KEY_PREFIX = "nfy_"
 WORKSPACE_ID = re.compile(r"^[A-Za-z0-9]{10,20}$")
 LOCAL_TABLES = {"ApiKeysTableName": "ApiKeysTable", "DefinitionsTableName": "DefinitionsTable"}
+LOCAL_DEFINITIONS_TABLE = LOCAL_TABLES["DefinitionsTableName"]
 LOCAL_QUEUES = {"NotificationQueueUrl": "NotificationQueue", "NotificationDLQUrl": "NotificationDLQ"}
 
 
@@ -182,7 +205,7 @@ def _validated(path: Path, what: str, model: type[ModelT], index: int, item: Any
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m notify.admin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m notify_admin", description=__doc__.split("\n")[0])
     parser.add_argument("--stack-name", help="stack whose outputs name the tables")
     parser.add_argument("--endpoint-url", help="AWS endpoint, e.g. the local stack's http://127.0.0.1:5000")
     parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
@@ -204,6 +227,13 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", type=Path)
     load.add_argument("--workspace", required=True)
 
+    mode = commands.add_parser(
+        "set-idempotency-mode",
+        help="strict: a key reused with a different body is a 422; replay (the default): it replays (M1)",
+    )
+    mode.add_argument("--workspace", required=True)
+    mode.add_argument("--mode", required=True, choices=["replay", "strict"])
+
     listing = commands.add_parser("dead-letters", help="list the dead-letter queue's messages, moving none")
     listing.add_argument("--max", type=int, default=100, help="at most this many (default 100)")
 
@@ -214,12 +244,171 @@ def build_parser() -> argparse.ArgumentParser:
     add_redrive_notifications_parser(commands)
     add_provider_secrets_parser(commands)
     add_profiles_parser(commands)
+    add_doctor_parser(commands)
+    add_callback_parsers(commands)
+    add_play_ses_event_parser(commands)
     return parser
+
+
+# play-ses-event: the local stack has no SES to report deliveries, bounces and complaints; this publishes what SES
+# would to the provider-events topic, which the local stack's emulated SNS event source hands to the function. ------
+
+
+def add_play_ses_event_parser(commands: Any) -> None:
+    play = commands.add_parser(
+        "play-ses-event", help="local stack only: publish an SES delivery, bounce or complaint event for a notification"
+    )
+    play.add_argument("--workspace", required=True)
+    play.add_argument("--request-id", required=True)
+    play.add_argument("--msg-id", required=True)
+    play.add_argument("--event", required=True, choices=KINDS)
+
+
+def run_play_ses_event(args: argparse.Namespace) -> int:
+    if args.stack_name or not args.endpoint_url:
+        raise AdminError("play-ses-event plays events on the local stack only (--endpoint-url, no --stack-name)")
+    found = get_stored_message(args.request_id, args.msg_id, table=LOCAL_DELIVERY_LOG_TABLE)
+    if found is None or found[1] is None:
+        raise AdminError(f"no notification {args.msg_id} of request {args.request_id} was sent here")
+    message = json.loads(found[1])
+    event = ses_event_json(
+        args.event,
+        address=message["destination"],
+        msg_id=args.msg_id,
+        request_id=args.request_id,
+        workspace=require_workspace(args.workspace),
+        ses_message_id=found[0].provider_message_id,
+    )
+    sns = client("sns")
+    [topic] = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":" + LOCAL_EVENTS_TOPIC)]
+    sns.publish(TopicArn=topic, Message=event)
+    print(f"published an SES {args.event} event for {args.msg_id}; the status route shows it in a moment")
+    return 0
+
+
+# Delivery report endpoints (docs/api.md, "Delivery reports"): the list in DefinitionsTable (`callback#<name>`, read
+# by the APIs to check allowlist_urls), each signing secret an SSM SecureString only the reporter reads. ----------
+
+LOCAL_CALLBACK_SECRETS_PATH = "/local/callbacks"
+resolve_host = system_resolver  # the DNS lookup of the SSRF guard (tests answer it on loopback)
+
+
+def add_callback_parsers(commands: Any) -> None:
+    add = commands.add_parser(
+        "add-callback-url", help="allowlist a delivery report endpoint (prints its signing secret, once)"
+    )
+    add.add_argument("--workspace", required=True)
+    add.add_argument("--name", required=True, help="what a request's callback.allowlist_urls calls it")
+    add.add_argument("--url", required=True, help="https, on a public address")
+    add.add_argument("--default", action="store_true", help="where reports go when a callback names no endpoint")
+    listing = commands.add_parser("list-callback-urls", help="list a workspace's delivery report endpoints")
+    listing.add_argument("--workspace", required=True)
+    remove = commands.add_parser("remove-callback-url", help="remove a delivery report endpoint and its secret")
+    remove.add_argument("--workspace", required=True)
+    remove.add_argument("--name", required=True)
+    for command in (add, remove):
+        command.add_argument("--callback-secrets-path", help="SSM path of the signing secrets (the stack's output)")
+
+
+def run_callback_urls(args: argparse.Namespace, tables: Tables) -> int:
+    workspace = require_workspace(args.workspace)
+    if args.command == "list-callback-urls":
+        endpoints = list_endpoints(workspace, table=tables.definitions)
+        for endpoint in sorted(endpoints, key=lambda e: e.name):
+            marker = "\t(default)" if endpoint.default else ""
+            print(f"{endpoint.name}\t{endpoint.url}{marker}")
+        print(f"{len(endpoints)} endpoint(s)")
+        return 0
+    path = _resource_name(
+        args, args.callback_secrets_path, "CallbackSecretsPath", LOCAL_CALLBACK_SECRETS_PATH, "--callback-secrets-path"
+    )
+    if args.command == "remove-callback-url":
+        if not delete_endpoint(workspace, args.name, table=tables.definitions):
+            raise AdminError(f"{workspace} has no endpoint named {args.name!r}")
+        delete_signing_secret(workspace, args.name, path=path)
+        print(f"removed {args.name}; reports naming it are no longer accepted (400) nor sent")
+        return 0
+    try:
+        endpoint = CallbackEndpoint(name=args.name, url=args.url, default=args.default)
+        Callback(allowlist_urls=[args.name])  # the name rules a request's callback checks
+        # Checked as every report is (the webhook channels' SSRF guard); the local stack alone allows 127.0.0.1.
+        check_callback_url(
+            args.url, allow_loopback=bool(args.endpoint_url and not args.stack_name), resolver=resolve_host
+        )
+    except ValidationError as exc:
+        raise AdminError(f"--name: {exc.errors()[0]['msg']}") from None
+    except DeliveryError as exc:
+        raise AdminError(f"--url: {exc.reason}") from None
+    existing = list_endpoints(workspace, table=tables.definitions)
+    if args.default:
+        for other in existing:
+            if other.default and other.name != args.name:
+                put_endpoint(workspace, other.model_copy(update={"default": False}), table=tables.definitions)
+    secret = new_signing_secret()
+    # The secret first: an endpoint the APIs accept always has one for the reporter to sign with.
+    put_signing_secret(workspace, args.name, secret, path=path)
+    put_endpoint(workspace, endpoint, table=tables.definitions)
+    print(f"endpoint {args.name} of {workspace}: {args.url}{' (default)' if args.default else ''}")
+    print(f"signing secret: {secret}")
+    print("The secret is shown only now; verify each report's webhook-signature with it (Standard Webhooks).")
+    return 0
+
+
+# doctor: what still blocks delivery on a deployed stack; reads only (notify/doctor.py) -----------------------
+
+LOCAL_SENDER_EMAIL = "notifications@example.com"  # the template's default, which `make run` verifies in moto
+
+
+def add_doctor_parser(commands: Any) -> None:
+    doctor = commands.add_parser(
+        "doctor", help="say what still blocks delivery: SES identity and sandbox, SMS sandbox, alarms, Slack tokens"
+    )
+    doctor.add_argument("--sender-email", help="the sender address (default: the stack's SenderEmail parameter)")
+    doctor.add_argument("--provider-secrets-path", help="SSM path of provider secrets (the stack's output)")
+
+
+def doctor_target(args: argparse.Namespace) -> Target:
+    outputs: dict[str, str] = {}
+    parameters: dict[str, str] = {}
+    if args.stack_name:
+        try:
+            stack = client("cloudformation").describe_stacks(StackName=args.stack_name)["Stacks"][0]
+        except ClientError as exc:
+            message = exc.response["Error"].get("Message", exc)
+            raise AdminError(f"cannot read stack {args.stack_name!r}: {message}") from exc
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    elif args.endpoint_url:
+        outputs = {"DefinitionsTableName": LOCAL_DEFINITIONS_TABLE, "ProviderSecretsPath": LOCAL_PROVIDER_SECRETS_PATH}
+        parameters = {"SenderEmail": LOCAL_SENDER_EMAIL}
+    else:
+        raise AdminError("name a stack (--stack-name) or an endpoint (--endpoint-url)")
+    return Target(
+        sender_email=args.sender_email or parameters.get("SenderEmail"),
+        alarm_topic_arn=outputs.get("AlarmTopicArn"),
+        definitions_table=args.definitions_table or outputs.get("DefinitionsTableName"),
+        provider_secrets_path=args.provider_secrets_path or outputs.get("ProviderSecretsPath"),
+    )
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    """One line per finding; exit 0 when nothing blocks delivery, 3 when something does or is unknown."""
+    findings = diagnose(doctor_target(args))
+    for finding in findings:
+        print(finding.line())
+    open_ = [f for f in findings if f.status != OK]
+    if open_:
+        print(f"{len(open_)} thing(s) to fix or check before notifications are delivered (docs/deploy.md)")
+        return 3
+    print("nothing blocks delivery")
+    return 0
 
 
 # profiles list / show / delete: a workspace's profiles (docs/contract.md section 6) ----------------------------
 
 LOCAL_PROFILES_TABLE = "ProfilesTable"
+LOCAL_DELIVERY_LOG_TABLE = "DeliveryLogTable"
+LOCAL_EVENTS_TOPIC = "ProviderEventsTopic"
 
 
 def add_profiles_parser(commands: Any) -> None:
@@ -405,7 +594,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             return run_set_slack_token(args)
         if args.command == "profiles":
             return run_profiles(args)
+        if args.command == "doctor":
+            return run_doctor(args)
+        if args.command == "play-ses-event":
+            return run_play_ses_event(args)
         tables = resolve_tables(args)
+        if args.command in ("add-callback-url", "list-callback-urls", "remove-callback-url"):
+            return run_callback_urls(args, tables)
         if args.command == "migrate-provider-secrets":
             return run_migrate_provider_secrets(args, tables)
         if args.command == "create-key":
@@ -414,6 +609,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             print(f"api key:   {api_key}")
             print(f"key hash:  {key_hash}")
             print("The key is shown only now; store it in your secrets manager.")
+        elif args.command == "set-idempotency-mode":
+            workspace = require_workspace(args.workspace)
+            put_idempotency_settings(workspace, IdempotencySettings(mode=args.mode), table=tables.definitions)
+            print(
+                f"{workspace}: idempotency mode {args.mode} (running functions may keep the previous mode for up to "
+                "60 s: their per-container cache)"
+            )
         elif args.command == "revoke-key":
             key_hash = args.key_hash or hash_api_key(args.key)
             if not revoke_api_key(key_hash, table=tables.api_keys):
@@ -429,7 +631,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             names = ", ".join([e.name for e in definitions.events] + [a.id for a in definitions.automations])
             print(
                 f"loaded {len(definitions.events)} event definition(s) and {len(definitions.automations)} "
-                f"automation(s) into {workspace}: {names}"
+                f"automation(s) into {workspace}: {names} (running functions may keep the previous definitions for up "
+                "to 60 s: their per-container cache)"
             )
     except AdminError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,7 @@
+"""`python -m notify_admin`: see notify_admin.cli."""
+
+import sys
+
+from notify_admin.cli import run
+
+sys.exit(run())
