@@ -24,10 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     from soak.runner import run
 
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "big")
-    if args.scenario is not None:
-        indices = [args.scenario]
-    else:
-        indices = list(range(args.scenarios))
+    indices = [args.scenario] if args.scenario is not None else list(range(args.scenarios))
     steps = [int(step) for step in args.steps.split(",") if step] if args.steps else None
     if steps is not None and args.scenario is None:
         parser.error("--steps needs --scenario")

@@ -81,8 +81,8 @@ def idempotent_answers(played: Played) -> list[Violation]:
                         violations.append(
                             Violation(
                                 1,
-                                f"{api} key {key}: the first answer of a key lifetime, at {_label(attempt)}, is a replay"
-                                " (of an earlier lifetime's answer?)",
+                                f"{api} key {key}: the first answer of a key lifetime, at {_label(attempt)}, "
+                                "is a replay (of an earlier lifetime's answer?)",
                             )
                         )
                     continue
@@ -173,7 +173,8 @@ def at_most_once(world: World, shown: dict[str, dict[str, Any]]) -> list[Violati
             violations.append(
                 Violation(
                     2,
-                    f"msg_id {msg_id} reached a provider, it is shown {shown[msg_id]['state']} ({shown[msg_id].get('reason')})",
+                    f"msg_id {msg_id} reached a provider, it is shown {shown[msg_id]['state']} "
+                    f"({shown[msg_id].get('reason')})",
                 )
             )
     return violations
@@ -198,7 +199,8 @@ def no_5xx_for_mistakes(played: Played) -> list[Violation]:
                 violations.append(
                     Violation(
                         4,
-                        f"{_label(attempt)}: the {result.status} body leaks {leak or 'its shape'}: {result.body[:300]!r}",
+                        f"{_label(attempt)}: the {result.status} body leaks {leak or 'its shape'}: "
+                        f"{result.body[:300]!r}",
                     )
                 )
         mistake = attempt.request.mistake
