@@ -39,8 +39,17 @@ def _start_world() -> None:
     from tests.support.environment import isolate_environment
 
     isolate_environment()
+    import freezegun
+
     import tests.support.plugin  # noqa: F401
     from soak.world import world
+
+    # freezegun answers real time to any caller within five frames of a module on its ignore list, and a pool
+    # worker's scenario runs just below multiprocessing's frames: the runner's own clock reads (an answer's time,
+    # the drain's next wake-up) were the real date while the product's were simulated.
+    freezegun.configure(
+        default_ignore_list=[name for name in freezegun.config.settings.default_ignore_list if name != "multiprocessing"]
+    )
 
     _world_stack = ExitStack()
     _world = _world_stack.enter_context(world())
