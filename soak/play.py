@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+from botocore.exceptions import ClientError
 
 from local.container import import_function
 from local.seed import DEMO_EVENTS, DemoWorkspace
@@ -144,19 +145,28 @@ class Sender:
         failed = self.invoke(self.module, received)
         for m in received:
             if m["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
+                self.visible_now(m["ReceiptHandle"])
             else:
                 self.sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
         self.in_flight = []
         return len(received)
 
     def expire_in_flight(self) -> None:
-        """The killed invocation's visibility timeout passes: its messages come back."""
+        """The killed invocation's visibility timeout passes: its messages come back (at once where SQS lets the
+        visibility be changed: not 12 hours after a message's first receive; the drain then waits it out)."""
         for handle in self.in_flight:
-            self.sqs.change_message_visibility(QueueUrl=self.stack.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+            self.visible_now(handle)
         self.in_flight = []
+
+    def visible_now(self, handle: str) -> None:
+        """A received message visible again at once (Lambda's failed batch item, with the visibility timeout
+        passed). SQS refuses the change 12 hours after the message's first receive: the drain then waits out
+        the queue's own visibility timeout."""
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.stack.queue_url, ReceiptHandle=handle, VisibilityTimeout=0)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "InvalidParameterValue":
+                raise
 
     def redeliver_visible(self) -> None:
         """SQS hands out a second copy of every message that is due (at-least-once delivery)."""
@@ -194,7 +204,12 @@ class Sender:
             if not contents:
                 return
             now = time.time()
-            wake = min(max((m.delayed_until or 0) / 1000, json.loads(m.body).get("not_before") or 0) for m in contents)
+            wake = min(
+                max(
+                    (m.delayed_until or 0) / 1000, (m.visible_at or 0) / 1000, json.loads(m.body).get("not_before") or 0
+                )
+                for m in contents
+            )
             self.world.move_to(datetime.fromtimestamp(max(wake, now) + 1, UTC))
         played.problems.append(f"the queue did not drain in {MAX_DRAIN_INVOCATIONS} sender invocations")
         self.purge("NotificationQueue")
@@ -218,6 +233,7 @@ class Game:
         namespace = namespace or f"{index:07d}"
         world.move_to(BASE_TIME + timedelta(days=SCENARIO_SPACING_DAYS * index))
         world.ledger.clear()
+        world.empty_queues()  # what a scenario that raised left behind is not the next one's
         world.limits.breaches.clear()
         events = [EventDefinition.model_validate(e.model_dump()) for e in DEMO_EVENTS]
         self.workspace, self.api_key = world.new_workspace(

@@ -48,7 +48,9 @@ def _start_world() -> None:
     # worker's scenario runs just below multiprocessing's frames: the runner's own clock reads (an answer's time,
     # the drain's next wake-up) were the real date while the product's were simulated.
     freezegun.configure(
-        default_ignore_list=[name for name in freezegun.config.settings.default_ignore_list if name != "multiprocessing"]
+        default_ignore_list=[
+            name for name in freezegun.config.settings.default_ignore_list if name != "multiprocessing"
+        ]
     )
 
     _world_stack = ExitStack()

@@ -242,6 +242,14 @@ class World:
     def move_to(self, when: datetime) -> None:
         self.clock.move_to(when)
 
+    def empty_queues(self) -> None:
+        """Every queue of the stack emptied in moto, without calls (no PurgeQueue's 60-second rule)."""
+        backend = get_backend("sqs")[ACCOUNT][REGION]
+        for queue in self.stack.resources.queues.values():
+            found = backend.queues[queue["name"]]
+            found._messages = []
+            found._pending_messages = set()
+
     def new_workspace(
         self,
         namespace: str,
