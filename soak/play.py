@@ -234,6 +234,7 @@ class Game:
         world.move_to(BASE_TIME + timedelta(days=SCENARIO_SPACING_DAYS * index))
         world.ledger.clear()
         world.empty_queues()  # what a scenario that raised left behind is not the next one's
+        world.empty_tables()
         world.limits.breaches.clear()
         events = [EventDefinition.model_validate(e.model_dump()) for e in DEMO_EVENTS]
         self.workspace, self.api_key = world.new_workspace(

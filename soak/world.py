@@ -13,7 +13,7 @@ profile), so nothing has to be reset between scenarios except what moto's provid
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -241,6 +241,16 @@ class World:
 
     def move_to(self, when: datetime) -> None:
         self.clock.move_to(when)
+
+    def empty_tables(self) -> None:
+        """Every table of the stack emptied in moto, without calls. Scenarios have workspaces of their own, but
+        moto's Query reads and sorts a whole table: left to grow, a worker's scenarios get slower one by one."""
+        backend = get_backend("dynamodb")[ACCOUNT][REGION]
+        for name in self.stack.resources.tables.values():
+            table = backend.tables[name]
+            table.items = defaultdict(dict)
+            if table.stream_shard is not None:
+                table.stream_shard.items = []
 
     def empty_queues(self) -> None:
         """Every queue of the stack emptied in moto, without calls (no PurgeQueue's 60-second rule)."""
