@@ -100,10 +100,12 @@ bench: deps
 	$(PY) -m bench
 
 # Seeded random fault schedules with the invariants checked after each (docs/soak.md); not part of `make test`,
-# which runs a 200-scenario smoke run (tests/soak). SEED= replays a run, SCENARIO= (and STEPS=) one scenario of it.
-SCENARIOS ?= 10000
-soak: deps
-	$(PY) -m soak --scenarios $(SCENARIOS) $(if $(SEED),--seed $(SEED)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(STEPS),--steps $(STEPS))
+# which runs a 200-scenario smoke run (tests/soak). SEED= replays a run, SCENARIO= (and STEPS=) one scenario of it;
+# DDB=local puts the tables on AWS's DynamoDB Local (slower: 500 scenarios unless SCENARIOS= says otherwise).
+SCENARIOS ?= $(if $(filter local,$(DDB)),500,10000)
+soak: deps $(if $(filter local,$(DDB)),node_modules/.installed)
+	$(PY) -m soak --scenarios $(SCENARIOS) $(if $(SEED),--seed $(SEED)) $(if $(SCENARIO),--scenario $(SCENARIO)) \
+		$(if $(STEPS),--steps $(STEPS)) $(if $(filter local,$(DDB)),--dynamodb-local)
 
 build: sam-deps
 	PYENV_VERSION=$(PYENV_VERSION) $(SAM) build

@@ -16,6 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", default=None, help="with --scenario: only these steps (comma-separated)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--no-shrink", action="store_true", help="report failing scenarios whole")
+    parser.add_argument(
+        "--dynamodb-local", action="store_true", help="tables on AWS's DynamoDB Local (one per worker), not moto"
+    )
     args = parser.parse_args(argv)
 
     from tests.support.environment import isolate_environment
@@ -29,8 +32,18 @@ def main(argv: list[str] | None = None) -> int:
     if steps is not None and args.scenario is None:
         parser.error("--steps needs --scenario")
     started = time.monotonic()
+    if args.dynamodb_local:
+        from local.dynamodb_local import unavailable_reason
+
+        if (reason := unavailable_reason()) is not None:
+            parser.error(f"DynamoDB Local cannot run here: {reason}")
     summary = run(
-        seed, indices, workers=max(1, min(args.workers, len(indices))), shrinking=not args.no_shrink, steps=steps
+        seed,
+        indices,
+        workers=max(1, min(args.workers, len(indices))),
+        shrinking=not args.no_shrink,
+        steps=steps,
+        dynamodb_local=args.dynamodb_local,
     )
     print(f"soak took {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 1 if summary.violations else 0

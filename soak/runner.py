@@ -8,14 +8,16 @@ import multiprocessing
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from soak.invariants import Violation
 
+PROGRESS_EVERY = 1000
 _world_stack: ExitStack | None = None
 _world = None
 
@@ -30,11 +32,15 @@ class Outcome:
     described: list[str] = field(default_factory=list)
 
 
-def _start_world() -> None:
-    """A worker's world, built once; its stdout (Powertools' logs and metrics) goes nowhere."""
+def _start_world(dynamodb_urls: Any = None) -> None:
+    """A worker's world, built once; its stdout (Powertools' logs and metrics) goes nowhere. With `dynamodb_urls`
+    (a queue of DynamoDB Local endpoints, one per worker) its tables live on the one it takes."""
     global _world_stack, _world
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
+    # Powertools warns on every invocation that flushes no metric; the report is the soak's own lines.
+    warnings.simplefilter("ignore")
+    dynamodb_url = dynamodb_urls.get() if dynamodb_urls is not None else None
     # The harness's environment (no credentials, no endpoint, Powertools settings) and freezegun's ignore list.
     from tests.support.environment import isolate_environment
 
@@ -54,7 +60,7 @@ def _start_world() -> None:
     )
 
     _world_stack = ExitStack()
-    _world = _world_stack.enter_context(world())
+    _world = _world_stack.enter_context(world(dynamodb_url))
 
 
 def play_one(seed: int, index: int, steps: list[int] | None = None, attempt: str = "") -> Outcome:
@@ -116,15 +122,34 @@ def run_index(job: tuple[int, int, bool]) -> Outcome:
     return outcome
 
 
-def outcomes(seed: int, indices: list[int], workers: int, shrinking: bool) -> Iterator[Outcome]:
-    jobs = [(seed, index, shrinking) for index in indices]
+@contextmanager
+def _pool(workers: int, dynamodb_local: bool) -> Iterator[Any]:
+    """Worker processes, each with its world; on DynamoDB Local, one instance per worker, stopped at the end."""
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=workers, initializer=_start_world) as pool:
+    with ExitStack() as stack:
+        urls = None
+        if dynamodb_local:
+            from local.dynamodb_local import DynamoDBLocal
+            from local.process import free_port
+
+            urls = context.Queue()
+            for _ in range(workers):
+                instance = DynamoDBLocal(free_port())
+                stack.callback(instance.close)
+                instance.wait_until_ready()
+                urls.put(instance.url)
+        pool = stack.enter_context(context.Pool(processes=workers, initializer=_start_world, initargs=(urls,)))
+        yield pool
+
+
+def outcomes(seed: int, indices: list[int], workers: int, shrinking: bool, dynamodb_local: bool) -> Iterator[Outcome]:
+    jobs = [(seed, index, shrinking) for index in indices]
+    with _pool(workers, dynamodb_local) as pool:
         yield from pool.imap(run_index, jobs, chunksize=max(1, min(25, len(jobs) // (workers * 8) or 1)))
 
 
-def replay_command(seed: int, outcome: Outcome) -> str:
-    command = f"make soak SEED={seed} SCENARIO={outcome.index}"
+def replay_command(seed: int, outcome: Outcome, dynamodb_local: bool = False) -> str:
+    command = f"make soak{' DDB=local' if dynamodb_local else ''} SEED={seed} SCENARIO={outcome.index}"
     if outcome.steps is not None:
         command += f" STEPS={','.join(str(step) for step in outcome.steps)}"
     return command
@@ -138,11 +163,12 @@ class Summary:
     faults: int = 0
     violations: int = 0
     failing: list[Outcome] = field(default_factory=list)
+    dynamodb_local: bool = False
 
     def line(self) -> str:
         return (
             f"soak: {self.scenarios} scenarios, {self.requests} requests, {self.faults} faults, "
-            f"{self.violations} violations (seed {self.seed})"
+            f"{self.violations} violations (seed {self.seed}{', DynamoDB Local' if self.dynamodb_local else ''})"
         )
 
 
@@ -153,17 +179,21 @@ def run(
     workers: int = 2,
     shrinking: bool = True,
     steps: list[int] | None = None,
-    out=sys.stdout,
+    dynamodb_local: bool = False,
+    out: Any = sys.stdout,
 ) -> Summary:
-    """Play `indices` of `seed`; print each violation with its replay command, then the summary line."""
-    summary = Summary(seed)
+    """Play `indices` of `seed`; print each violation with its replay command, then the summary line (and a
+    progress line on stderr every PROGRESS_EVERY scenarios)."""
+    summary = Summary(seed, dynamodb_local=dynamodb_local)
     if steps is not None:
-        found = _single(seed, indices[0], steps)
+        found = _single(seed, indices[0], steps, dynamodb_local)
         results: Iterator[Outcome] = iter([found])
     else:
-        results = outcomes(seed, indices, workers, shrinking)
+        results = outcomes(seed, indices, workers, shrinking, dynamodb_local)
     for outcome in results:
         summary.scenarios += 1
+        if summary.scenarios % PROGRESS_EVERY == 0:
+            print(f"soak: {summary.scenarios} of {len(indices)} scenarios played", file=sys.stderr, flush=True)
         summary.requests += outcome.requests
         summary.faults += outcome.faults
         if outcome.violations:
@@ -171,7 +201,7 @@ def run(
             summary.failing.append(outcome)
             for violation in outcome.violations:
                 print(f"violation (seed {seed}, scenario {outcome.index}): {violation}", file=out)
-            print(f"  replay: {replay_command(seed, outcome)}", file=out)
+            print(f"  replay: {replay_command(seed, outcome, dynamodb_local)}", file=out)
             for described in outcome.described:
                 print(f"    step {described}", file=out)
             out.flush()
@@ -179,7 +209,7 @@ def run(
     return summary
 
 
-def _single(seed: int, index: int, steps: list[int]) -> Outcome:
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=1, initializer=_start_world) as pool:
-        return pool.apply(play_one, (seed, index, steps))
+def _single(seed: int, index: int, steps: list[int], dynamodb_local: bool) -> Outcome:
+    with _pool(1, dynamodb_local) as pool:
+        outcome: Outcome = pool.apply(play_one, (seed, index, steps))
+        return outcome

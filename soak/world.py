@@ -157,9 +157,16 @@ class DynamoDBLimits:
         self._key_breaches(table, item, operation)
         return size
 
-    @staticmethod
-    def stored(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
-        """The item as moto holds it now (DynamoDB JSON), read without a call."""
+    # On DynamoDB Local: a client of the harness's own (not the product's, whose calls are measured and faulted).
+    reader: Any = None
+
+    def stored(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The item as the store holds it now (DynamoDB JSON): moto's, read without a call, or DynamoDB Local's."""
+        if self.reader is not None:
+            found_item: dict[str, Any] | None = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get(
+                "Item"
+            )
+            return found_item
         backend = get_backend("dynamodb")[ACCOUNT][REGION]
         try:
             found = backend.get_item(table, key)
@@ -238,13 +245,17 @@ class World:
     monkeypatch: pytest.MonkeyPatch
     ledger: ProviderLedger
     limits: DynamoDBLimits
+    dynamodb_local: bool = False
 
     def move_to(self, when: datetime) -> None:
         self.clock.move_to(when)
 
     def empty_tables(self) -> None:
         """Every table of the stack emptied in moto, without calls. Scenarios have workspaces of their own, but
-        moto's Query reads and sorts a whole table: left to grow, a worker's scenarios get slower one by one."""
+        moto's Query reads and sorts a whole table: left to grow, a worker's scenarios get slower one by one.
+        (DynamoDB Local indexes its tables: nothing to do there.)"""
+        if self.dynamodb_local:
+            return
         backend = get_backend("dynamodb")[ACCOUNT][REGION]
         for name in self.stack.resources.tables.values():
             table = backend.tables[name]
@@ -292,11 +303,15 @@ def profile(distinct_id: str, email: str, sms: str | None = None) -> Profile:
 
 
 @contextmanager
-def world() -> Iterator[World]:
-    """The stack with the environment of every function the scenarios call, a frozen clock and the observers."""
+def world(dynamodb_url: str | None = None) -> Iterator[World]:
+    """The stack with the environment of every function the scenarios call, a frozen clock and the observers;
+    with `dynamodb_url` (AWS's DynamoDB Local) its tables live there and only SQS, SES and SNS stay in moto."""
     with ExitStack() as stack_of:
         monkeypatch = pytest.MonkeyPatch()
         stack_of.callback(monkeypatch.undo)
+        if dynamodb_url is not None:
+            # Every DynamoDB client (the product's and the harness's) goes there; moto's stub passes it through.
+            monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url)
         # botocore still retries throttling and 5xx answers as configured, without sleeping (tests/faults does too).
         monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
         clock = stack_of.enter_context(freeze_time(BASE_TIME))
@@ -323,11 +338,20 @@ def world() -> Iterator[World]:
             range_attr = next((k["AttributeName"] for k in keys if k["KeyType"] == "RANGE"), None)
             schema[table] = (hash_attr, range_attr)
         limits = DynamoDBLimits(schema)
+        if dynamodb_url is not None:
+            limits.reader = ddb
         events = client("dynamodb").meta.events
         events.register("before-parameter-build.dynamodb", limits.before_call, unique_id="soak-limits-before")
         events.register("before-send.dynamodb", _remember_params, unique_id="soak-limits-params")
         events.register("after-call.dynamodb", _after_call(limits), unique_id="soak-limits-after")
-        yield World(stack=stack, clock=clock, monkeypatch=monkeypatch, ledger=ledger, limits=limits)
+        yield World(
+            stack=stack,
+            clock=clock,
+            monkeypatch=monkeypatch,
+            ledger=ledger,
+            limits=limits,
+            dynamodb_local=dynamodb_url is not None,
+        )
 
 
 def _remember_params(request: Any, **_: Any) -> None:
