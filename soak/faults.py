@@ -22,7 +22,8 @@ from typing import Any
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
-from notify.dal.clients import READ_TIMEOUT_SECONDS, client
+from notify.dal.clients import MIN_ATTEMPT_SECONDS, READ_TIMEOUT_SECONDS, client
+from notify.deadline import seconds_left
 from tests.support.faults import (
     DYNAMODB_INTERNAL_ERROR,
     THROTTLING,
@@ -140,7 +141,14 @@ def inject(fault: Fault | None, tables: dict[str, str], clock: Any) -> Iterator[
         if kind == "refused":
             raise EndpointConnectionError(endpoint_url=request.url)
         if kind == "hung":
-            clock.tick(timedelta(seconds=READ_TIMEOUT_SECONDS))
+            # The caller waits its read timeout, which the product cuts to its invocation's time left; with less
+            # than an attempt's minimum left, its guard refuses the call before this (and nothing hangs).
+            left = seconds_left()
+            if left is not None and left < MIN_ATTEMPT_SECONDS:
+                injection.fired -= 1
+                return None
+            waited = min(read_timeout, left) if left is not None else read_timeout
+            clock.tick(timedelta(seconds=waited))
             raise ReadTimeoutError(endpoint_url=request.url)
         if kind == "killed_before":
             raise SimulatedLambdaTimeout()
@@ -168,6 +176,7 @@ def inject(fault: Fault | None, tables: dict[str, str], clock: Any) -> Iterator[
             raise ConnectionClosedError(endpoint_url=request.url)
         raise SimulatedLambdaTimeout()
 
+    read_timeout = float(client(target.service).meta.config.read_timeout or READ_TIMEOUT_SECONDS)
     events = client(target.service).meta.events
     events.register_first(event, before, unique_id=f"soak-fault-{event}")
     events.register_last("before-send", after, unique_id=f"soak-fault-after-{event}")

@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import botocore.handlers
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 from freezegun import freeze_time
 from moto.backends import get_backend
+from moto.core.models import botocore_stubber
 
 from local.template import function_environment
 from notify.dal.api_keys import hash_api_key, put_api_key
@@ -309,6 +311,17 @@ def world(dynamodb_url: str | None = None) -> Iterator[World]:
     with ExitStack() as stack_of:
         monkeypatch = pytest.MonkeyPatch()
         stack_of.callback(monkeypatch.undo)
+        # moto answers in a `before-send` handler, and botocore runs every handler of that event: registered as a
+        # built-in, moto's came before the product's time-budget guard (notify.dal.clients), which then refused a
+        # call moto had already carried out. AWS never sees a call the guard refuses: moto's stub goes last.
+        monkeypatch.setattr(
+            botocore.handlers,
+            "BUILTIN_HANDLERS",
+            [
+                (spec[0], spec[1], botocore.handlers.REGISTER_LAST) if spec[1] is botocore_stubber else spec
+                for spec in botocore.handlers.BUILTIN_HANDLERS
+            ],
+        )
         if dynamodb_url is not None:
             # Every DynamoDB client (the product's and the harness's) goes there; moto's stub passes it through.
             monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_url)
