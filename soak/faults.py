@@ -73,6 +73,8 @@ API_TARGETS = [
     *_dynamodb("PutItem BatchWriteItem TransactWriteItems", "DeliveryLogTable"),
     Target("sqs", "SendMessageBatch"),
 ]
+# What a cancel calls besides: the Query of its key's index (C1), one TransactWriteItems per step (C4).
+CANCEL_TARGETS = [*API_TARGETS, *_dynamodb("Query", "DeliveryLogTable")]
 # What the sender calls (its msg_id guards, definitions, the delivery log, the providers, the queue for deferrals).
 SENDER_TARGETS = [
     *_dynamodb("PutItem GetItem UpdateItem DeleteItem", "IdempotencyTable"),

@@ -181,6 +181,25 @@ def at_most_once(world: World, shown: dict[str, dict[str, Any]]) -> list[Violati
     return violations
 
 
+def cancelled_never_sent(world: World, played: Played, shown: dict[str, dict[str, Any]]) -> list[Violation]:
+    """Invariant 2 for cancels (C1, C4): a notification a cancel answered `cancelled` never reaches a provider, and
+    the status route shows it cancelled."""
+    violations: list[Violation] = []
+    for attempt in played.attempts:
+        result = attempt.result
+        if attempt.request.api != "cancel" or result is None or result.status != 200:
+            continue
+        for cancelled in result.json()["cancelled"]:
+            msg_id = cancelled["msg_id"]
+            if world.ledger.receptions[msg_id]:
+                violations.append(Violation(2, f"msg_id {msg_id}, cancelled at {_label(attempt)}, reached a provider"))
+            if msg_id in shown and shown[msg_id]["state"] != "cancelled":
+                violations.append(
+                    Violation(2, f"msg_id {msg_id}, cancelled at {_label(attempt)}, is shown {shown[msg_id]['state']}")
+                )
+    return violations
+
+
 def no_5xx_for_mistakes(played: Played) -> list[Violation]:
     """Invariant 4."""
     violations: list[Violation] = []
@@ -229,6 +248,7 @@ def check(world: World, game: Game, played: Played) -> list[Violation]:
     return [
         *idempotent_answers(played),
         *at_most_once(world, shown),
+        *cancelled_never_sent(world, played, shown),
         *statuses,
         *problems,
         *no_5xx_for_mistakes(played),

@@ -257,7 +257,9 @@ class Game:
             "event": EventApiClient(demo),
             "bulk": BulkApiClient(demo),
             "automation": AutomationApiClient(demo, AUTOMATION_ID),
+            "cancel": AutomationApiClient(demo, AUTOMATION_ID),
         }
+        self.clients["cancel"].route = f"automation/{AUTOMATION_ID}/cancel"
         self.status = StatusApiClient(DemoWorkspace(self.workspace, self.check_key))
         self.profiles = ProfilesApi(self.workspace, self.check_key, load_function("profiles_api"))
         self.rng = random.Random(f"{scenario.seed}:{index}:play")  # noqa: S311 (seeded, replayable)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notify.models.limits import MAX_BODY_BYTES, MAX_DATA_BYTES
-from soak.faults import API_TARGETS, KINDS, SENDER_TARGETS, Fault
+from soak.faults import API_TARGETS, CANCEL_TARGETS, KINDS, SENDER_TARGETS, Fault
 
 APIS = ("event", "bulk", "automation")
 # Seconds the clock moves before a step: at once, a second, past an API invocation's deadline (10 s), minutes, hours.
@@ -255,7 +255,10 @@ class Drawer:
         return request
 
     def fault(self, targets: list[Any]) -> Fault | None:
-        rng = self.rng
+        return self.fault_from(self.rng, targets)
+
+    @staticmethod
+    def fault_from(rng: random.Random, targets: list[Any] = API_TARGETS) -> Fault | None:
         if rng.random() < 0.45:
             return None
         return Fault(rng.choice(targets), rng.choice(KINDS), rng.choice((1, 1, 2, 3, 99)))
@@ -285,5 +288,28 @@ class Drawer:
         return Scenario(self.seed, self.index, rng.choice(STEP_DELAYS), steps)
 
 
+# A quarter of scenarios cancel their automation runs (C1-C6): their triggers carry a Cancellation-Key and a cancel
+# comes last, before the drain. Drawn from a stream of their own, so every other draw of (seed, index) is what it
+# was before cancels were drawn (the regression scenarios and replay commands keep their meaning).
+CANCEL_SHARE = 0.25
+
+
+def add_cancel(scenario: Scenario) -> Scenario:
+    rng = random.Random(f"{scenario.seed}:{scenario.index}:cancel")  # noqa: S311 (seeded, replayable)
+    if rng.random() >= CANCEL_SHARE or not any(
+        isinstance(step.action, Request) and step.action.api == "automation" for step in scenario.steps
+    ):
+        return scenario
+    cancellation_key = f"order-{scenario.index}"
+    for step in scenario.steps:
+        if isinstance(step.action, Request) and step.action.api == "automation" and step.action.mistake is None:
+            step.action.headers["cancellation-key"] = cancellation_key
+    key = f"cancel-s{scenario.index}" if rng.random() < 0.7 else None
+    cancel = Request("cancel", {"cancellation_key": cancellation_key}, key)
+    cancel.duplicate_during = False
+    steps = [*scenario.steps, Step(cancel, rng.choice(ADVANCES), Drawer.fault_from(rng, CANCEL_TARGETS))]
+    return Scenario(scenario.seed, scenario.index, scenario.step_delay, steps)
+
+
 def draw(seed: int, index: int) -> Scenario:
-    return Drawer(seed, index).draw()
+    return add_cancel(Drawer(seed, index).draw())
