@@ -5,7 +5,8 @@ Kinds, by what the service did and what the caller saw:
 - refused: no connection (the request never left);
 - throttled / server_error: the service answered 400 ThrottlingException / 500 (nothing was carried out);
 - hung: no answer until the read timeout (the clock moves by it; nothing was carried out);
-- timed_out_after / answer_lost: the service carried the call out, its answer never came back;
+- timed_out_after / answer_lost: the service carried the call out, its answer never came back (moto carries it
+  out in its before-send handler; DynamoDB Local gets it sent here first);
 - killed_before / killed_after: the Lambda runtime ends the invocation before the call, or after it succeeded.
 A fault fires on the first `times` matching calls (botocore's own retries included) while its step runs.
 """
@@ -18,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
+from botocore.httpsession import URLLib3Session
 
 from notify.dal.clients import MIN_ATTEMPT_SECONDS, READ_TIMEOUT_SECONDS, client
 from notify.deadline import seconds_left
@@ -44,6 +47,8 @@ KINDS = (
     "killed_before",
     "killed_after",
 )
+# Endpoints served over HTTP rather than by moto in process (DynamoDB Local with `--dynamodb-local`).
+LOOPBACK = {"127.0.0.1", "localhost"}
 # Kinds after which the service may have carried the call out: a provider's outcome is then ambiguous.
 AMBIGUOUS = {"timed_out_after", "answer_lost", "killed_after", "server_error"}
 
@@ -172,6 +177,10 @@ def inject(fault: Fault | None, tables: dict[str, str], clock: Any) -> Iterator[
         if not matches(request):
             return
         injection.fired += 1
+        if urlsplit(request.url).hostname in LOOPBACK:
+            # Not moto (which carried the call out in its own before-send handler): DynamoDB Local, over HTTP.
+            # The call goes out here, so the service carries it out as moto did, and its answer is dropped.
+            URLLib3Session(timeout=read_timeout).send(request)
         if kind == "timed_out_after":
             raise ReadTimeoutError(endpoint_url=request.url)
         if kind == "answer_lost":

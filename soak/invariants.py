@@ -97,7 +97,9 @@ def idempotent_answers(played: Played) -> list[Violation]:
                             f"{first.result.body[:200]!r})",
                         )
                     )
-                elif not replayed and not attempt.nested and not first.nested:
+                elif not replayed and not attempt.nested and not first.nested and not first.fault_fired:
+                    # A first answer a fault hit may not have been stored (its completion failed): the repeat is
+                    # then a re-execution, the first stored answer, byte for byte and rightly not a replay.
                     violations.append(
                         Violation(
                             1, f"{api} key {key}: {_label(attempt)} repeats the answer without Idempotency-Replayed"
