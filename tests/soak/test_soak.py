@@ -103,6 +103,11 @@ REGRESSIONS = [
     # A hung queue on every try: the store completed a 500 while the client was answered 503 (a harness mistake:
     # moto carried out calls the product's time-budget guard refused; soak/world.py puts moto's stub last).
     (7, 997, [0, 4]),
+    # A key reused with a mistaken body replays its stored 500 (invariant 1's to judge, not a 5xx for a mistake).
+    (2026, 246, [1, 2]),
+    # A completion refused on every attempt: the 202 was answered unstored, its retry re-executed to the same bytes,
+    # rightly without Idempotency-Replayed (the invariant asked for the header).
+    (2026, 6709, [1, 2, 4]),
 ]
 
 
