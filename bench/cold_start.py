@@ -99,9 +99,10 @@ def _targets() -> list[_Target]:
     return targets
 
 
-def _time_import(target: _Target, module: str) -> float:
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", _IMPORT_TIMER, module, *target.paths],
+def _python(target: _Target, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Our own interpreter with `arguments` (a fixed script), in the target's directory and environment."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, *arguments],
         env=target.environment,
         cwd=Path(target.paths[0]),
         capture_output=True,
@@ -109,21 +110,17 @@ def _time_import(target: _Target, module: str) -> float:
         check=True,
         timeout=60,
     )
+
+
+def _time_import(target: _Target, module: str) -> float:
+    result = _python(target, "-c", _IMPORT_TIMER, module, *target.paths)
     return float(result.stdout.strip().splitlines()[-1])
 
 
 def _import_self_times(target: _Target, module: str) -> dict[str, float]:
     """`python -X importtime` of one module: every module it loaded and its own (self) time, in ms."""
     script = "import sys; module, *paths = sys.argv[1:]; sys.path[:0] = paths; __import__(module)"
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-X", "importtime", "-c", script, module, *target.paths],
-        env=target.environment,
-        cwd=Path(target.paths[0]),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    result = _python(target, "-X", "importtime", "-c", script, module, *target.paths)
     matches = (_IMPORTTIME_LINE.match(line) for line in result.stderr.splitlines())
     return {match[4]: int(match[1]) / 1000 for match in matches if match}
 

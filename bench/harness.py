@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,10 +23,9 @@ from moto import mock_aws
 from local.container import import_function, reset_container_state
 from local.moto_backend import speed_up_dynamodb_transactions, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
-from local.template import create_resources, function_environment
+from local.template import ROOT, create_resources, function_environment
 from notify.observability import logger
 
-ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 API_FUNCTIONS = ("EventApiFunction", "BulkApiFunction", "AutomationApiFunction")
 

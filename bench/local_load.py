@@ -26,8 +26,8 @@ import boto3
 from bench.aws_calls import BULK_RECIPIENTS, WELCOME, bulk_body
 from bench.stats import LatencySummary, summarize
 from local import process
+from local.template import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 16
 PHASE_SECONDS = 15.0
 PHASE_MAX_REQUESTS = 4000

@@ -20,7 +20,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -42,10 +41,9 @@ from bench.harness import (
 )
 from bench.prices import HTTP_API_CHUNK_BYTES, PRICES_AS_OF, PRICES_USD
 from bench.stats import summarize
-from local.template import LocalResources, function_environment, function_specs
+from local.template import ROOT, LocalResources, function_environment, function_specs
 from notify.dal.clients import client
 
-ROOT = Path(__file__).resolve().parent.parent
 NEW_KEY_ITERATIONS = 400
 REPLAY_ITERATIONS = 3000
 SENDER_BATCHES = 40

@@ -19,12 +19,13 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from local.faults import ArmedFaultList, Fault, InvalidFault
 from local.functions import FunctionPool, Invocation
+from local.loopback import LoopbackServer
 from local.outbox.observed import ReplayCounter
 from local.template import HttpRoute
 
@@ -99,20 +100,15 @@ class LocalHttpApi:
         self.replays = replays
         self.routes: list[_CompiledRoute] = []
         self.pools: dict[str, FunctionPool] = {}
-        self.server = _Server(("127.0.0.1", port), _RequestHandler)
-        self.server.api = self
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="http-api")
+        self.server = LoopbackServer(port, _RequestHandler, self, "http-api")
 
     def start(self, routes: list[HttpRoute], pools: dict[str, FunctionPool]) -> None:
         self.routes = sorted((_CompiledRoute(route) for route in routes), key=_CompiledRoute.priority, reverse=True)
         self.pools = pools
-        self.thread.start()
+        self.server.serve_in_thread()
 
     def close(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-            self.thread.join()
-        self.server.server_close()
+        self.server.close()
 
     def answer(self, request: _RequestHandler, body: bytes) -> HttpAnswer:
         raw_path, _, raw_query = request.path.partition("?")
@@ -248,20 +244,13 @@ def http_answer_from_result(result: Any) -> HttpAnswer:
     return HttpAnswer(status, headers, body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # socketserver's default backlog of 5 resets a burst of concurrent clients; API Gateway takes them all.
-    request_queue_size = 128
-    api: LocalHttpApi
-
-
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackServer
 
     def _handle(self) -> None:
         self.request_id = base64.b64encode(os.urandom(10)).decode()
-        answer = self.server.api.answer(self, self._read_body())
+        answer = self.server.owner.answer(self, self._read_body())
         self.send_response(answer.status)
         for name, value in answer.headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):

@@ -9,7 +9,8 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -39,6 +40,20 @@ def serialise_dynamodb_writes() -> None:
         method = getattr(DynamoDBBackend, name)
         if not getattr(method, "_serialised", False):
             setattr(DynamoDBBackend, name, locked_by(lock, method))
+
+
+@contextmanager
+def dynamodb_writes_serialised() -> Iterator[None]:
+    """`serialise_dynamodb_writes` while inside (tests of moto in-process), and moto's own methods again after."""
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in DYNAMODB_WRITE_OPERATIONS}
+    for name, method in originals.items():
+        setattr(DynamoDBBackend, name, locked_by(lock, method))
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(DynamoDBBackend, name, method)
 
 
 def locked_by(lock: threading.RLock, method: Callable[..., Any]) -> Callable[..., Any]:

@@ -22,7 +22,6 @@ from notify import snapstart
 from notify.deadline import RESERVE_FRACTION, time_budget
 from notify.environment import require_environment
 from notify.errors import (
-    IdempotencyKeyInUse,
     MethodNotAllowed,
     NotifyError,
     PayloadTooLarge,
@@ -53,7 +52,7 @@ def error_response(error: NotifyError) -> Response:
     headers: dict[str, str] = {}
     if isinstance(error, ServiceUnavailable):
         count("ServiceUnavailable")
-    if isinstance(error, IdempotencyKeyInUse | ServiceUnavailable):
+    if error.retry_after_seconds is not None:
         headers["Retry-After"] = str(error.retry_after_seconds)
     if isinstance(error, MethodNotAllowed):
         headers["Allow"] = ", ".join(error.allowed)

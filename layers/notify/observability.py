@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+import json
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+from aws_lambda_powertools.shared.constants import METRICS_NAMESPACE_ENV, SERVICE_NAME_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,12 +86,68 @@ def count(name: str, value: float = 1, **breakdown: str) -> None:
     if not breakdown:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
-    # Its own EMF record, written now: one invocation of the sender handles several channels, and the
-    # shared `metrics` flushes a single set of dimensions for the whole invocation.
-    record = AmazonCloudWatchEMFProvider()
-    record.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    record.add_dimensions(service=str(record.service), **breakdown)
-    record.flush_metrics()
+    # Its own EMF record: one invocation of the sender handles several channels, and the shared `metrics` flushes a
+    # single set of dimensions for the whole invocation. Inside counts_per_invocation, added up and written at its end.
+    pending = _pending_counts.get()
+    if pending is not None:
+        with _pending_lock:
+            counted = pending.setdefault(tuple(breakdown.items()), {})
+            counted[name] = counted.get(name, 0) + value
+        return
+    if is_metrics_disabled():
+        return
+    print(_EMF_TIMESTAMP + str(int(time.time() * 1000)) + _emf_after_timestamp(name, value, tuple(breakdown.items())))
+
+
+_pending_counts: contextvars.ContextVar[dict[tuple[tuple[str, str], ...], dict[str, float]] | None] = (
+    contextvars.ContextVar("notify_pending_counts", default=None)
+)
+_pending_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def counts_per_invocation() -> Iterator[None]:
+    """Within the block, `count` with a breakdown adds up, and one EMF record per breakdown (every metric counted
+    under it, with its total) is written when the block ends, however it ends: the sender's batch of 10 writes one
+    record per channel instead of one per notification (docs/bench.md)."""
+    token = _pending_counts.set({})
+    try:
+        yield
+    finally:
+        pending = _pending_counts.get() or {}
+        _pending_counts.reset(token)
+        if not is_metrics_disabled():
+            for breakdown, counted in pending.items():
+                record = AmazonCloudWatchEMFProvider()
+                for name, value in counted.items():
+                    record.add_metric(name=name, unit=MetricUnit.Count, value=value)
+                record.add_dimensions(service=str(record.service), **dict(breakdown))
+                record.flush_metrics()
+
+
+# Every EMF line starts so (Powertools' serialization, compact JSON, "_aws" and its "Timestamp" first).
+_EMF_TIMESTAMP = '{"_aws":{"Timestamp":'
+_EMF_RECORDS_KEPT = 256
+_emf_records: dict[tuple[Any, ...], str] = {}
+
+
+def _emf_after_timestamp(name: str, value: float, breakdown: tuple[tuple[str, str], ...]) -> str:
+    """What follows the timestamp in the EMF line of one count: Powertools' own serialization, made once per
+    namespace, service, metric, value and dimensions (a replay's metric used to build a provider each time)."""
+    key = (os.getenv(METRICS_NAMESPACE_ENV), os.getenv(SERVICE_NAME_ENV), name, value, breakdown)
+    after = _emf_records.get(key)
+    if after is None:
+        record = AmazonCloudWatchEMFProvider()
+        record.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        record.add_dimensions(service=str(record.service), **dict(breakdown))
+        line = json.dumps(record.serialize_metric_set(), separators=(",", ":"))
+        if not line.startswith(_EMF_TIMESTAMP):
+            raise RuntimeError(f"unexpected EMF serialization: {line[:60]}")
+        after = line[len(_EMF_TIMESTAMP) :].lstrip("0123456789")
+        if len(_emf_records) >= _EMF_RECORDS_KEPT:
+            _emf_records.clear()
+        _emf_records[key] = after
+    return after
 
 
 def mask_destination(destination: str) -> str:

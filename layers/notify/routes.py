@@ -10,7 +10,7 @@ Imports nothing beyond the standard library: it runs at cold start of every HTTP
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 # (method, path) in API Gateway's notation: {name} is one path segment.
 ROUTES: tuple[tuple[str, str], ...] = (
@@ -50,4 +50,18 @@ def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
 
 def allowed_methods(path: str) -> list[str]:
     """The methods some route serves at `path` (trailing slash or not); empty when no route has this path."""
-    return sorted({method for method, pattern in _patterns() if pattern.match(path)})
+    # Every authenticated request asks this of its path: remembered per container for paths of a sane length (any
+    # path a client sends can come here, and the cache holds at most 1024 of them, of at most 256 characters each).
+    return list(_allowed_methods(path) if len(path) <= MAX_REMEMBERED_PATH else _match(path))
+
+
+MAX_REMEMBERED_PATH = 256
+
+
+@lru_cache(maxsize=1024)
+def _allowed_methods(path: str) -> tuple[str, ...]:
+    return _match(path)
+
+
+def _match(path: str) -> tuple[str, ...]:
+    return tuple(sorted({method for method, pattern in _patterns() if pattern.match(path)}))

@@ -99,24 +99,16 @@ class MessageContent:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
 class OutboxReader:
     """Reads the local stack's records for the outbox page. Missing tables (another template) read as empty."""
 
-    def __init__(
-        self,
-        session: Any,
-        tables: dict[str, str],
-        region: str,
-        account: str,
-        replays: ReplayCounter | None,
-        receives: SenderReceives,
-    ) -> None:
-        self.session = session
-        self.tables = tables
-        self.region = region
-        self.account = account
-        self.replays = replays
-        self.receives = receives
+    session: Any
+    tables: dict[str, str]
+    region: str
+    account: str
+    replays: ReplayCounter | None
+    receives: SenderReceives
 
     def listing(self, filters: Filters) -> Listing:
         problem = None

@@ -5,14 +5,14 @@ autoescaping; no script, no external asset, so it works offline and nothing it s
 from __future__ import annotations
 
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from local.loopback import LoopbackServer
 from local.outbox.reader import Filters, OutboxReader
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -36,19 +36,14 @@ class OutboxServer:
         self.templates = Environment(
             loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined, trim_blocks=True
         )
-        self.server = _Server(("127.0.0.1", port), _RequestHandler)
-        self.server.outbox = self
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True, name="outbox")
+        self.server = LoopbackServer(port, _RequestHandler, self, "outbox")
 
     def start(self, reader: OutboxReader) -> None:
         self.reader = reader
-        self.thread.start()
+        self.server.serve_in_thread()
 
     def close(self) -> None:
-        if self.thread.is_alive():
-            self.server.shutdown()
-            self.thread.join()
-        self.server.server_close()
+        self.server.close()
 
     def page(self, target: str) -> tuple[int, str]:
         """The status and HTML of a GET of `target` (path and query)."""
@@ -82,17 +77,12 @@ class OutboxServer:
         return self.templates.get_template(name).render(refresh_seconds=REFRESH_SECONDS, **context)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    outbox: OutboxServer
-
-
 class _RequestHandler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer
 
     def do_GET(self) -> None:
         try:
-            status, html = self.server.outbox.page(self.path)
+            status, html = self.server.owner.page(self.path)
         except Exception as exc:  # a page that cannot be built says why, in one line, and the server lives on
             print("outbox:", type(exc).__name__, exc, file=sys.stderr)
             status, html = 500, f"outbox: {type(exc).__name__}"

@@ -61,23 +61,6 @@ def test_R9_claim_throttled_or_5xx_is_503_nothing_is_stored_or_sent_and_the_key_
     assert_delivered_at_most_once(api.emails_per_request)
 
 
-@pytest.mark.parametrize("error", [THROTTLING], ids=error_id)
-def test_R3_claim_throttled_once_is_retried_by_botocore_and_executes_once(
-    api: Api, stack: Stack, sender: SenderDriver, error: AwsError
-) -> None:
-    table = stack.resources.tables["IdempotencyTable"]
-    with aws_error("dynamodb", "PutItem", error, table=table, times=1) as claims:
-        accepted = api.client.post(api.body("a@example.com"), key="blip")
-
-    assert len(claims) == 1
-    assert accepted.status == 202
-    [record] = api.records(stack)
-    assert record["status"]["S"] == "COMPLETED"
-    assert recorded_response(record)["body"] == accepted.body
-    deliver_all(sender)
-    assert_delivered_at_most_once(api.emails_per_request)
-
-
 @pytest.mark.parametrize("error", [PROVISIONED_THROUGHPUT_EXCEEDED, DYNAMODB_INTERNAL_ERROR], ids=error_id)
 def test_R8_completion_throttled_or_5xx_answers_and_a_retry_after_the_claim_lapses_delivers_once(
     api: Api, stack: Stack, sender: SenderDriver, error: AwsError, clock: Any
@@ -109,19 +92,21 @@ def test_R8_completion_throttled_or_5xx_answers_and_a_retry_after_the_claim_laps
     assert_delivered_at_most_once(api.emails_per_request)
 
 
-@pytest.mark.parametrize("error", [THROTTLING], ids=error_id)
-def test_R8_completion_throttled_once_is_retried_and_stored(
-    api: Api, stack: Stack, sender: SenderDriver, error: AwsError
+@pytest.mark.parametrize(("operation", "step"), [("PutItem", "claim"), ("UpdateItem", "completion")])
+def test_R3_claim_or_completion_throttled_once_is_retried_by_botocore_stored_and_executed_once(
+    api: Api, stack: Stack, sender: SenderDriver, operation: str, step: str
 ) -> None:
     table = stack.resources.tables["IdempotencyTable"]
-    with aws_error("dynamodb", "UpdateItem", error, table=table, times=1):
-        first = api.client.post(api.body("a@example.com"), key="completion-blip")
-    replayed = api.client.post(api.body("a@example.com"), key="completion-blip")
+    with aws_error("dynamodb", operation, THROTTLING, table=table, times=1) as failed:
+        first = api.client.post(api.body("a@example.com"), key=f"{step}-blip")
+    replayed = api.client.post(api.body("a@example.com"), key=f"{step}-blip")
 
-    assert first.status == 202
+    assert len(failed) == 1
+    assert first.status == 202 and "idempotency-replayed" not in first.headers
     assert (replayed.body, replayed.headers["idempotency-replayed"]) == (first.body, "true")
     [record] = api.records(stack)
     assert record["status"]["S"] == "COMPLETED"
+    assert recorded_response(record)["body"] == first.body
     deliver_all(sender)
     assert_delivered_at_most_once(api.emails_per_request)
 

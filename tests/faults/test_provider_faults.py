@@ -215,7 +215,8 @@ def test_R8_sender_killed_after_its_claim_before_recording_the_attempt_is_unknow
         raise SimulatedLambdaTimeout()
 
     log = stack.resources.tables["DeliveryLogTable"]
-    with fail_call("dynamodb", "UpdateItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
+    # The attempt's first write is a put (notify.dal.delivery_log.record_attempt).
+    with fail_call("dynamodb", "PutItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
     sender.drain()
@@ -282,7 +283,8 @@ def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
     request_id = send(client_api, SES, "log-down-before")
     table = stack.resources.tables["DeliveryLogTable"]
 
-    with aws_error("dynamodb", "UpdateItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
+    # The attempt's first write is a put (notify.dal.delivery_log.record_attempt).
+    with aws_error("dynamodb", "PutItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
         sender.run_once()  # the attempt cannot be recorded: nothing is sent, the claim is released
     assert sent_emails() == []
     sender.drain()
@@ -303,10 +305,12 @@ def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
 
     def outcome_write_fails(**_: Any) -> None:
         writes.append({})
-        if len(writes) > 1:  # the first UpdateItem records the attempt, the second the outcome
+        # The first put creates the item with the attempt, the second replaces it with the outcome
+        # (notify.dal.delivery_log: count_attempt, record_outcome).
+        if len(writes) > 1:
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
-    with fail_call("dynamodb", "UpdateItem", table=table, action=outcome_write_fails):
+    with fail_call("dynamodb", "PutItem", table=table, action=outcome_write_fails):
         sender.drain()
     assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
     sender.requeue(message)

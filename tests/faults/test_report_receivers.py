@@ -13,14 +13,9 @@ from notify.logic.reports import retry_delay_seconds, webhook_id
 from tests.support.clients import EventApiClient, StatusApiClient, welcome
 from tests.support.reports import Receiver, ReporterDriver, add_endpoint, verify_signature
 from tests.support.sender import SenderDriver
-from tests.support.stack import Stack, sent_emails
+from tests.support.stack import sent_emails
 
 WORKSPACE = "WSLOCAL0001"
-
-
-@pytest.fixture
-def reporter(stack: Stack, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch) -> ReporterDriver:
-    return ReporterDriver(stack, monkeypatch)  # its WEBHOOK_TIMEOUT_SECONDS is 0.5
 
 
 @pytest.fixture(params=["slow", "500", "hang"])

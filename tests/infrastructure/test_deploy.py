@@ -136,10 +136,15 @@ def guided_deploy(sam: Path, build_dir: Path) -> list[str]:
     ]
 
 
+def guided(tmp_path: Path, build_dir: Path, answers: dict[str, str]) -> tuple[int, str]:
+    """`make deploy GUIDED=1` against the stand-in `sam`, answering each question (a regex) as `answers` says."""
+    return run_interactively(guided_deploy(fake_sam(tmp_path, GUIDED_SAM), build_dir), answers)
+
+
 def test_a_guided_deploy_finishes_with_the_authentication_questions_answered(tmp_path: Path, build_dir: Path) -> None:
-    sam = fake_sam(tmp_path, GUIDED_SAM)
-    code, output = run_interactively(
-        guided_deploy(sam, build_dir),
+    code, output = guided(
+        tmp_path,
+        build_dir,
         {
             r"SenderEmail, the address": "ops@acme.test",
             r"Parameter SenderEmail \[ops@acme.test\]: ": "",
@@ -155,9 +160,9 @@ def test_a_guided_deploy_finishes_with_the_authentication_questions_answered(tmp
 def test_the_guided_deploy_asks_for_a_real_sender_before_sam_offers_the_placeholder(
     tmp_path: Path, build_dir: Path
 ) -> None:
-    sam = fake_sam(tmp_path, GUIDED_SAM)
-    code, output = run_interactively(
-        guided_deploy(sam, build_dir),
+    code, output = guided(
+        tmp_path,
+        build_dir,
         {
             r"SenderEmail, the address": "notifications@example.com",
             r"an address you can read mail at": "me@acme.test",

@@ -16,6 +16,7 @@ from local.template import function_environment, load_template
 from notify.dal.clients import client
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, welcome
 from tests.support.faults import queue_refuses
+from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack
 
 API_FUNCTIONS = (
@@ -98,6 +99,21 @@ def test_R8_api_functions_may_write_the_delivery_log_only_as_they_do(
     # reads its index and marks the notifications it cancelled (C1, C4).
     cancels = {"dynamodb:Query", "dynamodb:UpdateItem"} if function == "AutomationApiFunction" else set()
     assert allowed <= {"dynamodb:PutItem", "dynamodb:BatchWriteItem"} | cancels
+
+
+def test_R8_the_sender_may_write_the_delivery_log_only_as_it_does(
+    stack: Stack, dynamodb_calls: list[tuple[str, str]], sender: SenderDriver
+) -> None:
+    """Its first attempt's put and its outcome's put (issue 25), later attempts' updates: all allowed, nothing more."""
+    EventApiClient(stack.workspaces[0]).post(welcome(), key="least-sender")
+    dynamodb_calls.clear()
+    sender.drain()
+
+    table = stack.resources.tables["DeliveryLogTable"]
+    made = {f"dynamodb:{operation}" for operation, name in dynamodb_calls if name == table}
+    allowed = actions_on("SenderFunction", "DeliveryLogTable")
+    assert "dynamodb:PutItem" in made
+    assert made <= allowed <= {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 
 
 @pytest.mark.parametrize("function", API_FUNCTIONS)

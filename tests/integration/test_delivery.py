@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from functools import partial
@@ -165,26 +163,8 @@ def test_a_callback_with_a_custom_id_is_reported_signed_to_a_receiver_on_loopbac
     POSTs it signed with Standard Webhooks headers."""
     receiver = Receiver()
     try:
-        added = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
-            [
-                sys.executable,
-                "-m",
-                "notify_admin",
-                "--endpoint-url",
-                delivering_stack.moto_url,
-                "add-callback-url",
-                "--workspace",
-                WORKSPACE,
-                "--name",
-                "loopback",
-                "--url",
-                receiver.url,
-                "--default",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        added = delivering_stack.admin(
+            "add-callback-url", "--workspace", WORKSPACE, "--name", "loopback", "--url", receiver.url, "--default"
         )
         assert added.returncode == 0, added.stderr
         secret = re.search(r"^signing secret: (whsec_\S+)$", added.stdout, re.MULTILINE)
@@ -214,23 +194,7 @@ def test_a_callback_with_a_custom_id_is_reported_signed_to_a_receiver_on_loopbac
         assert len(emails_to(delivering_stack, address)) == 1
     finally:
         receiver.close()
-        subprocess.run(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "notify_admin",
-                "--endpoint-url",
-                delivering_stack.moto_url,
-                "remove-callback-url",
-                "--workspace",
-                WORKSPACE,
-                "--name",
-                "loopback",
-            ],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        delivering_stack.admin("remove-callback-url", "--workspace", WORKSPACE, "--name", "loopback")
 
 
 def test_a_hard_bounce_played_on_the_local_stack_shows_bounced_and_suppresses_the_address(
@@ -244,27 +208,16 @@ def test_a_hard_bounce_played_on_the_local_stack_shows_bounced_and_suppresses_th
     request_id, msg_id = answer.json()["request_id"], answer.json()["response"]["email"]["msg_id"]
     wait_for(partial(sent, delivering_stack, request_id), message="the email is sent")
 
-    played = subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
-        [
-            sys.executable,
-            "-m",
-            "notify_admin",
-            "--endpoint-url",
-            delivering_stack.moto_url,
-            "play-ses-event",
-            "--workspace",
-            WORKSPACE,
-            "--request-id",
-            request_id,
-            "--msg-id",
-            msg_id,
-            "--event",
-            "hard-bounce",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    played = delivering_stack.admin(
+        "play-ses-event",
+        "--workspace",
+        WORKSPACE,
+        "--request-id",
+        request_id,
+        "--msg-id",
+        msg_id,
+        "--event",
+        "hard-bounce",
     )
     assert played.returncode == 0, played.stderr
     wait_for(lambda: notification_states(delivering_stack, request_id) == ["bounced"], message="bounced is shown")

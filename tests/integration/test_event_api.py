@@ -106,13 +106,18 @@ def test_R1_quoted_key_is_the_same_key(stack: LocalStackProcess) -> None:
     assert_replayed(quoted, first)
 
 
-def test_R1_without_key_every_request_executes(stack: LocalStackProcess) -> None:
-    first, second = post_event(stack), post_event(stack)
-
+def assert_each_executed(stack: LocalStackProcess, first: HttpResult, second: HttpResult) -> None:
+    """Both executed: two request ids, and a notification queued for each."""
     assert_executed(first)
     assert_executed(second)
     assert first.json()["request_id"] != second.json()["request_id"]
     assert len(stack.drain_queue(QUEUE)) == 2
+
+
+def test_R1_without_key_every_request_executes(stack: LocalStackProcess) -> None:
+    first, second = post_event(stack), post_event(stack)
+
+    assert_each_executed(stack, first, second)
 
 
 # R2 ------------------------------------------------------------------------------------------
@@ -228,10 +233,7 @@ def test_R7_test_version_executes_every_time(stack: LocalStackProcess) -> None:
     first = post_event(stack, key=key, version="test")
     second = post_event(stack, key=key, version="test")
 
-    assert_executed(first)
-    assert_executed(second)
-    assert first.json()["request_id"] != second.json()["request_id"]
-    assert len(stack.drain_queue(QUEUE)) == 2
+    assert_each_executed(stack, first, second)
 
 
 # R9 ------------------------------------------------------------------------------------------

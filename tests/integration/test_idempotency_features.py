@@ -4,8 +4,6 @@ lookup (K1-K4), strict mode (M1-M4) and the cancellation of delayed automation s
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,10 +11,8 @@ from urllib.parse import quote
 
 import pytest
 
-from local.process import local_stack_environment
 from tests.support.local_stack import (
     API_KEY_2,
-    ROOT,
     WORKSPACE_1,
     WORKSPACE_2,
     HttpResult,
@@ -31,18 +27,13 @@ def welcome(email: str = "rahul@example.com", name: str = "Rahul") -> dict[str, 
     return {"event": "Welcome_Email", "to": {"email": email}, "data": {"name": name}}
 
 
-def post(stack: LocalStackProcess, route: str, body: Any, key: str | None, workspace: str = WORKSPACE_1) -> HttpResult:
-    return stack.request("POST", f"/v1/{workspace}/live/{route}", json.dumps(body), headers(key))
-
-
-def lookup(stack: LocalStackProcess, api: str, key: str, workspace: str = WORKSPACE_1, **sent: str) -> HttpResult:
-    path = f"/v1/{workspace}/live/idempotency/{api}/{quote(key, safe='')}"
-    return stack.request("GET", path, headers=headers(**sent))
+def lookup(stack: LocalStackProcess, api: str, key: str, **sent: str) -> HttpResult:
+    return stack.call("GET", f"idempotency/{api}/{quote(key, safe='')}", **sent)
 
 
 def test_K1_a_lookup_over_http_returns_the_posts_answer_as_json(local_stack: LocalStackProcess) -> None:
     key = f"lookup/{uuid.uuid4()} é"
-    posted = post(local_stack, "event", welcome(), key)
+    posted = local_stack.call("POST", "event", welcome(), key=key)
     assert posted.status == 202
 
     found = lookup(local_stack, "event", key)
@@ -53,13 +44,13 @@ def test_K1_a_lookup_over_http_returns_the_posts_answer_as_json(local_stack: Loc
     assert body["response"] == posted.json()
     assert body["request_id"] == posted.json()["request_id"]
     # Looking up again changes nothing: the POST still replays its answer.
-    again = post(local_stack, "event", welcome(), key)
+    again = local_stack.call("POST", "event", welcome(), key=key)
     assert again.body == posted.body and again.headers["idempotency-replayed"] == "true"
 
 
 def test_K2_K3_K4_nothing_another_workspaces_key_and_an_unknown_api_are_404(local_stack: LocalStackProcess) -> None:
     key = f"lookup-{uuid.uuid4()}"
-    post(local_stack, "event", welcome(), key)
+    local_stack.call("POST", "event", welcome(), key=key)
 
     assert lookup(local_stack, "event", f"never-{uuid.uuid4()}").status == 404
     assert lookup(local_stack, "event", key, workspace=WORKSPACE_2, api_key=API_KEY_2).status == 404
@@ -67,15 +58,7 @@ def test_K2_K3_K4_nothing_another_workspaces_key_and_an_unknown_api_are_404(loca
 
 
 def admin(local_stack: LocalStackProcess, *arguments: str) -> str:
-    """`python -m notify_admin` against the local stack, in its own process; its output."""
-    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url, *arguments],
-        cwd=ROOT,
-        env=local_stack_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = local_stack.admin(*arguments)
     assert finished.returncode == 0, finished.stderr
     return finished.stdout
 
@@ -92,12 +75,12 @@ def test_M2_strict_mode_over_http_refuses_a_changed_body_and_replays_reordered_k
     admin(local_stack, "load-definitions", str(definitions), "--workspace", workspace)
     admin(local_stack, "set-idempotency-mode", "--workspace", workspace, "--mode", "strict")
     key = f"strict-{uuid.uuid4()}"
-    route = f"/v1/{workspace}/live/event"
+    sent = {"workspace": workspace, "key": key, "api_key": api_key}
 
-    first = local_stack.request("POST", route, json.dumps(welcome()), headers(key, api_key=api_key))
-    changed = local_stack.request("POST", route, json.dumps(welcome(name="x")), headers(key, api_key=api_key))
+    first = local_stack.call("POST", "event", welcome(), **sent)
+    changed = local_stack.call("POST", "event", welcome(name="x"), **sent)
     reordered = json.dumps(dict(reversed(list(welcome().items()))), indent=2)
-    replay = local_stack.request("POST", route, reordered, headers(key, api_key=api_key))
+    replay = local_stack.call("POST", "event", reordered, **sent)
 
     assert first.status == 202, first.text
     assert changed.status == 422
@@ -122,8 +105,8 @@ def test_C1_a_cancel_over_http_is_stored_replayed_and_the_status_route_shows_can
     msg_ids = {receipt["msg_id"] for step in run.json()["steps"] for receipt in step["response"].values()}
     key = f"cancel-{uuid.uuid4()}"
 
-    cancel = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key)
-    replay = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key)
+    cancel = local_stack.call("POST", "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key=key)
+    replay = local_stack.call("POST", "automation/onboarding/cancel", {"cancellation_key": cancellation_key}, key=key)
 
     assert cancel.status == 200, cancel.text
     # The stack's senders are off: no notification was claimed, so every one is cancelled.
@@ -131,8 +114,8 @@ def test_C1_a_cancel_over_http_is_stored_replayed_and_the_status_route_shows_can
     assert cancel.json()["already_sent"] == []
     assert replay.body == cancel.body and replay.headers["idempotency-replayed"] == "true"
     assert lookup(local_stack, "cancel", key).json()["response"] == cancel.json()
-    status = local_stack.request("GET", f"/v1/{WORKSPACE_1}/live/request/{run.json()['request_id']}", headers=headers())
+    status = local_stack.call("GET", f"request/{run.json()['request_id']}")
     assert {n["state"] for n in status.json()["notifications"]} == {"cancelled"}
-    unknown = post(local_stack, "automation/onboarding/cancel", {"cancellation_key": f"none-{uuid.uuid4()}"}, None)
+    unknown = local_stack.call("POST", "automation/onboarding/cancel", {"cancellation_key": f"none-{uuid.uuid4()}"})
     assert (unknown.status, unknown.json()) == (200, {"cancelled": [], "already_sent": []})
     local_stack.drain_queue("NotificationQueue")

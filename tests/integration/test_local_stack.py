@@ -99,15 +99,7 @@ def test_taken_port_is_reported_in_one_line_with_nonzero_exit(variable: str) -> 
 
 def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack: LocalStackProcess) -> None:
     """`notify_admin --stack-name` reads DescribeStacks outputs; the key it creates works on the API at once."""
-    admin = [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url]
-    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [*admin, "--stack-name", "idempotent-notify-local", "create-key", "--workspace", "WSLOCAL0002"],
-        cwd=ROOT,
-        env=local_stack_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = local_stack.admin("--stack-name", "idempotent-notify-local", "create-key", "--workspace", "WSLOCAL0002")
     assert finished.returncode == 0, finished.stderr
     api_key = next(
         line.split(":", 1)[1].strip() for line in finished.stdout.splitlines() if line.startswith("api key:")
@@ -127,14 +119,7 @@ def test_admin_command_resolves_tables_from_the_local_stack_outputs(local_stack:
 def test_doctor_names_what_a_fresh_account_lacks_against_the_local_stack(local_stack: LocalStackProcess) -> None:
     """`make run`'s moto is an account nobody set up for delivery: doctor says so, in plain words, and the
     checks moto cannot answer are reported unknown rather than passed."""
-    finished = subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
-        [sys.executable, "-m", "notify_admin", "--endpoint-url", local_stack.moto_url, "doctor"],
-        cwd=ROOT,
-        env=local_stack_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    finished = local_stack.admin("doctor", timeout=120)
     assert finished.returncode == 3, finished.stderr
     out = finished.stdout
     assert "PROBLEM  email sender: notifications@example.com is a placeholder" in out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
-from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -16,20 +15,11 @@ from tests.support.local_stack import (
     QUEUE,
     WORKSPACE_1,
     WORKSPACE_2,
-    HttpResult,
     LocalStackProcess,
     headers,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def call(stack: LocalStackProcess, method: str, route: str, body: Any = None, **kwargs: Any) -> HttpResult:
-    workspace = kwargs.pop("workspace", WORKSPACE_1)
-    version = kwargs.pop("version", "live")
-    sent = headers(**kwargs)
-    payload = json.dumps(body) if body is not None else None
-    return stack.request(method, f"/v1/{workspace}/{version}/{route}", payload, sent)
 
 
 def ok(message: str) -> dict[str, str]:
@@ -48,50 +38,50 @@ def distinct_id() -> str:
 def test_every_profiles_route_answers_as_specified(local_stack: LocalStackProcess, distinct_id: str) -> None:
     other = f"{distinct_id}-other"
     path = f"profiles/{quote(distinct_id)}"
-    created = call(local_stack, "POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "a@example.com"}})
+    created = local_stack.call("POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "a@example.com"}})
     assert (created.status, created.json()) == (201, ok("Profile created successfully"))
-    again = call(local_stack, "POST", "profiles", {"distinct_id": distinct_id})
+    again = local_stack.call("POST", "profiles", {"distinct_id": distinct_id})
     assert (again.status, again.json()) == (
         400,
         error(f"Distinct ID '{distinct_id}' already exists in the 'live' version of your workspace"),
     )
-    got = call(local_stack, "GET", path)
+    got = local_stack.call("GET", path)
     assert got.status == 200 and got.json()["channel"] == {"email": "a@example.com"}
 
-    assert call(local_stack, "PUT", path, {"name": "Rahul"}).json() == ok("1 Record(s) updated successfully")
-    patched = call(
-        local_stack, "PATCH", f"{path}/channel", {"channel": {"push": [{"token": "t1"}], "sms": "+14155550100"}}
+    assert local_stack.call("PUT", path, {"name": "Rahul"}).json() == ok("1 Record(s) updated successfully")
+    patched = local_stack.call(
+        "PATCH", f"{path}/channel", {"channel": {"push": [{"token": "t1"}], "sms": "+14155550100"}}
     )
     assert (patched.status, patched.json()) == (200, ok("1 Record(s) updated successfully"))
-    bad = call(local_stack, "PATCH", f"{path}/channel", {"channel": {"sms": "555"}})
+    bad = local_stack.call("PATCH", f"{path}/channel", {"channel": {"sms": "555"}})
     assert bad.status == 400 and bad.json()["errors"][0]["field"] == "channel.sms"
-    deleted = call(local_stack, "POST", f"{path}/channel/delete", {"push": ["t1"]})
+    deleted = local_stack.call("POST", f"{path}/channel/delete", {"push": ["t1"]})
     assert (deleted.status, deleted.json()) == (200, ok("Channel has been modified successfully"))
-    missing = call(local_stack, "POST", f"{path}/channel/delete", {"push": ["t1"]})
+    missing = local_stack.call("POST", f"{path}/channel/delete", {"push": ["t1"]})
     assert missing.json() == error("Unable to delete channel since the channel does not exist")
 
-    call(local_stack, "POST", "profiles", {"distinct_id": other, "channel": {"email": "b@example.com"}})
-    merged = call(local_stack, "PATCH", f"{path}/merge/{quote(other)}")
+    local_stack.call("POST", "profiles", {"distinct_id": other, "channel": {"email": "b@example.com"}})
+    merged = local_stack.call("PATCH", f"{path}/merge/{quote(other)}")
     assert (merged.status, merged.json()) == (200, ok("1 Record(s) updated and 1 Records(s) deleted"))
-    assert call(local_stack, "GET", path).json() == error("incorrect/non existing distinct_id provided")
-    target = call(local_stack, "GET", f"profiles/{quote(other)}").json()
+    assert local_stack.call("GET", path).json() == error("incorrect/non existing distinct_id provided")
+    target = local_stack.call("GET", f"profiles/{quote(other)}").json()
     assert target["channel"] == {"email": "b@example.com", "sms": "+14155550100"} and target["name"] is None
-    assert call(local_stack, "PATCH", f"{path}/merge/{quote(other)}").json() == error("merge from id does not exist")
-    assert call(local_stack, "PUT", path, {"name": "x"}).json() == error(
+    assert local_stack.call("PATCH", f"{path}/merge/{quote(other)}").json() == error("merge from id does not exist")
+    assert local_stack.call("PUT", path, {"name": "x"}).json() == error(
         "Unable to update the record since the record does not exist"
     )
 
-    gone = call(local_stack, "POST", "profiles/delete", {"distinct_id": [other, "never"]})
+    gone = local_stack.call("POST", "profiles/delete", {"distinct_id": [other, "never"]})
     assert (gone.status, gone.json()) == (200, ok("1 User(s) deleted successfully"))
-    assert call(local_stack, "POST", "profiles/delete", {"distinct_id": [other]}).json() == error(
+    assert local_stack.call("POST", "profiles/delete", {"distinct_id": [other]}).json() == error(
         "Cannot delete non existing user"
     )
 
 
 def test_profiles_routes_need_the_workspaces_key(local_stack: LocalStackProcess) -> None:
-    refused = call(local_stack, "GET", "profiles/anyone", api_key=API_KEY_2)
+    refused = local_stack.call("GET", "profiles/anyone", api_key=API_KEY_2)
     assert (refused.status, refused.json()) == (401, INVALID_API_DETAILS)
-    theirs = call(local_stack, "GET", "profiles/demo-user-0001", workspace=WORKSPACE_2, api_key=API_KEY_2)
+    theirs = local_stack.call("GET", "profiles/demo-user-0001", workspace=WORKSPACE_2, api_key=API_KEY_2)
     assert theirs.status == 200  # each workspace has its own seeded demo profile
 
 
@@ -99,22 +89,22 @@ def test_R4_an_event_by_distinct_id_is_queued_to_the_profile_and_replays_after_t
     local_stack: LocalStackProcess, distinct_id: str
 ) -> None:
     local_stack.drain_queue(QUEUE)
-    call(local_stack, "POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "first@example.com"}})
+    local_stack.call("POST", "profiles", {"distinct_id": distinct_id, "channel": {"email": "first@example.com"}})
     body = json.dumps({"event": "Welcome_Email", "distinct_id": distinct_id, "data": {"name": "R"}})
     key = f"it-{uuid.uuid4()}"
-    first = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(key))
+    first = local_stack.call("POST", "event", body, key=key)
     assert first.status == 202, first.text
     assert first.json()["response"]["email"]["destination"] == "first@example.com"
 
-    call(local_stack, "PATCH", f"profiles/{quote(distinct_id)}/channel", {"channel": {"email": "second@example.com"}})
-    replay = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(key))
+    local_stack.call("PATCH", f"profiles/{quote(distinct_id)}/channel", {"channel": {"email": "second@example.com"}})
+    replay = local_stack.call("POST", "event", body, key=key)
     assert (replay.status, replay.body, replay.headers["idempotency-replayed"]) == (202, first.body, "true")
     assert [m["destination"] for m in local_stack.drain_queue(QUEUE)] == ["first@example.com"]
 
 
 def test_an_unknown_distinct_id_with_nothing_in_to_is_400(local_stack: LocalStackProcess) -> None:
     body = json.dumps({"event": "Welcome_Email", "distinct_id": "nobody-here"})
-    refused = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", body, headers(f"it-{uuid.uuid4()}"))
+    refused = local_stack.call("POST", "event", body, key=f"it-{uuid.uuid4()}")
     assert refused.status == 400 and refused.json()["errors"][0]["field"] == "distinct_id"
 
 
@@ -138,11 +128,11 @@ def test_the_banner_prints_a_curl_that_sends_by_distinct_id_to_the_seeded_profil
 def test_fyno_node_sdk_profile_calls_with_a_trailing_slash(local_stack: LocalStackProcess, distinct_id: str) -> None:
     """The HTTP calls Fyno's Node SDK makes (test/profiles.test.js): it creates profiles at `.../profiles/`."""
     body = {"distinct_id": distinct_id, "channel": {"email": "n@example.com"}}
-    created = call(local_stack, "POST", "profiles/", body)
+    created = local_stack.call("POST", "profiles/", body)
     assert (created.status, created.json()) == (201, ok("Profile created successfully"))
-    got = call(local_stack, "GET", f"profiles/{quote(distinct_id)}/")
+    got = local_stack.call("GET", f"profiles/{quote(distinct_id)}/")
     assert got.status == 200 and got.json()["channel"] == {"email": "n@example.com"}
-    deleted = call(local_stack, "POST", "profiles/delete/", {"distinct_id": [distinct_id]})
+    deleted = local_stack.call("POST", "profiles/delete/", {"distinct_id": [distinct_id]})
     assert (deleted.status, deleted.json()) == (200, ok("1 User(s) deleted successfully"))
 
 
@@ -164,7 +154,7 @@ def test_a_suppressed_address_gets_nothing_and_shows_skipped_over_http(local_sta
         {"status": "ok", "_message": "User has been added to the suppression!"},
     )
     event = {"event": "Welcome_Email", "to": {"email": address}, "data": {"name": "S"}}
-    accepted = local_stack.request("POST", f"/v1/{WORKSPACE_1}/live/event", json.dumps(event), headers())
+    accepted = local_stack.call("POST", "event", event)
     assert accepted.status == 202
     assert accepted.json()["response"]["email"]["status"] == "skipped"
     listed = local_stack.request("GET", base, headers=headers())

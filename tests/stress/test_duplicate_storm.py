@@ -23,9 +23,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from local.dynamodb_local import unavailable_reason
-from local.process import free_port
-from tests.support.local_stack import ROOT, LocalStackProcess, start_local_stack, wait_for
+from tests.support.local_stack import LocalStackProcess, on_dynamodb_local, wait_for
 
 pytestmark = pytest.mark.stress
 
@@ -51,19 +49,8 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def atomic_stack() -> Iterator[tuple[LocalStackProcess, str]]:
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"DynamoDB Local cannot run here: {reason}")
-    dynamodb_port = free_port()
-    stack = start_local_stack(
-        LOCAL_DYNAMODB="dynamodb-local",
-        LOCAL_DYNAMODB_PORT=str(dynamodb_port),
-        LOCAL_PARAMETER_OVERRIDES=f"IdempotencyExpirySeconds={SHORT_EXPIRY_SECONDS}",
-        # The workers import `notify` from this tree's layer, whatever the virtualenv's .pth points at.
-        PYTHONPATH=str(ROOT / "layers"),
-    )
-    yield stack, f"http://127.0.0.1:{dynamodb_port}"
-    assert stack.stop() == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
+    with on_dynamodb_local(LOCAL_PARAMETER_OVERRIDES=f"IdempotencyExpirySeconds={SHORT_EXPIRY_SECONDS}") as started:
+        yield started
 
 
 def recipient(key: int) -> str:

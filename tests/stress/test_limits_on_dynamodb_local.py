@@ -14,8 +14,6 @@ from typing import Any
 import boto3
 import pytest
 
-from local.dynamodb_local import unavailable_reason
-from local.process import free_port
 from notify.models.limits import (
     MAX_BODY_BYTES,
     MAX_DATA_BYTES,
@@ -24,12 +22,11 @@ from notify.models.limits import (
     MAX_URL_CHARACTERS,
 )
 from tests.support.local_stack import (
-    ROOT,
     WORKSPACE_1,
     LocalStackProcess,
     emails_to,
     headers,
-    start_local_stack,
+    on_dynamodb_local,
     status_of,
     wait_for,
 )
@@ -40,17 +37,9 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[LocalStackProcess, Any]]:
-    reason = unavailable_reason()
-    if reason is not None:
-        pytest.skip(f"DynamoDB Local cannot run here: {reason}")
-    port = free_port()
-    started = start_local_stack(
-        LOCAL_DYNAMODB="dynamodb-local", LOCAL_DYNAMODB_PORT=str(port), PYTHONPATH=str(ROOT / "layers")
-    )
-    dynamodb = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name=REGION)
-    yield started, dynamodb
-    # Its senders may still be delivering the bulks above (3,000 notifications) when it is asked to stop.
-    assert started.stop(timeout=180) == 0, f"local stack did not stop cleanly; log: {started.log_path}"
+    # Its senders may still be delivering the bulks below (3,000 notifications) when it is asked to stop.
+    with on_dynamodb_local(stop_timeout=180) as (started, endpoint):
+        yield started, boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
 
 
 def post(stack: LocalStackProcess, route: str, body: Any, key: str | None = None) -> Any:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess  # nosec B404 - our own interpreter, fixed arguments
+import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +20,8 @@ import boto3
 import pytest
 
 from local import process
-from local.process import LocalStackNotReady, local_stack_environment
+from local.dynamodb_local import unavailable_reason
+from local.process import LocalStackNotReady, free_port, local_stack_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "integration" / "fixtures"
@@ -69,6 +73,13 @@ def http_request(
         connection.close()
 
 
+# The workspaces and keys `make run` seeds (local/seed.py), and what a client sees of them over HTTP.
+WORKSPACE_1, API_KEY_1 = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
+WORKSPACE_2, API_KEY_2 = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
+QUEUE = "NotificationQueue"
+INVALID_API_DETAILS = {"_message": "Invalid API details", "status": "error"}
+
+
 class LocalStackProcess(process.LocalStackProcess):
     """The shared launcher (local.process) with what the tests ask of a running stack."""
 
@@ -78,6 +89,22 @@ class LocalStackProcess(process.LocalStackProcess):
         self, method: str, path: str, body: bytes | str | None = None, headers: dict[str, str] | None = None
     ) -> HttpResult:
         return http_request(self.api_port, method, path, body, headers)
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        body: Any = None,
+        *,
+        workspace: str = WORKSPACE_1,
+        version: str = "live",
+        key: str | None = None,
+        api_key: str = API_KEY_1,
+    ) -> HttpResult:
+        """`method` on `/v1/<workspace>/<version>/<route>` as a client calls it: JSON `body` (a str is sent as is),
+        the API key, and `key` as the Idempotency-Key."""
+        payload = body if body is None or isinstance(body, str) else json.dumps(body)
+        return self.request(method, f"/v1/{workspace}/{version}/{route}", payload, headers(key, api_key=api_key))
 
     def outbox(self, path: str) -> HttpResult:
         """GET a page of the outbox (local/outbox), on its own port."""
@@ -103,6 +130,17 @@ class LocalStackProcess(process.LocalStackProcess):
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         pytest.fail(f"queue {name} did not empty")
 
+    def admin(self, *arguments: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`python -m notify_admin` against this stack's moto, in its own process; it does not check the exit."""
+        return subprocess.run(  # noqa: S603 - our interpreter, fixed arguments
+            [sys.executable, "-m", "notify_admin", "--endpoint-url", self.moto_url, *arguments],
+            cwd=ROOT,
+            env=local_stack_environment(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def arm_fault(self, **fault: str) -> None:
         result = self.request("POST", "/_local/faults", json.dumps(fault), {"Content-Type": "application/json"})
         assert result.status == 200, result.text
@@ -127,11 +165,24 @@ def start_local_stack(
     return stack
 
 
-# The workspaces and keys `make run` seeds (local/seed.py), and what a client sees of them over HTTP.
-WORKSPACE_1, API_KEY_1 = "WSLOCAL0001", "local-key-0001-aaaaaaaaaaaaaaaaaaaa"
-WORKSPACE_2, API_KEY_2 = "WSLOCAL0002", "local-key-0002-bbbbbbbbbbbbbbbbbbbb"
-QUEUE = "NotificationQueue"
-INVALID_API_DETAILS = {"_message": "Invalid API details", "status": "error"}
+@contextmanager
+def on_dynamodb_local(stop_timeout: float = 20, **overrides: str) -> Iterator[tuple[LocalStackProcess, str]]:
+    """`python -m local` on AWS's DynamoDB Local (LOCAL_DYNAMODB=dynamodb-local: conditional writes and DynamoDB's
+    size limits are DynamoDB's own), SQS, SES and SNS on moto; skips the test where DynamoDB Local cannot run.
+    Yields the stack and DynamoDB Local's endpoint; the stack must stop cleanly."""
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"DynamoDB Local cannot run here: {reason}")
+    port = free_port()
+    # The workers import `notify` from this tree's layer, whatever the virtualenv's .pth points at.
+    environment = {
+        "LOCAL_DYNAMODB": "dynamodb-local",
+        "LOCAL_DYNAMODB_PORT": str(port),
+        "PYTHONPATH": str(ROOT / "layers"),
+    }
+    stack = start_local_stack("local", READY_TIMEOUT_SECONDS, **environment, **overrides)
+    yield stack, f"http://127.0.0.1:{port}"
+    assert stack.stop(timeout=stop_timeout) == 0, f"local stack did not stop cleanly; log: {stack.log_path}"
 
 
 def headers(key: str | None = None, api_key: str = API_KEY_1) -> dict[str, str]:

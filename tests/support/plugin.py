@@ -6,17 +6,27 @@ run `python -m local` build on tests/support/local_stack.py in their own conftes
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import freezegun
 import pytest
 
 from local.container import import_function
+from local.moto_backend import dynamodb_writes_serialised
 from local.template import function_environment
 from notify.settings import get_settings
-from tests.support.clients import AutomationApiClient, BulkApiClient, EventApiClient, ProfilesApi, StatusApiClient
+from tests.support.clients import (
+    ApiClient,
+    AutomationApiClient,
+    BulkApiClient,
+    EventApiClient,
+    ProfilesApi,
+    StatusApiClient,
+)
+from tests.support.reports import Receiver, ReporterDriver
 from tests.support.sender import SenderDriver
-from tests.support.stack import REGION, Stack, atomic_dynamodb_writes, in_process_stack
+from tests.support.stack import REGION, Stack, in_process_stack
 
 # Powertools' parser package builds pydantic models on first attribute access; freezegun's module scan would
 # build them around its fake datetime class. Nothing there reads the clock. One setting for every suite.
@@ -33,7 +43,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
 @pytest.fixture
 def atomic_dynamodb() -> Iterator[None]:
     """Serialise moto's DynamoDB writes, so a conditional write is atomic as it is in DynamoDB."""
-    with atomic_dynamodb_writes():
+    with dynamodb_writes_serialised():
         yield
 
 
@@ -45,24 +55,19 @@ def deployed(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     return stack.register_as_deployed()
 
 
-@pytest.fixture
-def client(stack: Stack) -> EventApiClient:
-    return EventApiClient(stack.workspaces[0])
+def _api_client(name: str, client: Callable[[Any], ApiClient], workspace: int = 0) -> Any:
+    """A fixture named `name`: `client` of the stack's demo workspace number `workspace`."""
+
+    def fixture(stack: Stack) -> ApiClient:
+        return client(stack.workspaces[workspace])
+
+    return pytest.fixture(name=name)(fixture)
 
 
-@pytest.fixture
-def other_client(stack: Stack) -> EventApiClient:
-    return EventApiClient(stack.workspaces[1])
-
-
-@pytest.fixture
-def bulk_client(stack: Stack) -> BulkApiClient:
-    return BulkApiClient(stack.workspaces[0])
-
-
-@pytest.fixture
-def automation_client(stack: Stack) -> AutomationApiClient:
-    return AutomationApiClient(stack.workspaces[0])
+client = _api_client("client", EventApiClient)
+other_client = _api_client("other_client", EventApiClient, workspace=1)
+bulk_client = _api_client("bulk_client", BulkApiClient)
+automation_client = _api_client("automation_client", AutomationApiClient)
 
 
 @pytest.fixture
@@ -74,6 +79,20 @@ def sender(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> SenderDriver:
     get_settings.cache_clear()
     stack.session.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=environment["EMAIL_FROM"])
     return SenderDriver(stack, monkeypatch)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A report receiver on 127.0.0.1 that takes every report (tests/support/reports.py)."""
+    served = Receiver()
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def reporter(stack: Stack, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch) -> ReporterDriver:
+    """The Reporter function driven as its queue's event source drives it; its WEBHOOK_TIMEOUT_SECONDS is 0.5."""
+    return ReporterDriver(stack, monkeypatch)
 
 
 @pytest.fixture

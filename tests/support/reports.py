@@ -13,13 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from local.template import function_environment
 from notify.dal.callbacks import new_signing_secret, put_endpoint, put_signing_secret
 from notify.models.callbacks import CallbackEndpoint
 from notify.settings import get_settings
-from tests.support.stack import REGION, CountdownLambdaContext, Stack, load_function, sample_event
+from tests.support.event_source import invoke_with_batch, receive_batch
+from tests.support.stack import REGION, Stack, load_function
 
 
 @dataclass
@@ -122,41 +122,10 @@ class ReporterDriver:
         return [json.loads(m.body) for m in self.stack.queue_contents("ReportQueue")]
 
     def run_once(self) -> int:
-        received = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-            "Messages", []
-        )
-        if not received:
-            return 0
-        envelope = sample_event("sender/sqs_batch.json")["Records"][0]
-        event = {
-            "Records": [
-                {
-                    **envelope,
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "md5OfBody": m["MD5OfBody"],
-                    "attributes": m["Attributes"],
-                    "eventSourceARN": self.stack.resources.queues["ReportQueue"]["arn"],
-                }
-                for m in received
-            ]
-        }
-        context = CountdownLambdaContext(remaining_ms=30_000)
-        context.function_name = "ReporterFunction"
-        try:
-            response = self.module.lambda_handler(event, context)
-            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-        except BatchProcessingError:
-            failed = {m["MessageId"] for m in received}
-        for m in received:
-            if m["MessageId"] in failed:
-                # The delay the function set passes at once.
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        received = receive_batch(self.sqs, self.url)
+        if received:
+            queue = self.stack.resources.queues["ReportQueue"]
+            invoke_with_batch(self.sqs, queue, received, self.module, "ReporterFunction")
         return len(received)
 
     def dead_letters(self) -> list[dict[str, Any]]:

@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from notify.logic.providers.webhooks import HttpClient
-from tests.support.stack import REGION, CountdownLambdaContext, Stack, load_function, sample_event
+from tests.support.event_source import invoke_with_batch, receive_batch
+from tests.support.stack import REGION, Stack, load_function
 
 
 class SenderDriver:
@@ -35,43 +35,13 @@ class SenderDriver:
 
     def run_once(self) -> int:
         """One invocation with up to 10 messages; returns how many were received."""
-        received = self.sqs.receive_message(
-            QueueUrl=self.stack.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-        ).get("Messages", [])
+        received = receive_batch(self.sqs, self.stack.queue_url)
         if not received:
             return 0
         self.in_flight = [m["ReceiptHandle"] for m in received]
-        envelope = sample_event("sender/sqs_batch.json")["Records"][0]
-        event = {
-            "Records": [
-                {
-                    **envelope,
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "md5OfBody": m["MD5OfBody"],
-                    "attributes": m["Attributes"],
-                    "eventSourceARN": self.stack.resources.queues["NotificationQueue"]["arn"],
-                }
-                for m in received
-            ]
-        }
         self.invocations += 1
-        context = CountdownLambdaContext(remaining_ms=self.remaining_ms)
-        context.function_name = "SenderFunction"
-        try:
-            response = self.module.lambda_handler(event, context)
-            failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
-        except BatchProcessingError:
-            # Powertools fails the invocation when every record failed; SQS then returns them all.
-            failed = {m["MessageId"] for m in received}
-        for m in received:
-            if m["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                self.sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        queue = self.stack.resources.queues["NotificationQueue"]
+        invoke_with_batch(self.sqs, queue, received, self.module, "SenderFunction", self.remaining_ms)
         self.in_flight = []
         return len(received)
 

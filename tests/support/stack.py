@@ -4,7 +4,6 @@ handler imported as one warm container would (the unit and fault suites' world).
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,17 +17,9 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.backends import get_backend
-from moto.dynamodb.models import DynamoDBBackend
 
 from local.container import import_function, reset_container_state
-from local.moto_backend import (
-    DYNAMODB_WRITE_OPERATIONS,
-    LOCAL_STACK_NAME,
-    locked_by,
-    register_stack,
-    speed_up_dynamodb_transactions,
-    speed_up_sqs_clock,
-)
+from local.moto_backend import LOCAL_STACK_NAME, register_stack, speed_up_dynamodb_transactions, speed_up_sqs_clock
 from local.seed import DemoWorkspace, seed_demo_data
 from local.stack import resolved_outputs
 from local.template import LocalResources, create_resources, function_environment, load_template
@@ -138,20 +129,6 @@ def in_process_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         workspaces = seed_demo_data(resources.tables["ApiKeysTable"], resources.tables["DefinitionsTable"])
         yield Stack(resources=resources, workspaces=workspaces, session=session)
     reset_container_state()
-
-
-@contextmanager
-def atomic_dynamodb_writes() -> Iterator[None]:
-    """Serialise moto's DynamoDB writes, so a conditional write is atomic as it is in DynamoDB."""
-    lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in DYNAMODB_WRITE_OPERATIONS}
-    for name, method in originals.items():
-        setattr(DynamoDBBackend, name, locked_by(lock, method))
-    try:
-        yield
-    finally:
-        for name, method in originals.items():
-            setattr(DynamoDBBackend, name, method)
 
 
 ACCOUNT = "123456789012"

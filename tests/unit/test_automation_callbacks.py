@@ -4,7 +4,6 @@ notifications is reported as an Event's is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,18 +21,6 @@ from tests.support.stack import Stack, sent_emails
 
 WORKSPACE = "WSLOCAL0001"
 PAYLOAD = {"email": "rahul@example.com", "name": "Rahul", "ref": "order-9"}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    served = Receiver()
-    yield served
-    served.close()
-
-
-@pytest.fixture
-def reporter(stack: Stack, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch) -> ReporterDriver:
-    return ReporterDriver(stack, monkeypatch)
 
 
 def define(stack: Stack, *callbacks: str | None, automation_id: str = "reported") -> AutomationApiClient:

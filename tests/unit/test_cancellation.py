@@ -9,16 +9,17 @@ from typing import Any
 
 import pytest
 
+from local.moto_backend import dynamodb_writes_serialised
 from notify.dal.cancellations import CANCELLED_REASON
-from notify.dal.clients import client as aws_client
 from notify.dal.definitions import put_automation
 from notify.logic.reports import webhook_id
 from notify.logic.sender import read_message, send_notification
 from notify.models.definitions import AutomationDefinition
+from tests.support.calls import aws_calls
 from tests.support.clients import AutomationApiClient, StatusApiClient
 from tests.support.reports import Receiver, ReporterDriver, add_endpoint
 from tests.support.sender import SenderDriver
-from tests.support.stack import Stack, atomic_dynamodb_writes, load_function, sent_emails, sent_sms
+from tests.support.stack import Stack, load_function, sent_emails, sent_sms
 
 PAYLOAD = {"email": "a@example.com", "name": "A", "phone": "+14155550100", "order": {"id": "1", "amount": "2"}}
 
@@ -131,17 +132,8 @@ def test_C2_a_run_without_a_cancellation_key_is_never_cancelled(stack: Stack) ->
 
 def test_C1_a_cancel_of_one_run_costs_one_query_and_one_write_per_step(stack: Stack) -> None:
     trigger(stack, "run-cost", "cost")
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    events = aws_client("dynamodb").meta.events
-    events.register("before-parameter-build.dynamodb", record, unique_id="cancel-cost")
-    try:
+    with aws_calls() as calls:
         cancel_client(stack).post({"cancellation_key": "cost"}, key="c-cost")
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="cancel-cost")
 
     # Authentication is cached; the cancel's own key: claim and completion. Then one Query, one write a step.
     assert calls.count("Query") == 1
@@ -168,7 +160,7 @@ def test_C4_a_cancel_racing_the_sender_either_cancels_or_sends_each_step_never_b
         for body in bodies:
             send_notification(read_message(json.dumps(body), "m"), 1, providers)
 
-    with atomic_dynamodb_writes():
+    with dynamodb_writes_serialised():
         threads = [threading.Thread(target=cancel), threading.Thread(target=send)]
         for thread in threads:
             thread.start()

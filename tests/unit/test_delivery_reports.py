@@ -5,7 +5,6 @@ off for more than a day and end in the report dead-letter queue, and a receiver 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,18 +19,6 @@ from tests.support.sender import SenderDriver
 from tests.support.stack import Stack, sent_emails
 
 WORKSPACE = "WSLOCAL0001"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    served = Receiver()
-    yield served
-    served.close()
-
-
-@pytest.fixture
-def reporter(stack: Stack, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch) -> ReporterDriver:
-    return ReporterDriver(stack, monkeypatch)
 
 
 def with_callback(callback: dict[str, object]) -> dict[str, object]:

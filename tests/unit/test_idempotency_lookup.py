@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from notify.dal import spilled_parts
-from notify.dal.clients import client as aws_client
+from tests.support.calls import aws_calls
 from tests.support.clients import (
     AutomationApiClient,
     BulkApiClient,
@@ -47,18 +47,9 @@ def test_K1_the_lookup_reads_one_item_and_never_claims_executes_or_extends(
     client.post(welcome(), key="lookup-reads")
     before = stack.idempotency_items()
     queued = len(stack.queued_messages())
-    calls: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
-    events = aws_client("dynamodb").meta.events
-    events.register("before-parameter-build.dynamodb", record, unique_id="lookup-calls")
-    try:
+    with aws_calls() as calls:
         status.lookup("event", "lookup-reads")
         status.lookup("event", "never-used")
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="lookup-calls")
 
     # One read per lookup (authentication is cached from the first): the bench's "a lookup costs one read".
     assert calls.count("GetItem") == 2 and set(calls) == {"GetItem"}

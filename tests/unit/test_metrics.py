@@ -61,10 +61,11 @@ def documented_metrics() -> set[str]:
 
 
 def code_metrics() -> set[str]:
-    """Every literal name the code counts (`count("Name"...)`), and the sender's outcome names."""
+    """Every literal name the code counts (`count("Name"...)`, or an API's `Queued.answer(..., metric="Name")`),
+    and the sender's outcome names."""
     names: set[str] = set()
     for source in (ROOT / "layers").rglob("*.py"):
-        names.update(re.findall(r'count\(\s*"(\w+)"', source.read_text()))
+        names.update(re.findall(r'(?:count\(\s*|metric=)"(\w+)"', source.read_text()))
     from notify.logic.sender import _outcome_metric
     from notify.models.delivery import DeliveryState
 
@@ -165,3 +166,44 @@ def test_idempotency_store_outage_counts_a_503(
     assert counted(output, "ServiceUnavailable") == 1
     assert counted(output, "IdempotencyStoreUnavailable") == 1
     assert counted(output, "IdempotencyStoreUnavailable", api="event") == 1
+
+
+def test_a_batch_writes_one_metrics_record_per_channel_with_its_total(
+    client: EventApiClient, sender: SenderDriver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sender adds a batch's outcomes up (issue 25: one log line per outcome, not two): three emails sent in one
+    invocation are one EMF record counting 3, under the service and per channel as before."""
+    for number in range(3):
+        client.post(welcome(), key=f"batch-{number}")
+    capsys.readouterr()
+    assert sender.run_once() == 3
+
+    output = capsys.readouterr().out
+    records = [line for line in output.splitlines() if line.startswith('{"_aws"') and "NotificationsSent" in line]
+    assert len(records) == 1
+    assert counted(output, "NotificationsSent") == 3
+    assert counted(output, "NotificationsSent", channel="email") == 3
+
+
+def test_a_count_by_dimension_is_the_line_powertools_writes(capsys: pytest.CaptureFixture[str]) -> None:
+    """`count` serialises a record once per metric, value and dimensions (issue 25: a replay used to build a
+    Powertools provider each time); every line is still Powertools' own, with the time of the call."""
+    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    from notify.observability import count
+
+    capsys.readouterr()
+    for value in (1, 1, 3):
+        count("IdempotencyReplayed", value, api="event")
+        record = AmazonCloudWatchEMFProvider()
+        record.add_metric(name="IdempotencyReplayed", unit=MetricUnit.Count, value=value)
+        record.add_dimensions(service=str(record.service), api="event")
+        record.flush_metrics()
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 6
+    for ours, theirs in zip(lines[::2], lines[1::2], strict=True):
+        assert abs(ours["_aws"].pop("Timestamp") - theirs["_aws"].pop("Timestamp")) < 1000
+        assert ours == theirs
+    assert [line["IdempotencyReplayed"] for line in lines[::2]] == [[1.0], [1.0], [3.0]]

@@ -81,3 +81,14 @@ def test_a_trailing_slash_route_still_needs_the_api_key(profiles: ProfilesApi) -
     answer = profiles.call("POST", "profiles/", {"distinct_id": "x"}, api_key=None)
 
     assert (answer.status, answer.body) == (401, {"_message": "Invalid API details", "status": "error"})
+
+
+def test_a_path_matches_the_same_routes_remembered_or_not() -> None:
+    """allowed_methods remembers short paths per container (issue 25); a long one is matched each time, alike."""
+    from notify.routes import MAX_REMEMBERED_PATH, allowed_methods
+
+    short = "/v1/ws-1/live/event"
+    long = "/v1/" + "w" * MAX_REMEMBERED_PATH + "/live/event"
+    assert allowed_methods(short) == allowed_methods(short) == ["POST"]
+    assert allowed_methods(long) == ["POST"]
+    assert allowed_methods("/v1/ws-1/live/nothing-here") == []

@@ -20,11 +20,12 @@ from local.template import function_environment, resources_of_type
 from notify import observability
 from notify.dal.definitions import put_event_definition
 from notify.dal.provider_secrets import put_provider_settings
-from notify.logic.providers.webhooks import CheckedUrl, HttpClient, HttpResponse
+from notify.logic.providers.webhooks import HttpClient, HttpResponse
 from notify.models.definitions import EventDefinition
 from notify.models.delivery import ProviderSettings
 from tests.support.clients import ApiClient, AutomationApiClient, BulkApiClient, EventApiClient, StatusApiClient
 from tests.support.faults import fail_call
+from tests.support.openers import ScriptedOpener
 from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack, sample_event, sent_emails
 
@@ -77,21 +78,6 @@ def define(stack: Stack, name: str, channels: dict[str, Any]) -> None:
     put_event_definition(
         stack.workspaces[0].workspace, EventDefinition.model_validate({"name": name, "channels": channels})
     )
-
-
-class ChatProviders:
-    """Answers chat-provider calls per path from a script (the last answer repeats); nothing leaves the process."""
-
-    def __init__(self, answers: dict[str, list[HttpResponse]]) -> None:
-        self.answers = answers
-        self.calls: list[CheckedUrl] = []
-
-    def __call__(
-        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
-    ) -> HttpResponse:
-        self.calls.append(url)
-        [script] = [answers for prefix, answers in self.answers.items() if url.target.startswith(prefix)]
-        return script.pop(0) if len(script) > 1 else script[0]
 
 
 @pytest.mark.parametrize("api", APIS, ids=lambda api: api.name)
@@ -160,7 +146,7 @@ def test_a_workspace_never_sends_with_another_workspaces_slack_bot_token(
         stack.workspaces[1].workspace,
         EventDefinition.model_validate({"name": "Chat", "channels": {"slack": {"body": "hi"}}}),
     )
-    opener = ChatProviders({"/": [HttpResponse(200, b'{"ok": true, "user": {"id": "U1"}, "ts": "1"}')]})
+    opener = ScriptedOpener({"/": [HttpResponse(200, b'{"ok": true, "user": {"id": "U1"}, "ts": "1"}')]})
     sender.use_http(HttpClient(opener=opener, resolver=lambda host, port: ["34.223.112.74"], timeout=1.0))
 
     accepted = EventApiClient(stack.workspaces[1]).post({"event": "Chat", "to": {"slack": OTHER_EMAIL}}).json()
@@ -289,7 +275,7 @@ def test_sender_flows_never_log_addresses_or_provider_secrets(
     put_provider_settings(
         stack.workspaces[0].workspace, ProviderSettings.model_validate({"slack_bot_token": BOT_TOKEN})
     )
-    opener = ChatProviders(
+    opener = ScriptedOpener(
         {
             "/services/": [HttpResponse(429, b"slow down"), HttpResponse(200, b"ok")],  # throttled once, then sent
             "/api/users.lookupByEmail": [HttpResponse(200, b'{"ok": false, "error": "users_not_found"}')],
@@ -367,7 +353,7 @@ def test_webhook_whose_name_resolves_to_a_private_address_is_never_contacted(
 ) -> None:
     """DNS, not the URL, points at the metadata service: refused, recorded failed, not retried."""
     define(stack, "Chat", {"slack": {"body": "hi"}})
-    opener = ChatProviders({"/": [HttpResponse(200, b"ok")]})
+    opener = ScriptedOpener({"/": [HttpResponse(200, b"ok")]})
     sender.use_http(HttpClient(opener=opener, resolver=lambda host, port: ["169.254.169.254"], timeout=1.0))
 
     accepted = client.post({"event": "Chat", "to": {"slack": WEBHOOK}}).json()

@@ -15,6 +15,7 @@ from notify.dal.profiles import create_profile, get_profile, replace_profile
 from notify.logic.recipients import inactive_reason
 from notify.models.definitions import AutomationDefinition
 from notify.models.profiles import Profile, ProfileChannels
+from tests.support.calls import aws_calls
 from tests.support.clients import welcome
 from tests.support.faults import SimulatedLambdaTimeout, fail_call
 from tests.support.stack import FakeLambdaContext
@@ -58,24 +59,11 @@ def by_profile(distinct_id: str = "user-1", event: str = "Welcome_Email", **to: 
     return body
 
 
-def profile_reads(stack: Any) -> list[str]:
-    """Registers a hook; returns the list it fills with each DynamoDB operation made on the profiles table."""
-    table = stack.resources.tables["ProfilesTable"]
-    calls: list[str] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if params.get("TableName") == table or table in params.get("RequestItems", {}):
-            calls.append(model.name)
-
-    aws_client("dynamodb").meta.events.register("before-parameter-build.dynamodb", record, unique_id="profile-reads")
-    return calls
-
-
 @pytest.fixture
 def reads(stack: Any) -> Any:
-    calls = profile_reads(stack)
-    yield calls
-    aws_client("dynamodb").meta.events.unregister("before-parameter-build.dynamodb", unique_id="profile-reads")
+    """Each DynamoDB operation made on the profiles table while the test runs."""
+    with aws_calls(table=stack.resources.tables["ProfilesTable"]) as calls:
+        yield calls
 
 
 def test_an_event_by_distinct_id_goes_to_the_profiles_destination(
@@ -276,20 +264,8 @@ def test_a_keyed_request_by_distinct_id_makes_six_aws_calls(client: Any, stack: 
     """claim, profile GetItem, the destinations recorded in the claim, the suppression check, enqueue, completion."""
     add_profile(workspace, "user-1", email="profile@example.com")
     client.post(by_profile(email="warm@example.com"))  # warm the definitions cache
-    made: list[str] = []
-
-    def record(model: Any, **_: Any) -> None:
-        made.append(model.name)
-
-    events = aws_client("dynamodb").meta.events
-    sqs_events = aws_client("sqs").meta.events
-    events.register("before-parameter-build.dynamodb", record, unique_id="count")
-    sqs_events.register("before-parameter-build.sqs", record, unique_id="count")
-    try:
+    with aws_calls("dynamodb", "sqs") as made:
         assert client.post(by_profile(), key="counted").status == 202
-    finally:
-        events.unregister("before-parameter-build.dynamodb", unique_id="count")
-        sqs_events.unregister("before-parameter-build.sqs", unique_id="count")
     assert made == ["PutItem", "GetItem", "UpdateItem", "BatchGetItem", "SendMessageBatch", "TransactWriteItems"]
 
 
@@ -364,19 +340,20 @@ def test_bulk_items_with_unknown_profiles_and_nothing_in_to_are_one_400_naming_e
 # Automations ---------------------------------------------------------------------------------------------------
 
 
+def onboarding_by_profile(workspace: str) -> None:
+    """The `onboarding` automation as one step to the profile named by the payload's `user`, in use at once."""
+    from notify.logic.definitions import forget_cached_definitions
+
+    step = {"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}
+    put_automation(workspace, AutomationDefinition.model_validate({"id": "onboarding", "steps": [step]}))
+    forget_cached_definitions()
+
+
 def test_an_automation_step_with_a_distinct_id_goes_to_the_profile(
     automation_client: Any, stack: Any, workspace: str
 ) -> None:
-    put_automation(
-        workspace,
-        AutomationDefinition.model_validate(
-            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
-        ),
-    )
+    onboarding_by_profile(workspace)
     add_profile(workspace, "user-1", email="profile@example.com")
-    from notify.logic.definitions import forget_cached_definitions
-
-    forget_cached_definitions()
     response = automation_client.post({"user": "user-1", "name": "Rahul"}, key="automation-profile")
     assert response.status == 202, response.body
     [step] = response.json()["steps"]
@@ -405,15 +382,7 @@ def test_an_inactive_profiles_bulk_item_shows_skipped_on_its_own_status_route(
 def test_an_automation_whose_every_step_goes_to_an_inactive_profile_is_202_and_queues_nothing(
     automation_client: Any, stack: Any, workspace: str
 ) -> None:
-    from notify.logic.definitions import forget_cached_definitions
-
-    put_automation(
-        workspace,
-        AutomationDefinition.model_validate(
-            {"id": "onboarding", "steps": [{"event": "Welcome_Email", "distinct_id": "user", "data": "{name: name}"}]}
-        ),
-    )
-    forget_cached_definitions()
+    onboarding_by_profile(workspace)
     add_profile(workspace, "sleeper", status=0, email="sleeper@example.com")
     response = automation_client.post({"user": "sleeper", "name": "S"}, key="automation-inactive")
     assert response.status == 202, response.body

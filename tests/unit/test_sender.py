@@ -415,3 +415,24 @@ def test_R8_message_never_started_for_lack_of_time_is_failed_at_the_last_receive
         "dead-lettered: not started: too little time left in the invocation to call a provider (attempt 5 of 5)"
     )
     assert [m["msg_id"] for m in sender.dead_letters()] == [shown["msg_id"]]
+
+
+def test_the_sender_renders_with_a_definition_at_most_a_minute_old(
+    stack: Stack, client: EventApiClient, sender: SenderDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender caches the definitions it renders with for 60 s per container, as the API does (issue 25): a
+    template changed after the sender read it is sent once the minute has passed."""
+    import time
+
+    define(stack, "Greeting", {"email": {"subject": "first", "body": "Hello"}})
+    client.post({"event": "Greeting", "to": {"email": "a@example.com"}})
+    sender.drain()
+    define(stack, "Greeting", {"email": {"subject": "second", "body": "Hello"}})
+    client.post({"event": "Greeting", "to": {"email": "a@example.com"}})
+    sender.drain()
+    started = time.monotonic()
+    monkeypatch.setattr(time, "monotonic", lambda: started + get_settings().definitions_cache_seconds + 1)
+    client.post({"event": "Greeting", "to": {"email": "a@example.com"}})
+    sender.drain()
+
+    assert [email.subject for email in sent_emails()] == ["first", "first", "second"]

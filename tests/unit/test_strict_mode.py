@@ -182,3 +182,18 @@ def test_M1_an_unreachable_mode_is_503_and_changes_nothing(deployed: str, client
     assert answer.headers["retry-after"] == "2"
     assert stack.idempotency_items() == items
     assert client.post(welcome(name="Other"), key="mode-down").body == first.body
+
+
+def test_M2_a_remembered_fingerprint_is_the_one_computed() -> None:
+    """A small body's fingerprint is remembered per container (issue 25): the same body, reformatted JSON and a
+    body past the remembered size all get what the computation gives."""
+    from notify.logic import idempotency
+
+    body = '{"event": "Welcome", "to": {"email": "a@example.com"}}'
+    reformatted = '{"to":{"email":"a@example.com"},"event":"Welcome"}'
+    large = '{"data": "' + "x" * (idempotency._FINGERPRINTED_BODY_BYTES + 1) + '"}'
+    for each in (body, reformatted, large, "not json", b"\xff\xfe"):
+        assert idempotency.request_fingerprint(each) == idempotency._fingerprint(each)
+        assert idempotency.request_fingerprint(each) == idempotency._fingerprint(each)
+    assert idempotency.request_fingerprint(body) == idempotency.request_fingerprint(reformatted)
+    assert idempotency.request_fingerprint(body) != idempotency.request_fingerprint(large)

@@ -28,6 +28,7 @@ from notify.logic.providers.webhooks import (
     raise_for_status,
 )
 from notify.models.channels import Channel
+from tests.support.openers import ScriptedOpener
 from tests.support.tls import self_signed_certificate
 
 SLACK = WEBHOOK_RULES[Channel.slack]
@@ -38,18 +39,6 @@ PUBLIC = "34.223.112.74"
 
 def resolves_to(*addresses: str) -> Resolver:
     return lambda host, port: list(addresses)
-
-
-class Opener:
-    def __init__(self, response: HttpResponse) -> None:
-        self.response = response
-        self.calls: list[CheckedUrl] = []
-
-    def __call__(
-        self, url: CheckedUrl, method: str, body: bytes | None, headers: dict[str, str], timeout: float
-    ) -> HttpResponse:
-        self.calls.append(url)
-        return self.response
 
 
 @pytest.mark.parametrize(
@@ -180,7 +169,7 @@ def test_dns_rebinding_after_the_check_cannot_redirect_the_connection() -> None:
         looked_up.append(host)
         return answers.pop(0) if answers else ["127.0.0.1"]
 
-    opener = Opener(HttpResponse(200, b"ok"))
+    opener = ScriptedOpener.always(HttpResponse(200, b"ok"))
     client = HttpClient(opener=opener, resolver=rebinding)
 
     client.post_json("https://hooks.slack.com/services/T0/B0/x", {"text": "hi"}, SLACK)
@@ -191,7 +180,7 @@ def test_dns_rebinding_after_the_check_cannot_redirect_the_connection() -> None:
 
 
 def test_nothing_is_sent_when_the_guard_refuses() -> None:
-    opener = Opener(HttpResponse(200, b"ok"))
+    opener = ScriptedOpener.always(HttpResponse(200, b"ok"))
     client = HttpClient(opener=opener, resolver=resolves_to("127.0.0.1"))
 
     with pytest.raises(WebhookRefused):
@@ -201,7 +190,7 @@ def test_nothing_is_sent_when_the_guard_refuses() -> None:
 
 
 def test_connection_goes_to_the_checked_address() -> None:
-    opener = Opener(HttpResponse(200, b"ok"))
+    opener = ScriptedOpener.always(HttpResponse(200, b"ok"))
     client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
 
     client.post_json("https://hooks.slack.com/services/T0/B0/x?a=1", {"text": "hi"}, SLACK)
@@ -213,7 +202,7 @@ def test_connection_goes_to_the_checked_address() -> None:
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_redirects_are_refused_not_followed(status: int) -> None:
     # The redirect points at a private address; following it would reach the internal network.
-    opener = Opener(HttpResponse(status, b"", {"location": "http://127.0.0.1:8080/admin"}))
+    opener = ScriptedOpener.always(HttpResponse(status, b"", {"location": "http://127.0.0.1:8080/admin"}))
     client = HttpClient(opener=opener, resolver=resolves_to(PUBLIC))
 
     with pytest.raises(WebhookRefused, match=f"answered with a redirect \\({status}\\)"):

@@ -227,6 +227,13 @@ def _partition_items(partition: str, table: str | None) -> Iterator[dict[str, An
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+class Attempt(NamedTuple):
+    """An attempt counted: its number, and the item as it wrote it when it created the item (None otherwise)."""
+
+    number: int
+    created: dict[str, Any] | None
+
+
 def record_attempt(
     request_id: str,
     msg_id: str,
@@ -238,11 +245,54 @@ def record_attempt(
     message: str | None = None,
     table: str | None = None,
 ) -> int:
-    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number.
+    """Count one delivery attempt of a notification (creating its item as `queued`); returns the attempt number."""
+    return count_attempt(
+        request_id,
+        msg_id,
+        channel=channel,
+        destination=destination,
+        now=now,
+        expires_at=expires_at,
+        message=message,
+        table=table,
+    ).number
+
+
+def count_attempt(
+    request_id: str,
+    msg_id: str,
+    *,
+    channel: str,
+    destination: str,
+    now: str,
+    expires_at: int,
+    message: str | None = None,
+    table: str | None = None,
+) -> Attempt:
+    """Count one delivery attempt of a notification (creating its item as `queued`).
 
     `message` is the queue message itself (JSON), kept so an operator can redrive the notification; the
     table is encrypted and only the sender and the admin command read it (the status route never shows it).
     """
+    ddb = client("dynamodb")
+    key = {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}}
+    first = {
+        **key,
+        "channel": {"S": channel},
+        "destination": {"S": destination},
+        "updated_at": {"S": now},
+        "expires_at": {"N": str(expires_at)},
+        "state": {"S": DeliveryState.queued.value},
+        "attempts": {"N": "1"},
+        **({"message": {"S": message}} if message is not None else {}),
+    }
+    # The first attempt, the usual case, creates the item: a put of what the update below would make of nothing.
+    try:
+        ddb.put_item(TableName=_table(table), Item=first, ConditionExpression="attribute_not_exists(msg_id)")
+    except ddb.exceptions.ConditionalCheckFailedException:
+        pass  # a later attempt, or an item a provider event or a cancel wrote first: counted below
+    else:
+        return Attempt(1, first)
     values = {
         ":channel": {"S": channel},
         ":destination": {"S": destination},
@@ -255,9 +305,9 @@ def record_attempt(
     if message is not None:
         values[":message"] = {"S": message}
         kept = ", message = :message"
-    response = client("dynamodb").update_item(
+    response = ddb.update_item(
         TableName=_table(table),
-        Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
+        Key=key,
         UpdateExpression=(
             "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
             f"#state = if_not_exists(#state, :queued){kept} ADD attempts :one"
@@ -266,7 +316,7 @@ def record_attempt(
         ExpressionAttributeValues=values,
         ReturnValues="UPDATED_NEW",
     )
-    return int(response["Attributes"]["attempts"]["N"])
+    return Attempt(int(response["Attributes"]["attempts"]["N"]), None)
 
 
 def record_outcome(
@@ -279,10 +329,19 @@ def record_outcome(
     provider_message_id: str | None = None,
     reason: str | None = None,
     table: str | None = None,
+    created: dict[str, Any] | None = None,
 ) -> bool:
     """Set a notification's state; never moves a notification the provider took (`sent`, or a provider event's state
-    after it) to another state. False when it was taken."""
+    after it) to another state. False when it was taken.
+
+    `created` is the item as this delivery's attempt created it (Attempt.created): while nothing else has written it
+    since (still `queued`, its first attempt, no provider event), the outcome replaces it whole, with what the
+    update below would make of it; otherwise the update runs."""
     ddb = client("dynamodb")
+    if created is not None and _replace_created(
+        ddb, created, state, updated_at, provider, provider_message_id, reason, table
+    ):
+        return True
     taken = {f":taken{i}": state.value for i, state in enumerate(PROVIDER_TOOK)}
     values: dict[str, Any] = {":state": state.value, ":now": updated_at, **taken}
     assignments = ["#state = :state", "updated_at = :now"]
@@ -304,6 +363,37 @@ def record_outcome(
             ConditionExpression=f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(taken)}))",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def _replace_created(
+    ddb: Any,
+    created: dict[str, Any],
+    state: DeliveryState,
+    updated_at: str,
+    provider: str | None,
+    provider_message_id: str | None,
+    reason: str | None,
+    table: str | None,
+) -> bool:
+    """record_outcome as one conditional put over the item the attempt created; False when another write came
+    between (a provider event, another copy's attempt), and nothing was written."""
+    item = {**created, "state": {"S": state.value}, "updated_at": {"S": updated_at}}
+    for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
+        if value is not None:
+            item[name] = {"S": value}
+    if state is DeliveryState.sent:
+        item["sent_at"] = {"S": updated_at}
+    try:
+        ddb.put_item(
+            TableName=_table(table),
+            Item=item,
+            ConditionExpression="#state = :queued AND attempts = :one AND attribute_not_exists(provider_states)",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues={":queued": {"S": DeliveryState.queued.value}, ":one": {"N": "1"}},
         )
     except ddb.exceptions.ConditionalCheckFailedException:
         return False

@@ -86,6 +86,9 @@ class Claim:
     fingerprint: str | None = None
     # Whether a key reused with another fingerprint is refused (M1, the workspace's mode); asked only then.
     refuses_changed_request: Callable[[], bool] = field(default=lambda: False)
+    # The hashed key as the layer that hashed it made it (its prefix with it): Powertools hashes a request's data
+    # twice on a replay (the claim, then the stored record's lookup), and once is enough.
+    hashed_key: tuple[int, str, str] | None = None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Claim:
         # Powertools deep-copies `data` before handing it on; the claim must stay the request's one object.
@@ -140,6 +143,18 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
     the request's ids derive (R8).
     """
 
+    def _get_hashed_idempotency_key(self, data: dict[str, Any]) -> str | None:
+        """Powertools' hashed key, kept in the request's Claim: a request's key is hashed once."""
+        claim = data.get("claim") if isinstance(data, dict) else None
+        if not isinstance(claim, Claim):
+            return super()._get_hashed_idempotency_key(data=data)
+        if claim.hashed_key is not None and claim.hashed_key[:2] == (id(self), self.function_name):
+            return claim.hashed_key[2]
+        hashed = super()._get_hashed_idempotency_key(data=data)
+        if hashed is not None:
+            claim.hashed_key = (id(self), self.function_name, hashed)
+        return hashed
+
     def _expiry(self, claim: Claim) -> int:
         return claim.expiry or claim.requested_expiry or self._get_expiry_timestamp()
 
@@ -174,7 +189,8 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
         cached = self._retrieve_from_cache(idempotency_key=record.idempotency_key)
         if cached:
             _refuse_a_changed_request(cached, claim)
-            raise IdempotencyItemAlreadyExistsError
+            # Handed on, as a refused claim's record is: Powertools then replays it without looking it up again.
+            raise IdempotencyItemAlreadyExistsError(old_data_record=cached)
         self._claim(record, claim)
 
     def save_success(self, data: dict[str, Any], result: dict) -> None:

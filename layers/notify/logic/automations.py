@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from notify.dal.cancellations import remember_steps
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, Outgoing
-from notify.errors import NotQueued, RequestValidationError
+from notify.errors import RequestValidationError
 from notify.logic.cancellations import cancellable_step_items, read_cancellation_key
 from notify.logic.definitions import require_automation, require_event_definition
 from notify.logic.idempotency import RequestScope
@@ -30,8 +30,8 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.reports import queue_skipped_reports, unknown_endpoints, unknown_endpoints_message
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.reports import unknown_endpoints, unknown_endpoints_message
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -41,7 +41,6 @@ from notify.models.delivery import RequestManifest
 from notify.models.limits import key_name_problem
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import AutomationAccepted, AutomationStepReceipt, ChannelReceipts
-from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
 
@@ -71,6 +70,14 @@ def _evaluate(expression: str, payload: Any) -> Any:
         raise CannotEvaluate(
             f"the expression '{expression}' cannot be evaluated against this payload ({type(exc).__name__})"
         ) from None
+
+
+def _object_from(expression: str | None, payload: Any, *, field: str, default: Any) -> dict[str, Any] | None:
+    """A step's expression that must yield an object or null; without an expression, `default`."""
+    value = _evaluate(expression, payload) if expression else default
+    if value is not None and not isinstance(value, dict):
+        raise CannotEvaluate(f"the {field} expression must yield an object")
+    return value
 
 
 def plan_automation(workspace: str, automation: AutomationDefinition, payload: Any) -> list[PlannedStep]:
@@ -104,26 +111,15 @@ def plan_automation(workspace: str, automation: AutomationDefinition, payload: A
             wanted = ", ".join(f"{c.value} from '{e}'" for c, e in step.to.items()) or f"'{step.distinct_id}'"
             errors.append({"step": number, "field": "to", "message": f"the payload yields no recipient ({wanted})"})
             continue
+        objects: dict[str, Any] = {}
         try:
-            data = _evaluate(step.data, payload) if step.data else payload
+            # The step's callback (docs/contract.md section 8) is its expression over the payload; null asks for none.
+            for field, found_by, default in (("data", step.data, payload), ("callback", step.callback, None)):
+                objects[field] = _object_from(found_by, payload, field=field, default=default)
         except CannotEvaluate as exc:
-            errors.append({"step": number, "field": "data", "message": str(exc)})
+            errors.append({"step": number, "field": field, "message": str(exc)})
             continue
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            errors.append({"step": number, "field": "data", "message": "the data expression must yield an object"})
-            continue
-        try:
-            # The step's callback (docs/contract.md section 8): its expression over the payload; null asks for none.
-            callback = _evaluate(step.callback, payload) if step.callback else None
-        except CannotEvaluate as exc:
-            errors.append({"step": number, "field": "callback", "message": str(exc)})
-            continue
-        if callback is not None and not isinstance(callback, dict):
-            message = "the callback expression must yield an object"
-            errors.append({"step": number, "field": "callback", "message": message})
-            continue
+        data, callback = objects["data"] or {}, objects["callback"]
         try:
             recipient = Recipient.model_validate(destinations)
             delivery = Delivery(to=recipient, distinct_id=distinct_id or None, data=data, callback=callback)
@@ -268,26 +264,23 @@ def accept_automation(
         remember_steps(index, kept)
         return [manifest]
 
-    failed = record_then_queue(scope, record, outgoing, request_id=request_id)
-    if outgoing and len(failed) == len(outgoing):
-        return stored_error(NotQueued("The automation could not be queued", request_id=request_id))
-    queue_skipped_reports(every_message, skipped)
-    count("AutomationTriggered")
-    logger.info("automation triggered", extra={"request_id": request_id, "automation_id": automation.id})
-    return stored_response(
-        202,
-        AutomationAccepted(
-            automation_id=automation.id,
-            received_time=iso_utc(received),
-            request_id=request_id,
-            steps=[
-                AutomationStepReceipt(
-                    step=planned.number,
-                    event=planned.step.event,
-                    delay_seconds=planned.step.delay_seconds,
-                    response=ChannelReceipts(**receipts(messages, failed, skipped)),
-                )
-                for planned, messages in planned_messages
-            ],
-        ),
+    refusal = "The automation could not be queued"
+    queued = record_then_queue(
+        scope, record, outgoing, request_id=request_id, refusal=refusal, skipped=skipped, every_message=every_message
     )
+    accepted = AutomationAccepted(
+        automation_id=automation.id,
+        received_time=iso_utc(received),
+        request_id=request_id,
+        steps=[
+            AutomationStepReceipt(
+                step=planned.number,
+                event=planned.step.event,
+                delay_seconds=planned.step.delay_seconds,
+                response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
+            )
+            for planned, messages in planned_messages
+        ],
+    )
+    extra = {"request_id": request_id, "automation_id": automation.id}
+    return queued.answer(accepted, metric="AutomationTriggered", log="automation triggered", **extra)

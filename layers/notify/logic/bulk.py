@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from notify.errors import NotQueued, RequestValidationError
+from notify.errors import RequestValidationError
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -17,8 +17,8 @@ from notify.logic.notifications import (
     skipped_reasons,
 )
 from notify.logic.recipients import Destinations, Recipient, resolve_destinations
-from notify.logic.reports import queue_skipped_reports, require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.reports import require_known_endpoints
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_bulk_requests
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
@@ -26,7 +26,6 @@ from notify.models.definitions import EventDefinition
 from notify.models.messages import NotificationMessage
 from notify.models.requests import BulkRequest
 from notify.models.responses import BulkAccepted, BulkItemReceipt
-from notify.observability import count, logger
 
 
 def item_request_id(bulk_request_id: str, seq: int) -> str:
@@ -95,12 +94,12 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         messages = build_notifications(scope, item_id, 0, request.event, item, found.channels, dedupe_until)
         skipped.update(skipped_reasons(messages, found))
         items.append((seq, item_id, messages))
-    queued = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
-    skipped.update(suppressed_reasons(scope.workspace, queued))  # one read for the whole batch
+    unskipped = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
+    skipped.update(suppressed_reasons(scope.workspace, unskipped))  # one read for the whole batch
     check_answer_size([message for _, _, messages in items for message in messages], len(items), skipped)
     every_message = [message for _, _, messages in items for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-    failed = record_then_queue(
+    queued = record_then_queue(
         scope,
         lambda kept: record_bulk_requests(
             request_id,
@@ -112,22 +111,19 @@ def accept_bulk(scope: RequestScope, request: BulkRequest) -> StoredResponse:
         ),
         every_message,
         request_id=request_id,
+        refusal="The notifications could not be queued",
         bulk_request_id=request_id,
+        skipped=skipped,
+        every_message=[message for _, _, messages in items for message in messages],
     )
-    if every_message and len(failed) == len(every_message):
-        return stored_error(NotQueued("The notifications could not be queued", request_id=request_id))
-    queue_skipped_reports((message for _, _, messages in items for message in messages), skipped)
-    count("BulkAccepted")
-    logger.info("bulk accepted", extra={"request_id": request_id, "items": len(items), "failed": len(failed)})
-    return stored_response(
-        202,
-        BulkAccepted(
-            event=request.event,
-            received_time=int(received.timestamp() * 1000),
-            request_id=request_id,
-            response=[
-                BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, failed, skipped))
-                for seq, item_id, messages in items
-            ],
-        ),
+    accepted = BulkAccepted(
+        event=request.event,
+        received_time=int(received.timestamp() * 1000),
+        request_id=request_id,
+        response=[
+            BulkItemReceipt(seq=seq, request_id=item_id, **receipts(messages, queued.failed, skipped))
+            for seq, item_id, messages in items
+        ],
     )
+    extra = {"request_id": request_id, "items": len(items), "failed": len(queued.failed)}
+    return queued.answer(accepted, metric="BulkAccepted", log="bulk accepted", **extra)

@@ -48,6 +48,15 @@ def require_event_definition(workspace: str, name: str) -> EventDefinition:
     return definition
 
 
+def event_definition_to_send(workspace: str, name: str) -> EventDefinition | None:
+    """The workspace's definition of `name` as the sender renders it (None when it has none): cached as the API caches
+    it, so a definition changed after a request was accepted is sent within a minute. Kept apart from the API's
+    entries, as the functions' containers are apart (the local stack runs both in one process). ServiceUnavailable
+    when it cannot be read."""
+    definition: EventDefinition | None = _cached("event-to-send", workspace, name, get_event_definition)
+    return definition
+
+
 def require_automation(workspace: str, automation_id: str) -> AutomationDefinition:
     """The workspace's automation `automation_id`, or UnknownAutomation (a 400 that stores nothing, R5)."""
     automation: AutomationDefinition | None = _cached("automation", workspace, automation_id, get_automation)

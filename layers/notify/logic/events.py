@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notify.errors import NotQueued, RequestValidationError, UnknownProfile
+from notify.errors import RequestValidationError, UnknownProfile
 from notify.logic.definitions import require_event_definition
 from notify.logic.idempotency import RequestScope
 from notify.logic.notifications import (
@@ -16,15 +16,14 @@ from notify.logic.notifications import (
 )
 from notify.logic.recipients import Destinations, resolve_destinations
 from notify.logic.recipients import Recipient as ResolvedRecipient
-from notify.logic.reports import queue_skipped_reports, require_known_endpoints
-from notify.logic.responses import StoredResponse, stored_error, stored_response
+from notify.logic.reports import require_known_endpoints
+from notify.logic.responses import StoredResponse
 from notify.logic.status import record_request
 from notify.logic.suppressions import suppressed_reasons
 from notify.logic.templates import TrialRenders
 from notify.models.definitions import EventDefinition
 from notify.models.requests import EventRequest
 from notify.models.responses import ChannelReceipts, EventAccepted
-from notify.observability import count, logger
 from notify.timestamps import iso_utc
 
 
@@ -68,23 +67,22 @@ def accept_event(scope: RequestScope, request: EventRequest) -> StoredResponse:
     skipped.update(suppressed_reasons(scope.workspace, [m for m in messages if m.msg_id not in skipped]))
     outgoing = [message for message in messages if message.msg_id not in skipped]
     # Recorded before enqueueing, or kept back for the completion of a keyed request (logic/status.py).
-    failed = record_then_queue(
+    queued = record_then_queue(
         scope,
         lambda kept: [record_request(messages, event=request.event, received=received, skipped=skipped, kept=kept)],
         outgoing,
         request_id=request_id,
+        refusal="The notification could not be queued",
+        skipped=skipped,
+        every_message=messages,
     )
-    if outgoing and len(failed) == len(outgoing):
-        return stored_error(NotQueued("The notification could not be queued", request_id=request_id))
-    queue_skipped_reports(messages, skipped)
-    logger.info("event accepted", extra={"request_id": request_id, "channels": [m.channel for m in messages]})
-    count("EventAccepted")
-    return stored_response(
-        202,
-        EventAccepted(
-            event=request.event,
-            received_time=iso_utc(received),
-            request_id=request_id,
-            response=ChannelReceipts(**receipts(messages, failed, skipped)),
-        ),
+    accepted = EventAccepted(
+        event=request.event,
+        received_time=iso_utc(received),
+        request_id=request_id,
+        response=ChannelReceipts(**receipts(messages, queued.failed, skipped)),
+    )
+    channels = [m.channel for m in messages]
+    return queued.answer(
+        accepted, metric="EventAccepted", log="event accepted", request_id=request_id, channels=channels
     )

@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.caches import per_container
+from notify.caches import on_reset, per_container
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.idempotency_store import Claim, idempotency_store
 from notify.deadline import time_budget_leaving
@@ -359,10 +359,34 @@ def look_up_key(workspace: str, version: str, api: str, raw_key: str) -> StoredR
     return stored_response(200, state)
 
 
+# Fingerprints of recent small bodies, per container: a retry sends the body it sent before, and a replay from the
+# container's cache then costs a dict lookup instead of parsing and hashing the body again.
+_FINGERPRINTS_KEPT = 256
+_FINGERPRINTED_BODY_BYTES = 16 * 1024
+_fingerprints: dict[str | bytes, str] = {}
+
+
+@on_reset
+def forget_fingerprints() -> None:
+    _fingerprints.clear()
+
+
 def request_fingerprint(body: str | bytes | None) -> str:
     """SHA-256 of the body's canonical JSON (sorted keys, no whitespace: M2), so a retry whose JSON serialiser
     orders keys or spaces differently is the same request; of its bytes when it is not JSON (or past the body
     limit, which is refused anyway: it is not parsed twice for nothing)."""
+    if body is None or len(body) > _FINGERPRINTED_BODY_BYTES:
+        return _fingerprint(body)
+    found = _fingerprints.get(body)
+    if found is None:
+        found = _fingerprint(body)
+        if len(_fingerprints) >= _FINGERPRINTS_KEPT:
+            _fingerprints.clear()
+        _fingerprints[body] = found
+    return found
+
+
+def _fingerprint(body: str | bytes | None) -> str:
     from notify.models.limits import MAX_BODY_BYTES
 
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else (body or b"")

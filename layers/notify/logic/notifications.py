@@ -6,16 +6,19 @@ the answers carry.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.deadline import time_budget_leaving
-from notify.errors import PayloadTooLarge
+from notify.errors import NotQueued, PayloadTooLarge
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
+from notify.logic.reports import queue_skipped_reports
+from notify.logic.responses import StoredResponse, stored_error, stored_response
 from notify.logic.status import record_not_queued
 from notify.logic.templates import TrialRenders
 from notify.models.channels import Channel
@@ -26,6 +29,9 @@ from notify.models.messages import NotificationMessage
 from notify.models.requests import Delivery, Recipient
 from notify.models.responses import Receipt
 from notify.observability import count, logger
+
+if TYPE_CHECKING:
+    from notify.models.responses import ResponseBody
 
 
 class NoChannelToSend(ValueError):
@@ -135,17 +141,38 @@ def queue_notifications(
     return failed
 
 
+@dataclass(frozen=True)
+class Queued:
+    """What `record_then_queue` did: the msg_ids the queue did not take, and, when it took none of them, the
+    request's answer: a stored 500 naming the request, whose status route shows each one `failed` (R3)."""
+
+    failed: set[str]
+    refused: StoredResponse | None = None
+
+    def answer(self, accepted: ResponseBody, *, metric: str, log: str, **extra: Any) -> StoredResponse:
+        """The request's answer: the refusal, or `accepted` as a 202, logged (`log`, with `extra`) and counted."""
+        if self.refused is not None:
+            return self.refused
+        logger.info(log, extra=extra)
+        count(metric)
+        return stored_response(202, accepted)
+
+
 def record_then_queue(
     scope: RequestScope,
     record: Callable[[KeptManifests | None], Sequence[RequestManifest]],
     outgoing: Sequence[NotificationMessage | Outgoing],
     *,
     request_id: str,
+    refusal: str,
     bulk_request_id: str | None = None,
-) -> set[str]:
+    skipped: dict[str, str] | None = None,
+    every_message: Iterable[NotificationMessage] = (),
+) -> Queued:
     """Record the request for the status route (`record`, given where a keyed request keeps its manifests back),
-    then queue its notifications; returns the msg_ids that were not queued: every one when the record could not be
-    written (nothing was offered to the queue)."""
+    then queue its notifications. None is queued when the record could not be written (nothing was offered to the
+    queue); then, or when the queue took none, the request is refused with `refusal`. Otherwise the reports of the
+    notifications skipped at the door (`skipped`, msg_id -> reason, among `every_message`) are queued too."""
     api, kept = scope.api, scope.kept_manifests()
     try:
         manifests = record(kept)
@@ -153,10 +180,14 @@ def record_then_queue(
         logger.error("request record failed", extra={"request_id": request_id, "error": str(exc)})
         failed = {(item.message if isinstance(item, Outgoing) else item).msg_id for item in outgoing}
         count("EnqueueFailed", len(failed), api=api)
-        return failed
-    if not outgoing:
-        return set()  # every notification skipped (inactive profiles): recorded, nothing to queue
-    return queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
+    else:
+        failed = set()
+        if outgoing:  # none when every notification was skipped (inactive profiles): recorded, nothing to queue
+            failed = queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
+    if outgoing and len(failed) == len(outgoing):
+        return Queued(failed, stored_error(NotQueued(refusal, request_id=request_id)))
+    queue_skipped_reports(every_message, skipped or {})
+    return Queued(failed)
 
 
 def receipts(

@@ -182,36 +182,43 @@ def _bounded(channel: str, tokens: list[Token]) -> list[Token]:
     return tokens
 
 
-def patch_channels(workspace: str, version: str, distinct_id: str, body: ChannelPatch) -> StoredResponse:
-    """Single destinations are replaced, tokens added (deduplicated by value, at most MAX_TOKENS a channel)."""
+def _change_channels(
+    workspace: str, version: str, distinct_id: str, edit: Callable[[ProfileChannels], ProfileChannels]
+) -> None:
+    """Reads the profile, `edit`s a copy of its channels (raising to refuse) and writes them back on condition that
+    nobody wrote since; starts over when somebody did."""
 
     def change() -> None:
         found = get_profile(workspace, version, distinct_id)
         if found is None:
             raise ProfileRefused(NO_SUCH_PROFILE)
         current, revision = found
-        merged = current.channel.model_copy()
+        channels = edit(current.channel.model_copy())
+        replace_profile(workspace, current.model_copy(update={"channel": channels, "updated_at": iso_utc()}), revision)
+
+    _with_retries(change)
+
+
+def patch_channels(workspace: str, version: str, distinct_id: str, body: ChannelPatch) -> StoredResponse:
+    """Single destinations are replaced, tokens added (deduplicated by value, at most MAX_TOKENS a channel)."""
+
+    def edit(channels: ProfileChannels) -> ProfileChannels:
         for name, value in body.channel:
             if value is None:
                 continue
             if name in TOKEN_CHANNELS:
-                value = _bounded(name, _add_tokens(getattr(current.channel, name), value))
-            setattr(merged, name, value)
-        replace_profile(workspace, current.model_copy(update={"channel": merged, "updated_at": iso_utc()}), revision)
+                value = _bounded(name, _add_tokens(getattr(channels, name), value))
+            setattr(channels, name, value)
+        return channels
 
-    _with_retries(change)
+    _change_channels(workspace, version, distinct_id, edit)
     return ok(UPDATED)
 
 
 def delete_channels(workspace: str, version: str, distinct_id: str, body: ChannelDelete) -> StoredResponse:
     """Whole channels (every destination of each), or the named tokens; 400 when none of them is there."""
 
-    def change() -> None:
-        found = get_profile(workspace, version, distinct_id)
-        if found is None:
-            raise ProfileRefused(NO_SUCH_PROFILE)
-        current, revision = found
-        channels = current.channel.model_copy()
+    def edit(channels: ProfileChannels) -> ProfileChannels:
         removed = False
         for name in body.channel or []:
             if getattr(channels, name.value) is not None:
@@ -226,9 +233,9 @@ def delete_channels(workspace: str, version: str, distinct_id: str, body: Channe
                 removed = True
         if not removed:
             raise ProfileRefused(NO_SUCH_CHANNEL)
-        replace_profile(workspace, current.model_copy(update={"channel": channels, "updated_at": iso_utc()}), revision)
+        return channels
 
-    _with_retries(change)
+    _change_channels(workspace, version, distinct_id, edit)
     return ok(CHANNEL_MODIFIED)
 
 

@@ -40,11 +40,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from notify.caches import per_container
-from notify.dal.definitions import get_event_definition
-from notify.dal.delivery_log import record_attempt, record_outcome
+from notify.dal.delivery_log import Attempt, count_attempt, record_outcome
 from notify.dal.idempotency_store import idempotency_store
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
+from notify.errors import ServiceUnavailable
 from notify.logic import budget
+from notify.logic.definitions import event_definition_to_send
 from notify.logic.providers import (
     Delivery,
     PermanentDeliveryError,
@@ -147,10 +148,17 @@ def _outcome_metric(state: DeliveryState) -> str:
     return "NotificationsRetried" if state is DeliveryState.queued else f"Notifications{state.value.capitalize()}"
 
 
-def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool = True, reported: bool = True) -> None:
+def _record(
+    message: NotificationMessage,
+    outcome: SendOutcome,
+    *,
+    counted: bool = True,
+    reported: bool = True,
+    created: dict[str, Any] | None = None,
+) -> None:
     """Count the outcome (unless already `counted`), write it to the delivery log and queue its report (unless
     already `reported` elsewhere). After a provider accepted, a failed write must not raise: raising would release
-    the claim and send again (R8)."""
+    the claim and send again (R8). `created`: the item this delivery's attempt created (record_outcome)."""
     if counted:
         count(_outcome_metric(outcome.state), channel=message.channel.value)
     try:
@@ -162,6 +170,7 @@ def _record(message: NotificationMessage, outcome: SendOutcome, *, counted: bool
             provider=outcome.provider,
             provider_message_id=outcome.provider_message_id,
             reason=outcome.reason,
+            created=created,
         )
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
@@ -179,10 +188,10 @@ _OUTCOME_LOG = {
 }
 
 
-def _record_attempt(message: NotificationMessage) -> int:
-    """Count an attempt in the delivery log (keeping the queue message for redrives); returns its number."""
+def _record_attempt(message: NotificationMessage) -> Attempt:
+    """Count an attempt in the delivery log (keeping the queue message for redrives)."""
     expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
-    return record_attempt(
+    return count_attempt(
         message.request_id,
         message.msg_id,
         channel=message.channel.value,
@@ -232,13 +241,15 @@ class _Suppressed(Exception):
 def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     """One delivery attempt; runs under the msg_id claim."""
     try:
-        attempt = _record_attempt(message)
+        attempt, created = _record_attempt(message)
     except (ClientError, BotoCoreError) as exc:
         raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
     try:
-        definition = get_event_definition(message.workspace, message.event)
-    except (ClientError, BotoCoreError) as exc:
-        raise TransientDeliveryError(f"event definition unavailable: {type(exc).__name__}") from exc
+        # Cached for up to a minute per container, as the API caches it (notify.logic.definitions).
+        definition = event_definition_to_send(message.workspace, message.event)
+    except ServiceUnavailable as exc:
+        cause = type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__
+        raise TransientDeliveryError(f"event definition unavailable: {cause}") from exc
     try:
         # Checked again here: a suppression added after the request was accepted still stops the send. An
         # unreadable list is retried, never taken for "not suppressed".
@@ -270,7 +281,7 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
         outcome = SendOutcome(DeliveryState.unknown, provider=exc.provider, reason=reason)
     else:
         outcome = SendOutcome(DeliveryState.sent, delivery.provider, delivery.provider_message_id)
-    _record(message, outcome)
+    _record(message, outcome, created=created)
     logger.info(
         _OUTCOME_LOG[outcome.state],
         extra={**_log_context(message), "attempt": attempt, "provider": outcome.provider, "reason": outcome.reason},
