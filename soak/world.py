@@ -27,6 +27,7 @@ from freezegun import freeze_time
 from moto.backends import get_backend
 from moto.core.models import botocore_stubber
 
+from local.moto_backend import dynamodb_writes_serialised
 from local.template import function_environment
 from notify.dal.api_keys import hash_api_key, put_api_key
 from notify.dal.clients import client
@@ -35,7 +36,7 @@ from notify.dal.profiles import create_profile
 from notify.models.definitions import ApiKeyRecord, AutomationDefinition, EventDefinition
 from notify.models.profiles import Profile, ProfileChannels
 from notify.settings import get_settings
-from tests.support.stack import ACCOUNT, REGION, Stack, atomic_dynamodb_writes, in_process_stack
+from tests.support.stack import ACCOUNT, REGION, Stack, in_process_stack
 
 # Scenario n starts at BASE_TIME + n * SCENARIO_SPACING: the same instant alone or in a run, so a replay of one
 # scenario sees the clock it saw in the run.
@@ -329,7 +330,7 @@ def world(dynamodb_url: str | None = None) -> Iterator[World]:
         monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
         clock = stack_of.enter_context(freeze_time(BASE_TIME))
         stack = stack_of.enter_context(in_process_stack(monkeypatch))
-        stack_of.enter_context(atomic_dynamodb_writes())
+        stack_of.enter_context(dynamodb_writes_serialised())
         for function in ("SenderFunction", "StatusApiFunction", "ProfilesApiFunction"):
             for name, value in function_environment(function, stack.resources).items():
                 if name not in ("POWERTOOLS_SERVICE_NAME",):
