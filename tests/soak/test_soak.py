@@ -116,6 +116,16 @@ def test_soak_regression_scenario_finds_no_violation(soak_world: Any, seed: int,
     assert runner.play_one(seed, index, steps).violations == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding (docs/soak.md): a keyed automation answered 202 unstored (its completion throttled), the "
+    "claim lapses, and its same-body retry, whose enqueue the queue refuses, stores a 500 'could not be queued' "
+    "although the first execution queued (and sent) every notification",
+)
+def test_soak_open_finding_seed_2026_scenario_7764(soak_world: Any) -> None:
+    assert runner.play_one(2026, 7764, [0, 1, 4]).violations == []
+
+
 SUMMARY = re.compile(
     r"^soak: (\d+) scenarios, (\d+) requests, (\d+) faults, (\d+) violations \(seed (\d+)(, DynamoDB Local)?\)$"
 )
