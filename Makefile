@@ -18,7 +18,7 @@ STACK_NAME = $(shell $(PYTHON) -c "import tomllib;print(tomllib.load(open('samco
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: deps sam-deps checkov-deps format lint template-check test unit e2e openapi run run-sam docker-engine bench build deploy stack-name clean
+.PHONY: deps sam-deps checkov-deps format lint template-check test unit e2e openapi run run-sam docker-engine bench soak build deploy stack-name clean
 
 deps: $(VENV)/.installed
 sam-deps: $(SAM_VENV)/.installed
@@ -72,7 +72,7 @@ unit: deps sam-deps
 # tests/sam_local needs Docker: without an engine it skips, saying why (in CI, docker-engine starts one).
 test: lint template-check node_modules/.installed
 	-@local/lambda_image/docker-engine.sh
-	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/infrastructure tests/faults tests/integration tests/client tests/fuzz tests/stress tests/sam_local \
+	PYENV_VERSION=$(PYENV_VERSION) $(PY) -m pytest tests/unit tests/infrastructure tests/faults tests/integration tests/client tests/fuzz tests/stress tests/soak tests/sam_local \
 		--cov=layers --cov=functions --cov-branch --cov-report= --cov-fail-under=$(COVERAGE_FLOOR)
 
 # The committed openapi.json; a unit test fails when it differs from what the models generate.
@@ -98,6 +98,14 @@ docker-engine:
 
 bench: deps
 	$(PY) -m bench
+
+# Seeded random fault schedules with the invariants checked after each (docs/soak.md); not part of `make test`,
+# which runs a 200-scenario smoke run (tests/soak). SEED= replays a run, SCENARIO= (and STEPS=) one scenario of it;
+# DDB=local puts the tables on AWS's DynamoDB Local (slower: 500 scenarios unless SCENARIOS= says otherwise).
+SCENARIOS ?= $(if $(filter local,$(DDB)),500,10000)
+soak: deps $(if $(filter local,$(DDB)),node_modules/.installed)
+	$(PY) -m soak --scenarios $(SCENARIOS) $(if $(SEED),--seed $(SEED)) $(if $(SCENARIO),--scenario $(SCENARIO)) \
+		$(if $(STEPS),--steps $(STEPS)) $(if $(filter local,$(DDB)),--dynamodb-local)
 
 build: sam-deps
 	PYENV_VERSION=$(PYENV_VERSION) $(SAM) build

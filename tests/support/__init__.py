@@ -8,6 +8,7 @@
 - local_stack.py: `python -m local` as a subprocess, over real HTTP;
 - deployed.py: a deployed stack named by samconfig.toml;
 - tls.py: certificates for loopback TLS servers;
+- environment.py: the environment of every in-process run (no AWS account, Powertools settings);
 - plugin.py: the fixtures.
 
 Suites import helpers from here, never from each other's conftest or test modules.

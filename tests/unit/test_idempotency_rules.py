@@ -394,6 +394,28 @@ def test_R8_completion_write_failure_still_answers_and_a_retry_reuses_ids(client
     assert retry.json()["response"] == first.json()["response"]
 
 
+def test_R8_a_retry_with_another_body_after_an_unstored_202_is_409_and_executes_nothing(
+    client: EventApiClient, stack: Stack
+) -> None:
+    """The first request was answered 202 but its completion failed, so that answer is not stored. A request
+    reusing the key with another body once the claim lapsed must not execute that body under the same ids: the
+    client would hold two different 202s for one key, and one msg_id two destinations (found by `make soak`,
+    seed 7 scenario 1174). It is a 409 that stores nothing; the first body's retry still completes the key."""
+    idempotency_table = stack.resources.tables["IdempotencyTable"]
+    with freeze_time(datetime.now(UTC)) as clock:
+        with fail_call("dynamodb", "UpdateItem", table=idempotency_table):
+            first = client.post(welcome(), key="unstored", context=FakeLambdaContext(remaining_ms=2_000))
+        assert first.status == 202
+        queued = stack.queued_messages()
+        clock.tick(timedelta(seconds=3))
+        changed = client.post(welcome(email="someone.else@example.com"), key="unstored")
+        assert changed.status == 409
+        assert stack.queued_messages() == queued  # nothing of the other body was queued
+        retry = client.post(welcome(), key="unstored")
+    assert (retry.status, retry.json()) == (202, first.json())
+    assert client.post(welcome(email="someone.else@example.com"), key="unstored").json() == first.json()
+
+
 # R9 ------------------------------------------------------------------------------------------
 
 

@@ -232,7 +232,9 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             earlier = exc.response.get("Item") or self._read_item(data_record.idempotency_key)
             old = self._item_to_data_record(earlier)
             _refuse_a_changed_request(old, claim)  # before a replay, a 409 or a take-over (M1)
-            if not self._lapsed_in_progress(old) or not self._take_over(data_record):
+            # A lapsed claim is taken over by the same request only: its first execution may have answered a 202
+            # it could not store, and another body re-executed under the same ids would be a second answer.
+            if not self._lapsed_in_progress(old) or _changed(old, claim) or not self._take_over(data_record):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
             received = earlier.get(RECEIVED_ATTR)
@@ -400,13 +402,17 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             super()._save_to_cache(data_record)
 
 
+def _changed(stored: DataRecord, claim: Claim) -> bool:
+    """Whether the record holds another request's fingerprint (one without, written before they were kept, is not
+    compared)."""
+    return bool(claim.fingerprint and stored.payload_hash and stored.payload_hash != claim.fingerprint)
+
+
 def _refuse_a_changed_request(stored: DataRecord, claim: Claim) -> None:
     """Strict mode (M1): a key whose record holds another request's fingerprint is refused, the record untouched.
     A record without one (written before fingerprints were kept) is not compared; the workspace's mode is read
     only when the fingerprints differ, so a replay of the same body costs nothing more."""
-    if not claim.fingerprint or not stored.payload_hash or stored.payload_hash == claim.fingerprint:
-        return
-    if claim.refuses_changed_request():
+    if _changed(stored, claim) and claim.refuses_changed_request():
         # Powertools lets its validation error through as it is (any other would become a persistence error).
         raise IdempotencyValidationError("Idempotency-Key reused with a different request")
 
