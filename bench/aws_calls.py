@@ -150,15 +150,18 @@ class Scenario:
 # Targets from issue 12: a new keyed request claims, enqueues and completes (3), the completion carrying the
 # request manifest in the same transaction; a replay reads the stored record (1) or nothing when warm (0);
 # a 1000-recipient bulk claims and completes (2) around 100 SendMessageBatch calls. Unkeyed and `test`
-# requests have no claim to carry the manifest: they write it and enqueue (2).
-NEW_KEYED_TARGET = 3
+# requests have no claim to carry the manifest: they write it and enqueue (2). Since issue 21 every request that
+# sends reads the workspace's suppression list once at the door (S rules, docs/contract.md section 8): one
+# BatchGetItem per 100 destinations, whatever the API, counted on top of issue 12's figures.
+SUPPRESSION_READS = 1
+NEW_KEYED_TARGET = 3 + SUPPRESSION_READS
 COLD_REPLAY_TARGET = 1
 WARM_REPLAY_TARGET = 0
-UNKEYED_TARGET = 2
-BULK_1000_TARGET = 2 + BULK_RECIPIENTS // 10
+UNKEYED_TARGET = 2 + SUPPRESSION_READS
+BULK_1000_TARGET = 2 + BULK_RECIPIENTS // 10 + BULK_RECIPIENTS // 100
 # By distinct_id (docs/contract.md section 6): claim, the profile's GetItem, its destinations recorded in the claim
-# (so a re-execution after a crash sends the same ones), enqueue, complete.
-BY_PROFILE_TARGET = 5
+# (so a re-execution after a crash sends the same ones), the suppression read, enqueue, complete.
+BY_PROFILE_TARGET = 5 + SUPPRESSION_READS
 BENCH_DISTINCT_ID = "bench-user"
 # Issue 23 (docs/contract.md section 8): a key lookup reads the record once (K1); a cancel of one run of the
 # two-step onboarding automation claims and completes its own key, queries the index once and writes once a step.
@@ -175,7 +178,9 @@ class ApiCase:
 
 CASES = (
     ApiCase("Event", EVENT_API, WELCOME),
-    ApiCase("Bulk, 1 item", BULK_API, {"event": "Welcome_Email", "batch": [{"to": WELCOME["to"], "data": {}}]}),
+    ApiCase(
+        "Bulk, 1 item", BULK_API, {"event": "Welcome_Email", "batch": [{"to": WELCOME["to"], "data": WELCOME["data"]}]}
+    ),
     ApiCase("Automations", AUTOMATION_API, ONBOARDING_PAYLOAD),
 )
 
@@ -216,15 +221,23 @@ def measure_request_calls() -> list[Scenario]:
             key = f"bench-{uuid.uuid4()}"
             scenarios.append(measure("new key, cold container", None, "caches empty", key=key, cold=True))
             key = f"bench-{uuid.uuid4()}"
-            scenarios.append(measure("new key, warm container", NEW_KEYED_TARGET, "claim+enqueue+complete", key=key))
+            scenarios.append(
+                measure("new key, warm container", NEW_KEYED_TARGET, "claim+suppressions+enqueue+complete", key=key)
+            )
             scenarios.append(measure("replay, warm container", WARM_REPLAY_TARGET, "Powertools local cache", key=key))
             scenarios.append(
                 measure("replay, cold container", COLD_REPLAY_TARGET, "read stored record", key=key, cold=True)
             )
             scenarios.append(
-                measure("test version (key ignored)", UNKEYED_TARGET, "manifest+enqueue", key=key, version="test")
+                measure(
+                    "test version (key ignored)",
+                    UNKEYED_TARGET,
+                    "suppressions+manifest+enqueue",
+                    key=key,
+                    version="test",
+                )
             )
-            scenarios.append(measure("no key", UNKEYED_TARGET, "manifest+enqueue", key=None))
+            scenarios.append(measure("no key", UNKEYED_TARGET, "suppressions+manifest+enqueue", key=None))
         bulk = ApiCase(f"Bulk, {BULK_RECIPIENTS}", BULK_API, bulk_body(BULK_RECIPIENTS))
         scenarios.append(
             _measure(
@@ -233,7 +246,7 @@ def measure_request_calls() -> list[Scenario]:
                 bulk,
                 "new key, warm container",
                 BULK_1000_TARGET,
-                "claim+100 batches+complete",
+                "claim+10 suppression reads+100 batches+complete",
                 key=f"bench-{uuid.uuid4()}",
             )
         )
@@ -257,7 +270,7 @@ def measure_request_calls() -> list[Scenario]:
                 by_profile,
                 "new key, warm container",
                 BY_PROFILE_TARGET,
-                "claim+profile+record+enqueue+complete",
+                "claim+profile+record+suppressions+enqueue+complete",
                 key=f"bench-{uuid.uuid4()}",
             )
         )
