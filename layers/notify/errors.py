@@ -13,9 +13,12 @@ class NotifyError(Exception):
     message = "Internal server error"
     retry_after_seconds: int | None = None
 
-    def __init_subclass__(cls, *, status: int, message: str | None = None, retry_after: int | None = None) -> None:
+    def __init_subclass__(
+        cls, *, status: int | None = None, message: str | None = None, retry_after: int | None = None
+    ) -> None:
         super().__init_subclass__()
-        cls.status_code = status
+        if status is not None:
+            cls.status_code = status
         if message is not None:
             cls.message = message
         if retry_after is not None:
@@ -103,6 +106,12 @@ class ServiceUnavailable(
     NotifyError, status=503, message="Service temporarily unavailable; retry later", retry_after=2
 ):
     """A store needed before execution is unreachable (R9): nothing sent, nothing stored."""
+
+
+class QueueingRetried(ServiceUnavailable):
+    """A re-execution of a key (its earlier execution answered but could not store its answer, and may have queued
+    every notification) whose own queueing failed for every one: answered 503 with nothing stored, and its claim kept,
+    so the retry re-executes under the same ids (R8) instead of a stored 500 the first answer never was (R4)."""
 
 
 class RequestNotFound(NotifyError, status=404):

@@ -19,6 +19,7 @@ from tests.support.faults import (
     THROTTLING,
     AwsError,
     aws_error,
+    queue_refuses,
 )
 from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, recorded_response
 from tests.support.sender import SenderDriver
@@ -143,3 +144,36 @@ def _request_ids(answer: dict[str, Any]) -> list[str]:
     if isinstance(answer.get("response"), list):
         return [item["request_id"] for item in answer["response"]]
     return [answer["request_id"]]
+
+
+@pytest.mark.parametrize("error", [PROVISIONED_THROUGHPUT_EXCEEDED], ids=error_id)
+def test_R4_a_re_execution_the_queue_refuses_is_503_keeps_the_claim_and_the_next_retry_answers_the_first_202(
+    api: Api, stack: Stack, sender: SenderDriver, error: AwsError, clock: Any
+) -> None:
+    # make soak, seed 2026 scenario 7764: the first execution answered a 202 it could not store (its notifications
+    # were queued); an hour later its retry re-executed while SQS refused everything and stored a 500 "could not be
+    # queued": a second, different answer for one key, about notifications that were in fact queued.
+    table = stack.resources.tables["IdempotencyTable"]
+    with aws_error("dynamodb", "UpdateItem", error, table=table):
+        first = api.client.post(api.body("a@example.com"), key="re-queued", context=FakeLambdaContext(2_000))
+    assert first.status == 202
+    queued_first = len(stack.queued_messages())
+
+    clock.tick(timedelta(hours=1))
+    with queue_refuses("@example.com"):
+        refused = api.client.post(api.body("a@example.com"), key="re-queued", context=FakeLambdaContext(2_000))
+
+    assert refused.status == 503 and refused.headers["retry-after"] == "2"
+    assert refused.json() == UNAVAILABLE and "idempotency-replayed" not in refused.headers
+    [held] = api.records(stack)
+    assert held["status"]["S"] == "INPROGRESS" and "data" not in held  # kept, nothing stored
+    assert len(stack.queued_messages()) == queued_first
+
+    clock.tick(timedelta(seconds=3))  # the kept claim lapses with the invocation that held it
+    retried = api.client.post(api.body("a@example.com"), key="re-queued")
+
+    assert retried.status == 202 and retried.body == first.body
+    [completed] = api.records(stack)
+    assert completed["status"]["S"] == "COMPLETED"
+    deliver_all(sender)
+    assert_delivered_at_most_once(api.emails_per_request)

@@ -33,6 +33,7 @@ from notify.caches import per_container
 from notify.dal import spilled_parts
 from notify.dal.clients import client
 from notify.dal.delivery_log import KeptManifests
+from notify.errors import QueueingRetried
 from notify.observability import logger
 from notify.settings import get_settings
 
@@ -89,6 +90,8 @@ class Claim:
     # The hashed key as the layer that hashed it made it (its prefix with it): Powertools hashes a request's data
     # twice on a replay (the claim, then the stored record's lookup), and once is enough.
     hashed_key: tuple[int, str, str] | None = None
+    # Whether this request took over a lapsed claim: an earlier execution of the key ran, and may have answered.
+    taken_over: bool = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Claim:
         # Powertools deep-copies `data` before handing it on; the claim must stay the request's one object.
@@ -193,6 +196,14 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             raise IdempotencyItemAlreadyExistsError(old_data_record=cached)
         self._claim(record, claim)
 
+    def delete_record(self, data: dict[str, Any], exception: Exception) -> None:
+        """Powertools' delete_record (3.37.0) when a request is refused, except for a re-execution whose queueing
+        failed: its claim is kept (it lapses with the invocation), so the retry re-executes under the same ids."""
+        if isinstance(exception, QueueingRetried):
+            logger.warning("claim kept for a retry", extra={"reason": "queueing failed on a re-execution"})
+            return
+        super().delete_record(data, exception)
+
     def save_success(self, data: dict[str, Any], result: dict) -> None:
         """Powertools' save_success (3.37.0), completing with the request's Claim."""
         made = self._record(data, "COMPLETED", result)
@@ -238,6 +249,7 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
                 self._save_to_cache(data_record=old)
                 raise IdempotencyItemAlreadyExistsError(old_data_record=old) from exc
             received = earlier.get(RECEIVED_ATTR)
+            claim.taken_over = True
             claim.expiry = old.expiry_timestamp
             claim.received_ms = int(received["N"]) if received else None
             claim.recorded_destinations = self._recorded_destinations(earlier)

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.queue import EnqueueFailed, Outgoing, enqueue_notifications
 from notify.deadline import time_budget_leaving
-from notify.errors import NotQueued, PayloadTooLarge
+from notify.errors import NotQueued, PayloadTooLarge, QueueingRetried
 from notify.logic.idempotency import RequestScope, derive_msg_id
 from notify.logic.recipients import Destinations
 from notify.logic.reports import queue_skipped_reports
@@ -185,6 +185,11 @@ def record_then_queue(
         if outgoing:  # none when every notification was skipped (inactive profiles): recorded, nothing to queue
             failed = queue_notifications(outgoing, api, manifests, bulk_request_id=bulk_request_id, kept=kept)
     if outgoing and len(failed) == len(outgoing):
+        if kept is not None and scope.claim.taken_over:
+            # An earlier execution of this key answered without storing its answer, and may have queued them all:
+            # a stored 500 would contradict it. Nothing is stored; the retry re-executes under the same ids.
+            count("QueueingRetried", api=api)
+            raise QueueingRetried()
         return Queued(failed, stored_error(NotQueued(refusal, request_id=request_id)))
     queue_skipped_reports(every_message, skipped or {})
     return Queued(failed)
