@@ -26,6 +26,17 @@ def per_container(function: Callable[..., T]) -> functools._lru_cache_wrapper[T]
     return cached
 
 
+def per_container_bounded(maxsize: int) -> Callable[[Callable[..., T]], functools._lru_cache_wrapper[T]]:
+    """`functools.lru_cache(maxsize)`, forgotten by `reset()`: for results keyed by what a client sends."""
+
+    def decorate(function: Callable[..., T]) -> functools._lru_cache_wrapper[T]:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+        _clears.append(cached.cache_clear)
+        return cached
+
+    return decorate
+
+
 def on_reset(clear: Callable[[], Any]) -> Callable[[], Any]:
     """Register `clear` (which empties a cache of its own) with `reset()`; returns it unchanged."""
     _clears.append(clear)

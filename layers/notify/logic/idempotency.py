@@ -34,7 +34,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
-from notify.caches import on_reset, per_container
+from notify.caches import per_container, per_container_bounded
 from notify.dal.delivery_log import KeptManifests
 from notify.dal.idempotency_store import Claim, idempotency_store
 from notify.deadline import time_budget_leaving
@@ -363,12 +363,6 @@ def look_up_key(workspace: str, version: str, api: str, raw_key: str) -> StoredR
 # container's cache then costs a dict lookup instead of parsing and hashing the body again.
 _FINGERPRINTS_KEPT = 256
 _FINGERPRINTED_BODY_BYTES = 16 * 1024
-_fingerprints: dict[str | bytes, str] = {}
-
-
-@on_reset
-def forget_fingerprints() -> None:
-    _fingerprints.clear()
 
 
 def request_fingerprint(body: str | bytes | None) -> str:
@@ -377,13 +371,12 @@ def request_fingerprint(body: str | bytes | None) -> str:
     limit, which is refused anyway: it is not parsed twice for nothing)."""
     if body is None or len(body) > _FINGERPRINTED_BODY_BYTES:
         return _fingerprint(body)
-    found = _fingerprints.get(body)
-    if found is None:
-        found = _fingerprint(body)
-        if len(_fingerprints) >= _FINGERPRINTS_KEPT:
-            _fingerprints.clear()
-        _fingerprints[body] = found
-    return found
+    return _remembered_fingerprint(body)
+
+
+@per_container_bounded(_FINGERPRINTS_KEPT)
+def _remembered_fingerprint(body: str | bytes) -> str:
+    return _fingerprint(body)
 
 
 def _fingerprint(body: str | bytes | None) -> str:
