@@ -12,7 +12,7 @@ function = http_function("automation_api", preload=_PRELOAD)
 lambda_handler = function.lambda_handler
 
 
-@function.post("/v1/<workspace>/<version>/automation/<automation_id>/trigger")
+@function.post("/v1/<workspace>/<version>/automation/<automation_id>/trigger", idempotent="automation")
 def trigger_automation(workspace: str, version: str, automation_id: str) -> Response:
     # Imported on the first request, not at cold start (notify/api.py). Any JSON payload; every step must resolve
     # against it before anything is queued (R5).
@@ -27,7 +27,7 @@ def trigger_automation(workspace: str, version: str, automation_id: str) -> Resp
     )
 
 
-@function.post("/v1/<workspace>/<version>/automation/<automation_id>/cancel")
+@function.post("/v1/<workspace>/<version>/automation/<automation_id>/cancel", idempotent="cancel")
 def cancel_automation(workspace: str, version: str, automation_id: str) -> Response:
     # Idempotent like the other POSTs, in its own key scope (C3): its answer is stored and replayed.
     from notify.logic.cancellations import accept_cancel

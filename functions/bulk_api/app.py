@@ -10,7 +10,7 @@ function = http_function("bulk_api", preload=("notify.logic.bulk", "notify.model
 lambda_handler = function.lambda_handler
 
 
-@function.post("/v1/<workspace>/<version>/event/bulk")
+@function.post("/v1/<workspace>/<version>/event/bulk", idempotent="bulk")
 def post_bulk(workspace: str, version: str) -> Response:
     # Imported on the first request, not at cold start (notify/api.py). The whole body is validated before
     # anything is queued: one bad item and nothing is stored or sent (R5).

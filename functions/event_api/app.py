@@ -10,7 +10,7 @@ function = http_function("event_api", preload=("notify.logic.events", "notify.mo
 lambda_handler = function.lambda_handler
 
 
-@function.post("/v1/<workspace>/<version>/event")
+@function.post("/v1/<workspace>/<version>/event", idempotent="event")
 def post_event(workspace: str, version: str) -> Response:
     # Imported on the first request, not at cold start (notify/api.py). The body is parsed inside the claimed
     # section: a stored answer replays whatever it now says (R4).

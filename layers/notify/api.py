@@ -12,11 +12,13 @@ import importlib
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import ResponseBuilder
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from notify import snapstart
 from notify.deadline import RESERVE_FRACTION, time_budget
@@ -247,15 +249,59 @@ def lazy_module(name: str) -> Any:
     return _LazyModule(name)
 
 
+# A keyed POST route of a function: its path as the resolver matches it, and the key scope it serves (R2).
+KeyedRoute = tuple[re.Pattern[str], "ApiName"]
+
+
+def replay_without_resolver(keyed: Sequence[KeyedRoute], event: dict[str, Any]) -> dict[str, Any] | None:
+    """A replay the container can answer from its cache (R4), answered as the resolver would answer it, without it:
+    the same route match, the same authentication (a key this container looked up within the cache's time), the
+    same stored answer and hook (notify.logic.idempotency.replay_from_container), the same response dict. A replay
+    costs about a third of the full path's time (docs/bench.md). None for anything else, or in any doubt (a key
+    not in the cache, another body, a malformed event): the resolver then serves it, middlewares and all."""
+    if not keyed:
+        return None
+    proxy = APIGatewayProxyEventV2(event)
+    try:
+        if proxy.http_method.upper() != "POST":
+            return None
+        path = proxy.path
+        headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    except (KeyError, TypeError, AttributeError):
+        return None
+    found = next(((match, api) for rule, api in keyed if (match := rule.match(path)) is not None), None)
+    if found is None:
+        return None
+    match, api = found
+    workspace, version = match["workspace"], match["version"]
+    from notify.logic.auth import authenticated_from_cache
+
+    if version != "live" or not authenticated_from_cache(headers.get("authorization"), workspace):
+        return None
+    try:
+        body: str | bytes | None = proxy.decoded_body
+    except (ValueError, UnicodeDecodeError):
+        body = proxy.body  # as `serve` reads it
+    from notify.logic.idempotency import replay_from_container
+
+    stored = replay_from_container(api, workspace, version, headers, body)
+    if stored is None:
+        return None
+    return ResponseBuilder[APIGatewayProxyEventV2](to_response(stored)).build(proxy)
+
+
 @dataclass(frozen=True)
 class HttpFunction:
     """One HTTP API function: its resolver and its Lambda handler. `functions/<name>/app.py` adds its routes with
-    `get`, `post`, `put`, `patch` and `delete` (traced), and exports `lambda_handler`."""
+    `get`, `post`, `put`, `patch` and `delete` (traced), and exports `lambda_handler`. A POST served by `serve`
+    names its key scope (`post(path, idempotent="event")`), so a replay the container holds is answered before the
+    resolver (replay_without_resolver)."""
 
     app: APIGatewayHttpResolver
     lambda_handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    keyed: list[KeyedRoute] = field(default_factory=list)
 
-    def route(self, method: str, path: str) -> Callable[[Route], Route]:
+    def route(self, method: str, path: str, *, idempotent: ApiName | None = None) -> Callable[[Route], Route]:
         # The authentication middleware lets a request the route table does not know through to its 404 or 405
         # (notify.routes): a route served but missing from the table would be served unauthenticated. Refused here,
         # at cold start, where every test of the function sees it.
@@ -265,8 +311,11 @@ class HttpFunction:
         def register(handler: Route) -> Route:
             traced = tracer.capture_method(handler)
             # The template routes the trailing-slash twin here too (notify.routes): the resolver serves both.
-            self.app.route(path, method)(traced)
-            self.app.route(trailing_slash_twin(path), method)(traced)
+            for served in (path, trailing_slash_twin(path)):
+                self.app.route(served, method)(traced)
+                if idempotent is not None:
+                    # The resolver's own pattern for the path, so both match exactly the same requests.
+                    self.keyed.append((self.app._compile_regex(served), idempotent))
             return handler
 
         return register
@@ -274,8 +323,8 @@ class HttpFunction:
     def get(self, path: str) -> Callable[[Route], Route]:
         return self.route("GET", path)
 
-    def post(self, path: str) -> Callable[[Route], Route]:
-        return self.route("POST", path)
+    def post(self, path: str, *, idempotent: ApiName | None = None) -> Callable[[Route], Route]:
+        return self.route("POST", path, idempotent=idempotent)
 
     def put(self, path: str) -> Callable[[Route], Route]:
         return self.route("PUT", path)
@@ -310,10 +359,22 @@ def http_function(name: str, preload: Sequence[str] = ()) -> HttpFunction:
     app = build_resolver()
     snapstart.register(preload=preload)
 
+    keyed: list[KeyedRoute] = []
+
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler
     @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return app.resolve(event, context)
 
-    return HttpFunction(app, lambda_handler)
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        # A replay the container holds is answered before the decorators: it logs nothing for the Logger's context
+        # to mark, writes its one count itself, and is done in a third of the time (docs/bench.md).
+        try:
+            replayed = replay_without_resolver(keyed, event)
+        except Exception:
+            logger.exception("replay from the container's cache failed; the resolver answers")
+            replayed = None
+        return replayed if replayed is not None else resolve(event, context)
+
+    return HttpFunction(app, lambda_handler, keyed)

@@ -48,6 +48,38 @@ class ApiClient:
         route: str | None = None,
         context: FakeLambdaContext | None = None,
     ) -> HttpResult:
+        event = self.event(
+            body,
+            key=key,
+            headers=headers,
+            version=version,
+            workspace=workspace,
+            api_key=api_key,
+            raw_body=raw_body,
+            binary_body=binary_body,
+            route=route,
+        )
+        response = self.module.lambda_handler(event, context or FakeLambdaContext(self.timeout_ms))
+        return HttpResult(
+            status=response["statusCode"],
+            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
+            body=response.get("body", ""),
+        )
+
+    def event(
+        self,
+        body: Any = None,
+        *,
+        key: str | None = None,
+        headers: dict[str, str] | None = None,
+        version: str = "live",
+        workspace: str | None = None,
+        api_key: str | None = "default",
+        raw_body: str | None = None,
+        binary_body: bytes | None = None,
+        route: str | None = None,
+    ) -> dict[str, Any]:
+        """The API Gateway event `post` sends."""
         event = copy.deepcopy(sample_event(self.sample))
         workspace = workspace or self.workspace.workspace
         path = f"/v1/{workspace}/{version}/{route or self.route}"
@@ -67,12 +99,7 @@ class ApiClient:
         if binary_body is not None:
             # As API Gateway passes a body that is not UTF-8 text.
             event["body"], event["isBase64Encoded"] = base64.b64encode(binary_body).decode(), True
-        response = self.module.lambda_handler(event, context or FakeLambdaContext(self.timeout_ms))
-        return HttpResult(
-            status=response["statusCode"],
-            headers={name.lower(): value for name, value in response.get("headers", {}).items()},
-            body=response.get("body", ""),
-        )
+        return event
 
 
 class EventApiClient(ApiClient):

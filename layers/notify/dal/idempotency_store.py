@@ -158,6 +158,11 @@ class RequestExpiryDynamoDBPersistenceLayer(DynamoDBPersistenceLayer):
             claim.hashed_key = (id(self), self.function_name, hashed)
         return hashed
 
+    def hashed_key(self, scoped_key: list[str]) -> str:
+        """The hashed key of a request whose data's `event_key_jmespath` selects `scoped_key` (the API's
+        `[workspace, api, key]`), as Powertools makes it, without the query: a replay from the container's cache."""
+        return f"{self.function_name}#{self._generate_hash(data=scoped_key)}"
+
     def _expiry(self, claim: Claim) -> int:
         return claim.expiry or claim.requested_expiry or self._get_expiry_timestamp()
 

@@ -59,6 +59,18 @@ def authenticate(authorization: str | None, workspace: str) -> None:
         raise InvalidApiDetails()
 
 
+def authenticated_from_cache(authorization: str | None, workspace: str) -> bool:
+    """Whether the header carries an active key of `workspace` that this container looked up less than the cache's
+    time ago. False when it does not know: `authenticate` then decides, and may read the key."""
+    api_key = bearer_token(authorization)
+    if api_key is None:
+        return False
+    key_hash = hash_api_key(api_key)
+    with _lock:
+        hit = _cache.get(key_hash)
+    return hit is not None and hit[1] == workspace and time.monotonic() - hit[0] < get_settings().auth_cache_seconds
+
+
 @on_reset
 def forget_cached_keys() -> None:
     with _lock:

@@ -31,7 +31,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from notify.caches import per_container, per_container_bounded
@@ -390,6 +390,32 @@ def _fingerprint(body: str | bytes | None) -> str:
         except (ValueError, RecursionError):
             pass  # not JSON (or nested past what json parses): its bytes are its identity
     return "raw:" + hashlib.sha256(raw).hexdigest()
+
+
+def replay_from_container(
+    api: ApiName, workspace: str, version: str, headers: Mapping[str, str], body: str | bytes | None
+) -> StoredResponse | None:
+    """The answer this container's cache holds for the request's key (R4), found as the full path finds it but
+    without building its claim: the same record, the same hook (`Idempotency-Replayed`, the IdempotencyReplayed
+    count). None whenever the full path must decide: no key or a blank one, a `test` request, a key the container
+    holds no completed answer for (a cold container, a claim in progress, an expired record), or a body whose
+    fingerprint differs from the stored one (M1 reads the workspace's mode there)."""
+    if version != "live":
+        return None
+    try:
+        key = read_idempotency_key(headers)
+    except RequestValidationError:
+        return None
+    store = idempotency_store(api)
+    if key is None or not store.configured:
+        return None
+    cached = store._retrieve_from_cache(idempotency_key=store.hashed_key([workspace, api, key]))
+    if cached is None or cached.status != STATUS_CONSTANTS["COMPLETED"]:
+        return None
+    if cached.payload_hash and cached.payload_hash != request_fingerprint(body):
+        return None
+    response: StoredResponse = _mark_replayed(cached.response_json_as_dict(), cached)
+    return response
 
 
 def serve_request(
