@@ -173,10 +173,15 @@ class CapacityMeter:
             size = sum(item_size(item) for item in parsed.get("Items", []))
             reads[params["TableName"]] += read_units(size, consistent=bool(params.get("ConsistentRead")))
         elif operation == "BatchGetItem":
-            for table, items in parsed.get("Responses", {}).items():
-                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
-                for item in items:
-                    reads[table] += read_units(item_size(item), consistent=consistent)
+            # Each key read is billed as a GetItem: an item found by its size, a key that holds none the least a read
+            # costs (DynamoDB bills both); keys DynamoDB handed back unprocessed are not billed.
+            unprocessed = parsed.get("UnprocessedKeys", {})
+            for table, request in params["RequestItems"].items():
+                consistent = bool(request.get("ConsistentRead"))
+                found = parsed.get("Responses", {}).get(table, [])
+                missing = len(request["Keys"]) - len(unprocessed.get(table, {}).get("Keys", [])) - len(found)
+                reads[table] += sum(read_units(item_size(item), consistent=consistent) for item in found)
+                reads[table] += max(0, missing) * read_units(0, consistent=consistent)
         elif operation == "TransactGetItems":
             for entry, answer in zip(params["TransactItems"], parsed.get("Responses", []), strict=False):
                 reads[entry["Get"]["TableName"]] += 2 * read_units(item_size(answer.get("Item")), consistent=True)

@@ -58,7 +58,9 @@ def test_capacity_meter_bills_a_keyed_event_as_dynamodb_and_sqs_would(client: Ev
     # The claim (one unit: the record is under 1 KB), then the completion transaction: two units an item for
     # the record and the request manifest.
     assert units["dynamodb_write_units"] == {"IdempotencyTable": 1 + 2, "DeliveryLogTable": 2}
-    assert units["dynamodb_read_units"] == {}
+    # The suppression check at the door (S1): one strongly consistent read of a key that holds no entry, billed
+    # the least a read costs.
+    assert units["dynamodb_read_units"] == {"SuppressionsTable": 1.0}
     assert units["sqs_requests"] == {"SendMessageBatch": 1}
     assert 0 < units["sqs_payload_bytes"] < 64 * 1024
 
