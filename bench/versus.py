@@ -140,8 +140,13 @@ def _alternate(
 
 
 # -- where a replay's and a new key's time goes in the product, per step (cProfile, scaled to the median)
-# Each step is a function on the request's path; a step's own time is its inclusive time less the next step's.
-REPLAY_CHAIN = (
+# Each chain is the functions on the request's path, outermost first; a step's own time is its inclusive time less
+# the next step's. A side step is a call inside the chain step it names; its time is taken out of that step's.
+Step = tuple[str, str, str]  # label, file (its path's end), function
+SideStep = tuple[str, str, str, str]  # label, file, function, the chain step it runs in
+
+NEW_KEY_CHAIN: tuple[Step, ...] = (
+    ("handler: the replay shortcut's check (a miss)", "notify/api.py", "lambda_handler"),
     ("Logger.inject_lambda_context (log context, correlation id)", "logging/logger.py", "decorate"),
     ("Metrics.log_metrics (flush at the end)", "metrics/provider/base.py", "decorate"),
     ("resolver: event, route, response", "event_handler/api_gateway.py", "resolve"),
@@ -150,11 +155,29 @@ REPLAY_CHAIN = (
     ("serve_request: key, scope, decorator per request", "notify/logic/idempotency.py", "run_idempotently"),
     ("Powertools idempotency: hash, local cache", "idempotency/idempotency.py", "decorate"),
 )
-SIDE_STEPS = (
-    ("replay hook: Idempotency-Replayed, metric record", "notify/logic/idempotency.py", "_mark_replayed"),
-    ("claim (PutItem; on a replay, its local cache check)", "notify/dal/idempotency_store.py", "save_inprogress"),
-    ("execute: validate, build, enqueue", "notify/logic/idempotency.py", "execute_and_remember"),
-    ("completion (TransactWriteItems)", "notify/dal/idempotency_store.py", "save_success"),
+NEW_KEY_SIDE_STEPS: tuple[SideStep, ...] = tuple(
+    (label, path, function, NEW_KEY_CHAIN[-1][0])
+    for label, path, function in (
+        ("claim (PutItem)", "notify/dal/idempotency_store.py", "save_inprogress"),
+        ("execute: validate, build, enqueue", "notify/logic/idempotency.py", "execute_and_remember"),
+        ("completion (TransactWriteItems)", "notify/dal/idempotency_store.py", "save_success"),
+    )
+)
+# A replay the container holds never reaches the resolver (notify.api.replay_without_resolver).
+REPLAY_CHAIN: tuple[Step, ...] = (
+    ("handler", "notify/api.py", "lambda_handler"),
+    ("replay shortcut: event, route match, body", "notify/api.py", "replay_without_resolver"),
+    ("cached answer: key hash, local cache, fingerprint", "notify/logic/idempotency.py", "replay_from_container"),
+)
+REPLAY_SIDE_STEPS: tuple[SideStep, ...] = (
+    ("authentication (cached key)", "notify/logic/auth.py", "authenticated_from_cache", REPLAY_CHAIN[1][0]),
+    (
+        "replay hook: Idempotency-Replayed, metric record",
+        "notify/logic/idempotency.py",
+        "_mark_replayed",
+        REPLAY_CHAIN[2][0],
+    ),
+    ("response dict (Powertools' ResponseBuilder)", "event_handler/api_gateway.py", "build", REPLAY_CHAIN[1][0]),
 )
 
 
@@ -166,22 +189,23 @@ def _inclusive(stats: pstats.Stats, path: str, function: str) -> tuple[int, floa
     return calls, seconds
 
 
-def _steps(profile: cProfile.Profile, requests: int, median_ms: float) -> dict[str, float]:
+def _steps(
+    profile: cProfile.Profile, median_ms: float, chain: tuple[Step, ...], side_steps: tuple[SideStep, ...]
+) -> dict[str, float]:
     """Median ms per request of each step, from the profiler's shares of the handler's time."""
     stats = pstats.Stats(profile)
-    inclusive = [(label, _inclusive(stats, path, fn)[1]) for label, path, fn in REPLAY_CHAIN]
-    side = [(label, _inclusive(stats, path, fn)[1]) for label, path, fn in SIDE_STEPS]
+    inclusive = [(label, _inclusive(stats, path, fn)[1]) for label, path, fn in chain]
     total = inclusive[0][1]
     if total <= 0:
         return {}
     own: dict[str, float] = {}
     for (label, seconds), (_next, inner) in zip(inclusive, [*inclusive[1:], ("", 0.0)], strict=True):
         own[label] = seconds - inner
-    last = REPLAY_CHAIN[-1][0]
-    for label, seconds in side:
+    for label, path, fn, parent in side_steps:
+        seconds = _inclusive(stats, path, fn)[1]
         if seconds > 0:
             own[label] = seconds
-            own[last] -= seconds
+            own[parent] -= seconds
     scale = median_ms / total
     return {label: round(seconds * scale, 3) for label, seconds in own.items() if seconds > 0}
 
@@ -249,8 +273,12 @@ def _latency(stack: InProcessStack, design: MinimalDesign) -> dict[str, Any]:
             "minimal": _median_breakdown(new_m.breakdown, "code"),
         },
         "product_steps_median_ms": {
-            "replay": _steps(replay_profile, PROFILED_REPLAYS, figures["product"]["replay"]["median_ms"]),
-            "new_key": _steps(new_profile, PROFILED_NEW_KEYS, figures["product"]["new_key"]["median_ms"]),
+            "replay": _steps(
+                replay_profile, figures["product"]["replay"]["median_ms"], REPLAY_CHAIN, REPLAY_SIDE_STEPS
+            ),
+            "new_key": _steps(
+                new_profile, figures["product"]["new_key"]["median_ms"], NEW_KEY_CHAIN, NEW_KEY_SIDE_STEPS
+            ),
         },
         "iterations": {"new_key": len(new_p.seconds), "replay": len(replay_p.seconds)},
     }
