@@ -120,8 +120,9 @@ def test_R8_sender_completion_throttled_after_ses_accepted_never_sends_again(
 def test_R8_no_outcome_written_after_ses_accepted_keeps_the_claim_and_never_sends_again(
     client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
 ) -> None:
-    """SES took the email and no write of the outcome succeeds (the put unreachable, the update throttled): the claim stays
-    held, so no copy SQS delivers again is sent; the last receive records `unknown` (what the sender knows)."""
+    """SES took the email and no write of the outcome succeeds (the put unreachable, the update throttled): the
+    claim stays held, so no copy SQS delivers again is sent; the last receive records `unknown` (what the sender
+    knows)."""
     accepted = client_api.client.post(client_api.body("a@example.com"), key="sender-no-outcome").json()
     [message] = stack.queued_messages()
     table = stack.resources.tables["DeliveryLogTable"]

@@ -270,8 +270,7 @@ def idempotency_statement(function: str, sid: str | None = None) -> dict[str, An
     [statement] = [
         s
         for s in statements(function)
-        if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]}
-        and (sid is None or s.get("Sid") == sid)
+        if s.get("Resource") == {"Fn::GetAtt": ["IdempotencyTable", "Arn"]} and (sid is None or s.get("Sid") == sid)
     ]
     return statement
 

@@ -12,6 +12,7 @@ Exactly one provider call per msg_id must follow.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -81,13 +82,13 @@ def test_R8_twenty_copies_of_one_message_raced_by_the_senders_are_sent_once(
     for body in bodies:
         queue_copies(stack, body)
 
+    def done(body: dict[str, Any]) -> dict[str, Any] | None:
+        found = delivery_item(dynamodb, body)
+        return found if found is not None and found.get("guard", {}).get("S") == "done" else None
+
     for body in bodies:
-        item = wait_for(
-            lambda body=body: (found := delivery_item(dynamodb, body)) and found.get("guard", {}).get("S") == "done"
-            and found,
-            timeout=60,
-            message="the copies to be delivered",
-        )
+        item = wait_for(functools.partial(done, body), timeout=60, message="the copies to be delivered")
+        assert item is not None
         assert item["state"]["S"] == "sent"
         assert item["attempts"]["N"] == "1"  # one claim won; every other copy found it held or done
     time.sleep(1)  # copies still being retried (they found the claim held) have nothing more to send

@@ -14,7 +14,7 @@ from notify.dal.delivery_log import claim_delivery, count_attempt
 from notify.dal.idempotency_store import send_guard_id
 from notify.logic.sender import read_message, send_notification
 from notify.observability import mask_destination
-from tests.support.clients import AutomationApiClient, EventApiClient, StatusApiClient, welcome
+from tests.support.clients import EventApiClient, StatusApiClient, welcome
 from tests.support.faults import fail_call
 from tests.support.sender import SenderDriver
 from tests.support.stack import Stack, load_function, sent_emails, sent_sms

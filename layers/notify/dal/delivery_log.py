@@ -322,7 +322,9 @@ def claim_delivery(
             condition = f"attribute_not_exists({GUARD_ATTR}) AND #state = :state"
         elif guard != RELEASED:
             return Refused(item, held=guard == HELD)
-        claimed = _claim_released(ddb, key, condition, item, token, channel, destination, now, expires_at, message, table)
+        claimed = _claim_released(
+            ddb, key, condition, item, token, channel, destination, now, expires_at, message, table
+        )
         if claimed is not None:
             return Claimed(Attempt(claimed, None))
         found = _read(ddb, key, table)  # another copy claimed it first: what holds it now

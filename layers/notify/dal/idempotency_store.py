@@ -456,7 +456,9 @@ def read_send_guard(msg_id: str) -> tuple[str, dict[str, Any] | None] | None:
     notify.logic.sender honours these until they expire (they outlive every copy of their message)."""
     item = (
         client("dynamodb")
-        .get_item(TableName=get_settings().idempotency_table, Key={"id": {"S": send_guard_id(msg_id)}}, ConsistentRead=True)
+        .get_item(
+            TableName=get_settings().idempotency_table, Key={"id": {"S": send_guard_id(msg_id)}}, ConsistentRead=True
+        )
         .get("Item")
     )
     if item is None or int(item.get("expiration", {}).get("N", "0")) < int(time.time()):

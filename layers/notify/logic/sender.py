@@ -284,7 +284,12 @@ def _deliver(message: NotificationMessage, providers: Providers, attempt: Attemp
     _record(message, outcome, created=attempt.created)
     logger.info(
         _OUTCOME_LOG[outcome.state],
-        extra={**_log_context(message), "attempt": attempt.number, "provider": outcome.provider, "reason": outcome.reason},
+        extra={
+            **_log_context(message),
+            "attempt": attempt.number,
+            "provider": outcome.provider,
+            "reason": outcome.reason,
+        },
     )
     return outcome
 
