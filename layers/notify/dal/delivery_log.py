@@ -314,9 +314,9 @@ def claim_delivery(
             legacy = legacy_guard(msg_id) if legacy_guard is not None else None
             if legacy is not None:
                 status, outcome = legacy
-                if status != "COMPLETED":
-                    return Refused(item, held=True)
-                return Refused({**item, **(outcome or {}), "legacy": True}, held=False)
+                if status != "COMPLETED" or not outcome or "state" not in outcome:
+                    return Refused(item, held=True)  # in progress (or an outcome it cannot tell): never sent again
+                return Refused({**item, **outcome, "legacy": True}, held=False)
             if item.get("state", DeliveryState.queued.value) not in (DeliveryState.queued.value, "failed"):
                 return Refused(item, held=False)
             condition = f"attribute_not_exists({GUARD_ATTR}) AND #state = :state"

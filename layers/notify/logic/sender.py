@@ -394,13 +394,11 @@ def _claimed_elsewhere(
         logger.error("delivery outcome unknown", extra=_log_context(message))
         return outcome
     state = DeliveryState(item.get("state", DeliveryState.queued.value))
-    # The sender's own outcome: a provider event after it (delivered, bounced) says the provider took it.
-    outcome = SendOutcome(
-        DeliveryState.sent if state in _TAKEN_BY_PROVIDER else state,
-        item.get("provider"),
-        item.get("provider_message_id"),
-        item.get("reason"),
-    )
+    if state in _TAKEN_BY_PROVIDER:
+        # The sender's own outcome was `sent`: a provider event after it (delivered, bounced) moved the state on.
+        outcome = SendOutcome(DeliveryState.sent, item.get("provider"), item.get("provider_message_id"))
+    else:
+        outcome = SendOutcome(state, item.get("provider"), item.get("provider_message_id"), item.get("reason"))
     logger.info("duplicate notification skipped", extra=_log_context(message))
     count("NotificationsDuplicate", channel=message.channel.value)
     # A `cancelled` outcome is the cancel route's: the cancel queued its report already (C1).
