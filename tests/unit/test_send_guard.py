@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from notify.dal.delivery_log import claim_delivery, count_attempt
@@ -189,3 +190,26 @@ def test_R8_two_copies_of_a_redriven_unknown_notification_send_it_exactly_once_m
     assert redriven.queued
     assert len(sent_emails()) == 1
     assert shown(status, request_id)["state"] == "sent"
+
+
+def test_R8_a_dead_lettered_notification_never_claimed_keeps_its_item_as_long_as_a_claimed_one(
+    client: EventApiClient, sender: SenderDriver, stack: Stack, status: StatusApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the queue's last receive, a message never started (no time left) is recorded `failed` in one write that
+    creates its item: released (a later copy may still send it), and expiring no sooner than a claimed item."""
+    from notify.logic import budget
+    from notify.logic.sender import NotStarted
+
+    request_id = client.post(welcome(), key="dead-lettered-unclaimed").json()["request_id"]
+    [message] = stack.queued_messages()
+    monkeypatch.setattr(budget, "can_start_message", lambda: False)
+    providers = load_function("sender").providers()
+
+    with pytest.raises(NotStarted):
+        send_notification(read_message(json.dumps(message), "m"), 5, providers)
+
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"]) == ("failed", 1)
+    [item] = stack.send_guards()
+    assert item["guard"]["S"] == "released"
+    assert int(item["expires_at"]["N"]) >= max(message["dedupe_until"] + 345_600, int(time.time()) + 30 * DAY - 60)

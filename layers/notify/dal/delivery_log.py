@@ -462,7 +462,7 @@ def record_outcome(
     table: str | None = None,
     created: dict[str, Any] | None = None,
     release: str | None = None,
-    attempt: tuple[str, str, str | None] | None = None,
+    attempt: tuple[str, str, str | None, int] | None = None,
 ) -> bool:
     """Set a notification's state; never moves a notification the provider took (`sent`, or a provider event's state
     after it) to another state. False when it was taken (or, for a release, when another delivery holds it).
@@ -470,8 +470,8 @@ def record_outcome(
     The same write ends the msg_id's claim (R8): a final outcome leaves the guard `done`; `release` (the token of
     the claim this delivery held, or tried to take) leaves it `released` instead, for an outcome that sent nothing
     (a transient failure, a dead letter), so the next copy may claim it, and never frees another sender's claim.
-    `attempt` (channel, masked destination, queue message) counts an attempt in the same write, for an outcome that
-    may be the msg_id's first record.
+    `attempt` (channel, masked destination, queue message, expiry) counts an attempt in the same write, for an
+    outcome that may be the msg_id's first record.
 
     `created` is the item as this delivery's claim created it (Attempt.created): while nothing else has written it
     since (still `queued`, its first attempt, no provider event), the outcome replaces it whole, with what the
@@ -498,9 +498,13 @@ def record_outcome(
         assignments.append("sent_at = :now")
     counted = ""
     if attempt is not None:
-        channel, destination, message = attempt
-        assignments += ["channel = if_not_exists(channel, :channel)", "destination = if_not_exists(destination, :to)"]
-        values.update({":channel": channel, ":to": destination, ":one": 1})
+        channel, destination, message, expires_at = attempt
+        assignments += [
+            "channel = if_not_exists(channel, :channel)",
+            "destination = if_not_exists(destination, :to)",
+            "expires_at = if_not_exists(expires_at, :expires_at)",
+        ]
+        values.update({":channel": channel, ":to": destination, ":one": 1, ":expires_at": expires_at})
         if message is not None:
             assignments.append("message = if_not_exists(message, :message)")
             values[":message"] = message

@@ -100,7 +100,7 @@ class Claim:
 
 
 def _claim_of(data: dict[str, Any]) -> Claim:
-    """The request's Claim in Powertools' `data`; a fresh one where the caller passes none (the sender's guards)."""
+    """The request's Claim in Powertools' `data`; a fresh one where the caller passes none."""
     claim = data.get("claim")
     if not isinstance(claim, Claim):
         claim = Claim()

@@ -155,7 +155,14 @@ def _record(
     outcome that may be the msg_id's first record counts an attempt and names its channel and destination."""
     if counted:
         count(_outcome_metric(outcome.state), channel=message.channel.value)
-    attempt = (message.channel.value, mask_destination(message.destination), message.model_dump_json())
+    attempt = None
+    if with_attempt:
+        attempt = (
+            message.channel.value,
+            mask_destination(message.destination),
+            message.model_dump_json(),
+            _expiry(message),
+        )
     try:
         try:
             record_outcome(
@@ -168,7 +175,7 @@ def _record(
                 reason=outcome.reason,
                 created=created,
                 release=release,
-                attempt=attempt if with_attempt else None,
+                attempt=attempt,
             )
         except (ClientError, BotoCoreError) as exc:
             if created is None:
@@ -193,11 +200,17 @@ _OUTCOME_LOG = {
 }
 
 
+def _expiry(message: NotificationMessage) -> int:
+    """When the msg_id's item may go: at least as late as its guard must live (`guard_expiry`) and the delivery
+    log's retention."""
+    now = time.time()
+    retention = int(now) + get_settings().delivery_log_retention_days * 86400
+    return max(retention, message.dedupe_until, guard_expiry(message, now))
+
+
 def _claim(message: NotificationMessage, token: str) -> Any:
     """Claim the msg_id (notify.dal.delivery_log.claim_delivery): its item, held by `token`, keeps the queue message
-    for redrives and lives at least as long as the guard must (`guard_expiry`) and the delivery log's retention."""
-    now = time.time()
-    expires_at = int(now) + get_settings().delivery_log_retention_days * 86400
+    for redrives and lives until `_expiry`."""
     return claim_delivery(
         message.request_id,
         message.msg_id,
@@ -205,7 +218,7 @@ def _claim(message: NotificationMessage, token: str) -> Any:
         channel=message.channel.value,
         destination=mask_destination(message.destination),
         now=_now(),
-        expires_at=max(expires_at, message.dedupe_until, guard_expiry(message, now)),
+        expires_at=_expiry(message),
         message=message.model_dump_json(),
         legacy_guard=read_send_guard,
     )
