@@ -352,16 +352,16 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         return _defer_or_retry(message, final_attempt)
     token = _token()
     try:
-        claim = _claim(message, token)
+        try:
+            claim = _claim(message, token)
+        except (ClientError, BotoCoreError) as exc:
+            # The claim could not be written (or read): nothing was sent.
+            raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
         if not isinstance(claim, Claimed):
             return _claimed_elsewhere(message, claim.item, claim.held, final_attempt)
         return _deliver(message, providers, claim.attempt)
     except TransientDeliveryError as exc:
         raise _released(message, exc, receive_count, token) from exc
-    except (ClientError, BotoCoreError) as exc:
-        # The claim could not be written (or read): nothing was sent.
-        failure = TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}")
-        raise _released(message, failure, receive_count, token) from exc
     except RetryLater:
         raise
     except Exception as exc:
