@@ -80,11 +80,13 @@ API_TARGETS = [
 ]
 # What a cancel calls besides: the Query of its key's index (C1), one TransactWriteItems per step (C4).
 CANCEL_TARGETS = [*API_TARGETS, *_dynamodb("Query", "DeliveryLogTable")]
-# What the sender calls (its msg_id guards, definitions, the delivery log, the providers, the queue for deferrals).
+# What the sender calls (its msg_id guard, the notification's delivery item: the claim's and the outcome's PutItem, a
+# later claim's, a release's or an outcome's UpdateItem, the read of what holds a claim; the guards an earlier sender
+# kept in the idempotency table; definitions; the providers; the queue for deferrals).
 SENDER_TARGETS = [
-    *_dynamodb("PutItem GetItem UpdateItem DeleteItem", "IdempotencyTable"),
+    *_dynamodb("PutItem GetItem UpdateItem", "DeliveryLogTable"),
+    *_dynamodb("GetItem", "IdempotencyTable"),
     *_dynamodb("GetItem", "DefinitionsTable"),
-    *_dynamodb("UpdateItem", "DeliveryLogTable"),
     Target("sesv2", "SendEmail"),
     Target("sns", "Publish"),
     Target("sqs", "SendMessageBatch"),

@@ -203,28 +203,51 @@ def test_R8_sender_killed_before_the_provider_call_is_unknown_not_sent_twice(
     assert "interrupted" in notification["reason"]
 
 
-def test_R8_sender_killed_after_its_claim_before_recording_the_attempt_is_unknown_on_the_status_route(
+def test_R8_sender_killed_right_after_its_claim_is_unknown_on_the_status_route(
     client_api: Api, sender: SenderDriver, status: StatusApiClient, stack: Stack, provider: Provider
 ) -> None:
-    """Killed between the msg_id claim and the attempt's record: the last receive records `unknown` for a
-    notification the delivery log had never seen; the status route shows it (it answered 500: found by the soak,
-    seed 7 scenario 149)."""
+    """Killed right after the msg_id claim (the put that creates the notification's item, held): the last receive
+    records `unknown`, with the item's channel and destination, and the status route shows it (the soak's seed 7
+    scenario 149 found a record without them when the claim and the attempt were two writes)."""
     request_id = send(client_api, provider, f"killed-at-attempt-{provider.name}")
 
     def die(**_: Any) -> None:
         raise SimulatedLambdaTimeout()
 
-    log = stack.resources.tables["DeliveryLogTable"]
-    # The attempt's first write is a put (notify.dal.delivery_log.count_attempt).
-    with fail_call("dynamodb", "PutItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
+    # Its next call after the claim is the suppression list's read (S2).
+    suppressions = stack.resources.tables["SuppressionsTable"]
+    with fail_call("dynamodb", "BatchGetItem", table=suppressions, action=die), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
     sender.drain()
 
     assert provider.delivered() == []
     notification = shown(status, request_id)
-    assert (notification["state"], notification["attempts"]) == ("unknown", 1)
+    # The claim's attempt and the last receive's.
+    assert (notification["state"], notification["attempts"]) == ("unknown", 2)
+    assert notification["channel"] == next(iter(provider.to))
     assert "interrupted" in notification["reason"]
+
+
+def test_R8_sender_killed_before_its_claim_was_written_sends_once(
+    client_api: Api, sender: SenderDriver, status: StatusApiClient, stack: Stack, provider: Provider
+) -> None:
+    """Killed while its claim's put was on the way (never written): nothing holds the msg_id and nothing was sent,
+    so the next receive claims it and sends it, once."""
+    request_id = send(client_api, provider, f"killed-before-claim-{provider.name}")
+
+    def die(**_: Any) -> None:
+        raise SimulatedLambdaTimeout()
+
+    log = stack.resources.tables["DeliveryLogTable"]
+    with fail_call("dynamodb", "PutItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
+        sender.run_once()
+    sender.expire_in_flight()
+    sender.drain()
+
+    assert len(provider.delivered()) == 1
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"]) == ("sent", 1)
 
 
 # The inbox (a DynamoDB PutItem) and the sender's delivery log ---------------------------------------------
@@ -283,7 +306,7 @@ def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
     request_id = send(client_api, SES, "log-down-before")
     table = stack.resources.tables["DeliveryLogTable"]
 
-    # The attempt's first write is a put (notify.dal.delivery_log.count_attempt).
+    # The claim, the attempt's first write, is a put (notify.dal.delivery_log.claim_delivery).
     with aws_error("dynamodb", "PutItem", THROTTLING, table=table, times=DYNAMODB_ATTEMPTS):
         sender.run_once()  # the attempt cannot be recorded: nothing is sent, the claim is released
     assert sent_emails() == []
@@ -296,8 +319,9 @@ def test_R8_delivery_log_down_before_the_provider_call_is_retried_and_sent_once(
 def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
     client_api: Api, stack: Stack, sender: SenderDriver, status: StatusApiClient
 ) -> None:
-    """The outcome cannot be written: the send guard still stores it, so no copy sends again, and the next
-    copy writes the guard's outcome to the delivery log (until then the status route shows `queued`)."""
+    """The put of the outcome cannot reach DynamoDB after the provider took it: the update records it (the claim
+    ends `done`), so no copy sends again and the status route shows `sent` at once (when no write of the outcome
+    succeeds, the claim stays held: tests/faults/test_redelivery.py)."""
     request_id = send(client_api, SES, "log-down-after")
     [message] = stack.queued_messages()
     table = stack.resources.tables["DeliveryLogTable"]
@@ -305,14 +329,14 @@ def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
 
     def outcome_write_fails(**_: Any) -> None:
         writes.append({})
-        # The first put creates the item with the attempt, the second replaces it with the outcome
-        # (notify.dal.delivery_log: count_attempt, record_outcome).
+        # The first put claims (creates the item with the attempt), the second replaces it with the outcome
+        # (notify.dal.delivery_log: claim_delivery, record_outcome).
         if len(writes) > 1:
             raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
     with fail_call("dynamodb", "PutItem", table=table, action=outcome_write_fails):
         sender.drain()
-    assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("queued", 1)
+    assert (shown(status, request_id)["state"], shown(status, request_id)["attempts"]) == ("sent", 1)
     sender.requeue(message)
     sender.drain()
 

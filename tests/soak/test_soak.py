@@ -43,10 +43,15 @@ def test_soak_smoke_run_finds_no_violation(soak_world: Any) -> None:
 
 
 def _sender_without_its_guard(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The sender delivers without claiming the msg_id: every copy SQS hands out is sent."""
+    """The sender delivers without claiming the msg_id: it counts an attempt on the item whatever holds it (as
+    before the guard moved into the item), so every copy SQS hands out is sent."""
     import notify.logic.sender as sender
+    from notify.dal.delivery_log import Claimed, count_attempt
 
-    monkeypatch.setattr(sender, "idempotent_function", lambda **_: lambda function: function)
+    def no_claim(request_id: str, msg_id: str, *, token: str, legacy_guard: Any = None, **fields: Any) -> Claimed:
+        return Claimed(count_attempt(request_id, msg_id, **fields))
+
+    monkeypatch.setattr(sender, "claim_delivery", no_claim)
 
 
 def _claims_that_never_expire(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,6 +109,12 @@ class Stack:
         ddb = self.session.client("dynamodb", region_name=REGION)
         return ddb.scan(TableName=self.resources.tables["IdempotencyTable"])["Items"]
 
+    def send_guards(self) -> list[dict[str, Any]]:
+        """The senders' msg_id guards: the notifications' items in the delivery log (each with its `guard`)."""
+        ddb = self.session.client("dynamodb", region_name=REGION)
+        items = ddb.scan(TableName=self.resources.tables["DeliveryLogTable"], ConsistentRead=True)["Items"]
+        return [item for item in items if "guard" in item]
+
 
 @contextmanager
 def in_process_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:

@@ -5,11 +5,13 @@ A run's steps are indexed in the delivery log table under a partition of their o
 cancel finds every step of every run with that key in one Query. The status route never reads these
 partitions (its keys are request ids, UUIDs).
 
-A cancel decides each step with one TransactWriteItems: for each of its notifications, a conditional put of the
-sender's guard for the msg_id (Powertools' record "send#<hash>", completed with the outcome `cancelled`) and the
-delivery record's state. The guard's condition is the sender's own claim condition (no live record), so the two
-writes cannot both win: either the cancel's guard exists first, and every copy of the message finds it completed
-and records `cancelled` (notify.logic.sender), or the sender's claim exists first and the cancel is refused.
+A cancel decides each step with one TransactWriteItems: for each of its notifications, one conditional update of
+its delivery item, which is the sender's guard for the msg_id (notify.dal.delivery_log.claim_delivery): `cancelled`
+and the guard `done`, on the condition that no sender claimed it and nothing final was recorded (no item yet, or
+one released: nothing sent). The sender's claim is a conditional write on the same item, so the two cannot both
+win: either the cancel wrote first, and every copy of the message finds it done and `cancelled` (notify.logic.sender
+sends nothing and reports nothing), or a sender's claim (or an earlier sender's item) exists first and the cancel is
+refused.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from notify.dal.clients import client
-from notify.dal.delivery_log import KeptManifests
+from notify.dal.delivery_log import DONE, GUARD_ATTR, RELEASED, KeptManifests
 from notify.models.delivery import DeliveryState
 from notify.settings import get_settings
 
@@ -122,55 +124,39 @@ def steps_of(partition_key: str, table: str | None = None) -> list[CancellableSt
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def cancel_notifications(
-    step: CancellableStep, msg_ids: list[str], guard_ids: dict[str, str], now: str
-) -> tuple[list[str], list[str]]:
+def cancel_notifications(step: CancellableStep, msg_ids: list[str], now: str) -> tuple[list[str], list[str]]:
     """Cancel `msg_ids` of `step` where no sender claimed them: (cancelled, claimed by a sender first).
 
-    One TransactWriteItems for the step; a notification whose guard exists is left out and the rest tried again
+    One TransactWriteItems for the step; a notification whose item refused is left out and the rest tried again
     (a step has one notification per channel, so at most a few calls in the rarest race)."""
     settings = get_settings()
     ddb = client("dynamodb")
     pending, claimed = list(msg_ids), []
-    outcome = json.dumps(
-        {"provider": None, "provider_message_id": None, "reason": CANCELLED_REASON, "state": "cancelled"},
-        sort_keys=True,
-    )
+    # The item is the guard: it lives at least as long as the guard must (R8), and the delivery log's retention.
+    expires_at = max(step.guard_expires_at, int(time.time()) + settings.delivery_log_retention_days * 86400)
     while pending:
-        now_seconds = int(time.time())
         items: list[dict[str, Any]] = []
         shown = {msg_id: (channel, destination) for msg_id, channel, destination in step.notifications}
         for msg_id in pending:
-            items.append(
-                {
-                    "Put": {
-                        "TableName": settings.idempotency_table,
-                        "Item": {
-                            "id": {"S": guard_ids[msg_id]},
-                            "status": {"S": "COMPLETED"},
-                            "expiration": {"N": str(step.guard_expires_at)},
-                            "data": {"S": outcome},
-                        },
-                        # The sender's claim condition (notify.dal.idempotency_store._claim): no live guard.
-                        "ConditionExpression": "attribute_not_exists(#id) OR #expiry < :now",
-                        "ExpressionAttributeNames": {"#id": "id", "#expiry": "expiration"},
-                        "ExpressionAttributeValues": {":now": {"N": str(now_seconds)}},
-                    }
-                }
-            )
             items.append(
                 {
                     "Update": {
                         "TableName": settings.delivery_log_table,
                         "Key": {"request_id": {"S": step.request_id}, "msg_id": {"S": msg_id}},
                         # The record the sender would have made first: its channel and destination, if absent.
-                        "UpdateExpression": "SET #state = :state, updated_at = :now, reason = :reason, "
+                        "UpdateExpression": f"SET #state = :state, updated_at = :now, reason = :reason, "
+                        f"{GUARD_ATTR} = :done, expires_at = if_not_exists(expires_at, :expires), "
                         "channel = if_not_exists(channel, :channel), destination = if_not_exists(destination, :to)",
+                        # No claim and no final outcome: no item yet, or one a sender released (nothing sent).
+                        "ConditionExpression": f"attribute_not_exists(msg_id) OR {GUARD_ATTR} = :released",
                         "ExpressionAttributeNames": {"#state": "state"},
                         "ExpressionAttributeValues": {
                             ":state": {"S": DeliveryState.cancelled.value},
                             ":now": {"S": now},
                             ":reason": {"S": CANCELLED_REASON},
+                            ":done": {"S": DONE},
+                            ":released": {"S": RELEASED},
+                            ":expires": {"N": str(expires_at)},
                             ":channel": {"S": shown[msg_id][0]},
                             ":to": {"S": shown[msg_id][1]},
                         },
@@ -180,7 +166,7 @@ def cancel_notifications(
         try:
             ddb.transact_write_items(TransactItems=items)
         except ClientError as exc:
-            lost = _guards_found(exc, pending)
+            lost = _claims_found(exc, pending)
             if not lost:
                 raise
             claimed.extend(lost)
@@ -190,13 +176,13 @@ def cancel_notifications(
     return [], claimed
 
 
-def _guards_found(error: ClientError, pending: list[str]) -> list[str]:
-    """The msg_ids whose guard put failed its condition (a sender claimed them), from a cancelled transaction."""
+def _claims_found(error: ClientError, pending: list[str]) -> list[str]:
+    """The msg_ids whose item refused the cancel (a sender claimed them), from a cancelled transaction."""
     if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
         return []
     reasons = error.response.get("CancellationReasons") or []
     return [
         msg_id
         for index, msg_id in enumerate(pending)
-        if 2 * index < len(reasons) and reasons[2 * index].get("Code") == "ConditionalCheckFailed"
+        if index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed"
     ]

@@ -234,6 +234,158 @@ class Attempt(NamedTuple):
     created: dict[str, Any] | None
 
 
+# The msg_id's guard (R8) is the notification's item itself: `guard` says where its delivery stands, `claim` names
+# the delivery that holds it (a token of its own, so a release never frees another sender's claim).
+GUARD_ATTR = "guard"
+CLAIM_ATTR = "claim"
+HELD = "held"  # a delivery is in progress (it may have reached the provider)
+RELEASED = "released"  # nothing was sent: the next copy may claim it (a transient failure, a dead letter, a redrive)
+DONE = "done"  # a final outcome: every later copy ends there
+
+
+class Claimed(NamedTuple):
+    """This delivery holds the msg_id's claim: its attempt (number, and the item when the claim created it)."""
+
+    attempt: Attempt
+
+
+class Refused(NamedTuple):
+    """Another write holds the msg_id: the item as found (deserialized), a delivery in progress (`held`) or done."""
+
+    item: dict[str, Any]
+    held: bool
+
+
+def claim_delivery(
+    request_id: str,
+    msg_id: str,
+    *,
+    token: str,
+    channel: str,
+    destination: str,
+    now: str,
+    expires_at: int,
+    message: str | None = None,
+    legacy_guard: Any = None,
+    table: str | None = None,
+) -> Claimed | Refused:
+    """Claim a notification's delivery (R8): the first attempt's conditional put creates its item held by `token`
+    (one write, the usual case); a refused put answers with the item that refused it (ALL_OLD). A released item is
+    claimed with one conditional update (its attempt counted); a held or finished one is Refused.
+
+    `legacy_guard(msg_id)` reads the guard a sender before this change kept in the idempotency table (None, or
+    (status, outcome)): asked only for an item without `guard`, which only such a sender wrote."""
+    ddb = client("dynamodb")
+    key = {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}}
+    first = {
+        **key,
+        "channel": {"S": channel},
+        "destination": {"S": destination},
+        "updated_at": {"S": now},
+        "expires_at": {"N": str(expires_at)},
+        "state": {"S": DeliveryState.queued.value},
+        "attempts": {"N": "1"},
+        GUARD_ATTR: {"S": HELD},
+        CLAIM_ATTR: {"S": token},
+        **({"message": {"S": message}} if message is not None else {}),
+    }
+    try:
+        ddb.put_item(
+            TableName=_table(table),
+            Item=first,
+            ConditionExpression="attribute_not_exists(msg_id)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException as exc:
+        found = exc.response.get("Item") or _read(ddb, key, table)
+    else:
+        return Claimed(Attempt(1, first))
+    for _ in range(3):
+        if found is None:  # gone between the two calls (an expired item deleted by TTL): nothing holds it
+            return claim_delivery(
+                request_id, msg_id, token=token, channel=channel, destination=destination, now=now,
+                expires_at=expires_at, message=message, legacy_guard=legacy_guard, table=table,
+            )  # fmt: skip
+        item = {name: _deserializer.deserialize(value) for name, value in found.items()}
+        guard = item.get(GUARD_ATTR)
+        condition = f"{GUARD_ATTR} = :released"
+        if guard is None:
+            # Written before the guard moved here: the old sender's guard decides (notify.logic.sender).
+            legacy = legacy_guard(msg_id) if legacy_guard is not None else None
+            if legacy is not None:
+                status, outcome = legacy
+                if status != "COMPLETED" or not outcome or "state" not in outcome:
+                    return Refused(item, held=True)  # in progress (or an outcome it cannot tell): never sent again
+                return Refused({**item, **outcome, "legacy": True}, held=False)
+            if item.get("state", DeliveryState.queued.value) not in (DeliveryState.queued.value, "failed"):
+                return Refused(item, held=False)
+            condition = f"attribute_not_exists({GUARD_ATTR}) AND #state = :state"
+        elif guard != RELEASED:
+            return Refused(item, held=guard == HELD)
+        claimed = _claim_released(
+            ddb, key, condition, item, token, channel, destination, now, expires_at, message, table
+        )
+        if claimed is not None:
+            return Claimed(Attempt(claimed, None))
+        found = _read(ddb, key, table)  # another copy claimed it first: what holds it now
+    raise RuntimeError(f"the claim on {msg_id} kept changing")
+
+
+def _read(ddb: Any, key: dict[str, Any], table: str | None) -> dict[str, Any] | None:
+    return ddb.get_item(TableName=_table(table), Key=key, ConsistentRead=True).get("Item")
+
+
+def _claim_released(
+    ddb: Any,
+    key: dict[str, Any],
+    condition: str,
+    item: dict[str, Any],
+    token: str,
+    channel: str,
+    destination: str,
+    now: str,
+    expires_at: int,
+    message: str | None,
+    table: str | None,
+) -> int | None:
+    """Claim a released item with one conditional update counting the attempt; its number, None if another won."""
+    values = {
+        ":channel": {"S": channel},
+        ":destination": {"S": destination},
+        ":now": {"S": now},
+        ":expires_at": {"N": str(max(expires_at, int(item.get("expires_at", 0))))},
+        ":queued": {"S": DeliveryState.queued.value},
+        ":one": {"N": "1"},
+        ":held": {"S": HELD},
+        ":token": {"S": token},
+    }
+    if GUARD_ATTR in item:
+        values[":released"] = {"S": RELEASED}
+    else:
+        values[":state"] = {"S": str(item.get("state", DeliveryState.queued.value))}
+    kept = ""
+    if message is not None:
+        values[":message"] = {"S": message}
+        kept = ", message = :message"
+    try:
+        response = ddb.update_item(
+            TableName=_table(table),
+            Key=key,
+            UpdateExpression=(
+                "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
+                f"#state = if_not_exists(#state, :queued), {GUARD_ATTR} = :held, {CLAIM_ATTR} = :token{kept} "
+                "ADD attempts :one"
+            ),
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+            ReturnValues="UPDATED_NEW",
+        )
+    except ddb.exceptions.ConditionalCheckFailedException:
+        return None
+    return int(response["Attributes"]["attempts"]["N"])
+
+
 def count_attempt(
     request_id: str,
     msg_id: str,
@@ -246,6 +398,9 @@ def count_attempt(
     table: str | None = None,
 ) -> Attempt:
     """Count one delivery attempt of a notification (creating its item as `queued`); `.number` is the attempt's.
+
+    The sender before the guard moved into the item wrote this (claim_delivery now); kept for tools and tests that
+    write an item as that sender did.
 
     `message` is the queue message itself (JSON), kept so an operator can redrive the notification; the
     table is encrypted and only the sender and the admin command read it (the status route never shows it).
@@ -306,22 +461,33 @@ def record_outcome(
     reason: str | None = None,
     table: str | None = None,
     created: dict[str, Any] | None = None,
+    release: str | None = None,
+    attempt: tuple[str, str, str | None, int] | None = None,
 ) -> bool:
     """Set a notification's state; never moves a notification the provider took (`sent`, or a provider event's state
-    after it) to another state. False when it was taken.
+    after it) to another state. False when it was taken (or, for a release, when another delivery holds it).
 
-    `created` is the item as this delivery's attempt created it (Attempt.created): while nothing else has written it
+    The same write ends the msg_id's claim (R8): a final outcome leaves the guard `done`; `release` (the token of
+    the claim this delivery held, or tried to take) leaves it `released` instead, for an outcome that sent nothing
+    (a transient failure, a dead letter), so the next copy may claim it, and never frees another sender's claim.
+    `attempt` (channel, masked destination, queue message, expiry) counts an attempt in the same write, for an
+    outcome that may be the msg_id's first record.
+
+    `created` is the item as this delivery's claim created it (Attempt.created): while nothing else has written it
     since (still `queued`, its first attempt, no provider event), the outcome replaces it whole, with what the
     update below would make of it; otherwise the update runs."""
     ddb = client("dynamodb")
-    if created is not None and _replace_created(
-        ddb, created, state, updated_at, provider, provider_message_id, reason, table
+    if (
+        created is not None
+        and release is None
+        and _replace_created(ddb, created, state, updated_at, provider, provider_message_id, reason, table)
     ):
         return True
     taken = {f":taken{i}": state.value for i, state in enumerate(PROVIDER_TOOK)}
     values: dict[str, Any] = {":state": state.value, ":now": updated_at, **taken}
-    assignments = ["#state = :state", "updated_at = :now"]
-    removals = []
+    names = {"#state": "state", "#guard": GUARD_ATTR, "#claim": CLAIM_ATTR}
+    assignments = ["#state = :state", "updated_at = :now", "#guard = :guard"]
+    removals = [] if release is not None else ["#claim"]
     for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
         if value is None:
             removals.append(name)
@@ -330,14 +496,33 @@ def record_outcome(
             values[f":{name}"] = value
     if state is DeliveryState.sent:
         assignments.append("sent_at = :now")
-    expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
+    counted = ""
+    if attempt is not None:
+        channel, destination, message, expires_at = attempt
+        assignments += [
+            "channel = if_not_exists(channel, :channel)",
+            "destination = if_not_exists(destination, :to)",
+            "expires_at = if_not_exists(expires_at, :expires_at)",
+        ]
+        values.update({":channel": channel, ":to": destination, ":one": 1, ":expires_at": expires_at})
+        if message is not None:
+            assignments.append("message = if_not_exists(message, :message)")
+            values[":message"] = message
+        counted = " ADD attempts :one"
+    condition = f"(attribute_not_exists(#state) OR NOT (#state IN ({', '.join(taken)})))"
+    if release is not None:
+        values.update({":guard": RELEASED, ":released": RELEASED, ":token": release})
+        condition += " AND (attribute_not_exists(#guard) OR #guard = :released OR #claim = :token)"
+    else:
+        values[":guard"] = DONE
+    expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "") + counted
     try:
         ddb.update_item(
             TableName=_table(table),
             Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
             UpdateExpression=expression,
-            ConditionExpression=f"attribute_not_exists(#state) OR NOT (#state IN ({', '.join(taken)}))",
-            ExpressionAttributeNames={"#state": "state"},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues={name: _serializer.serialize(value) for name, value in values.items()},
         )
     except ddb.exceptions.ConditionalCheckFailedException:
@@ -355,9 +540,10 @@ def _replace_created(
     reason: str | None,
     table: str | None,
 ) -> bool:
-    """record_outcome as one conditional put over the item the attempt created; False when another write came
-    between (a provider event, another copy's attempt), and nothing was written."""
-    item = {**created, "state": {"S": state.value}, "updated_at": {"S": updated_at}}
+    """record_outcome as one conditional put over the item the claim created, its guard `done`; False when another
+    write came between (a provider event, another copy's last receive), and nothing was written."""
+    item = {name: value for name, value in created.items() if name != CLAIM_ATTR}
+    item.update({"state": {"S": state.value}, "updated_at": {"S": updated_at}, GUARD_ATTR: {"S": DONE}})
     for name, value in (("provider", provider), ("provider_message_id", provider_message_id), ("reason", reason)):
         if value is not None:
             item[name] = {"S": value}
@@ -395,17 +581,23 @@ def get_stored_message(
 
 
 def mark_redriven(request_id: str, msg_id: str, *, updated_at: str, reason: str, table: str | None = None) -> bool:
-    """Move an `unknown` or `failed` notification back to `queued`; False (and nothing changes) in any other
-    state, so a `sent` notification can never be redriven, not even by two operators at once."""
+    """Move an `unknown` or `failed` notification back to `queued` and release its guard, so the next copy of its
+    message may claim it; False (and nothing changes) in any other state, so a `sent` notification can never be
+    redriven, not even by two operators at once."""
     ddb = client("dynamodb")
     try:
         ddb.update_item(
             TableName=_table(table),
             Key={"request_id": {"S": request_id}, "msg_id": {"S": msg_id}},
-            UpdateExpression="SET #state = :queued, updated_at = :now, reason = :reason REMOVE provider_message_id",
+            # The guard released in the same write: the next copy of the message may claim it (R8).
+            UpdateExpression=(
+                f"SET #state = :queued, updated_at = :now, reason = :reason, {GUARD_ATTR} = :released "
+                f"REMOVE provider_message_id, {CLAIM_ATTR}"
+            ),
             ConditionExpression="#state IN (:unknown, :failed)",
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues={
+                ":released": {"S": RELEASED},
                 ":queued": {"S": DeliveryState.queued.value},
                 ":now": {"S": updated_at},
                 ":reason": {"S": reason},

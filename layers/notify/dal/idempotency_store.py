@@ -13,6 +13,7 @@ answers out of the container's cache).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -99,7 +100,7 @@ class Claim:
 
 
 def _claim_of(data: dict[str, Any]) -> Claim:
-    """The request's Claim in Powertools' `data`; a fresh one where the caller passes none (the sender's guards)."""
+    """The request's Claim in Powertools' `data`; a fresh one where the caller passes none."""
     claim = data.get("claim")
     if not isinstance(claim, Claim):
         claim = Claim()
@@ -445,9 +446,31 @@ def _only_manifests_failed(error: ClientError) -> bool:
     return code == "TransactionCanceledException" and bool(reasons) and reasons[0].get("Code") in (None, "None")
 
 
-def forget_send_guard(idempotency_table: str, guard_id: str) -> None:
-    """Delete a sender's guard for a msg_id (an operator's redrive sends it again on purpose)."""
-    client("dynamodb").delete_item(TableName=idempotency_table, Key={"id": {"S": guard_id}})
+SEND_KEY_PREFIX = "send"
+
+
+def send_guard_id(msg_id: str) -> str:
+    """The id of a msg_id's guard as the sender kept it in this table before the guard moved into the delivery log
+    item (Powertools' prefix#sha256 of the msg_id)."""
+    return f"{SEND_KEY_PREFIX}#{hashlib.sha256(json.dumps(msg_id).encode()).hexdigest()}"
+
+
+def read_send_guard(msg_id: str) -> tuple[str, dict[str, Any] | None] | None:
+    """A live guard an earlier sender kept for `msg_id` (one consistent GetItem): its status (INPROGRESS or
+    COMPLETED) and, completed, the outcome it stored; None when there is none or it expired. Never written now:
+    notify.logic.sender honours these until they expire (they outlive every copy of their message)."""
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=get_settings().idempotency_table, Key={"id": {"S": send_guard_id(msg_id)}}, ConsistentRead=True
+        )
+        .get("Item")
+    )
+    if item is None or int(item.get("expiration", {}).get("N", "0")) < int(time.time()):
+        return None
+    status = item.get("status", {}).get("S", "")
+    data = item.get("data", {}).get("S")
+    return status, (json.loads(data) if status == STATUS_CONSTANTS["COMPLETED"] and data else None)
 
 
 @per_container

@@ -98,7 +98,7 @@ def _reported_callback(messages: Sequence[NotificationMessage]) -> str | None:
 
 def _report_cancelled(workspace: str, step: CancellableStep, msg_ids: list[str], now: str) -> None:
     """One `cancelled` report per notification this cancel decided, queued here and only here: a sender copy that
-    later finds the cancel's guard records `cancelled` again but reports nothing (notify.logic.sender)."""
+    later finds the cancelled item sends and reports nothing (notify.logic.sender)."""
     if step.callback is None:
         return
     callback = json.loads(step.callback)
@@ -124,7 +124,6 @@ def accept_cancel(scope: RequestScope, automation_id: str, body: CancelRequest) 
     """Cancel every step not yet claimed by a sender of the runs triggered with the key (and to the recipients,
     when named): 200 with what was cancelled and what was sent first. An unknown key cancels nothing (C5)."""
     from notify.logic.automations import require_automation_id
-    from notify.logic.sender import send_guard_id
     from notify.models.responses import AutomationCancelled, CancelledStep
 
     require_automation_id(automation_id)
@@ -141,10 +140,9 @@ def accept_cancel(scope: RequestScope, automation_id: str, body: CancelRequest) 
     for step in steps:
         if wanted is not None and not wanted.intersection(step.recipients):
             continue
-        guard_ids = {msg_id: send_guard_id(msg_id) for msg_id in step.msg_ids}
         # Once one step was decided, a failure is an answer (R3): raised here, it is stored as a 500, and a retry
         # of the cancel under a new key finds what is left.
-        done, claimed = cancel_notifications(step, list(step.msg_ids), guard_ids, now)
+        done, claimed = cancel_notifications(step, list(step.msg_ids), now)
         _report_cancelled(scope.workspace, step, done, now)
         cancelled += [CancelledStep(request_id=step.request_id, step=step.step, msg_id=m) for m in done]
         already_sent += [CancelledStep(request_id=step.request_id, step=step.step, msg_id=m) for m in claimed]

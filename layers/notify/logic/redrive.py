@@ -3,8 +3,9 @@
 The sender never sends a msg_id twice by itself (R8); after a timeout or a 5xx it records `unknown`.
 Whether the recipient got it is for a person to find out (the provider's own logs, the recipient); this
 sends it once more on purpose: its state goes back to `queued` (only from `unknown` or `failed`, so a
-`sent` notification is always refused), the sender's guard for the msg_id is removed, and the queue
-message the sender kept in the delivery log is queued again.
+`sent` notification is always refused) and the sender's guard for the msg_id, which is that same item, is
+released in the same write, so the next copy may claim it; then the queue message the sender kept in the
+delivery log is queued again.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from notify.dal.delivery_log import (
     mark_redriven,
     record_outcome,
 )
-from notify.dal.idempotency_store import forget_send_guard
 from notify.dal.queue import EnqueueFailed, enqueue_notifications
-from notify.logic.sender import send_guard_id
 from notify.models.messages import NotificationMessage
 from notify.observability import logger
 from notify.timestamps import iso_utc
@@ -88,10 +87,10 @@ def _redrive_one(targets: RedriveTargets, request_id: str, msg_id: str) -> Redri
         return Redriven(msg_id, channel, before.value, False, "the sender did not keep its queue message")
     message = NotificationMessage.model_validate_json(body)
     now = iso_utc()
-    # The state change is the gate: conditional on unknown/failed, so two operators cannot both redrive.
+    # The state change is the gate: conditional on unknown/failed, so two operators cannot both redrive; it
+    # releases the guard too.
     if not mark_redriven(request_id, msg_id, updated_at=now, reason=REDRIVE_REASON, table=targets.delivery_log_table):
         return Redriven(msg_id, channel, before.value, False, "its state changed meanwhile")
-    forget_send_guard(targets.idempotency_table, send_guard_id(msg_id))
     try:
         enqueue_notifications([message], queue_url=targets.queue_url)
     except EnqueueFailed:

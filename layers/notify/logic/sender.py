@@ -1,47 +1,54 @@
 """The sender's contract (R8): each msg_id is delivered at most once, whatever SQS or the API redelivers.
 
-Powertools idempotency keyed on msg_id (prefix "send", in the API's idempotency table) wraps the
-delivery. Its record (the guard) outlives every copy of the message: the request's idempotency key
-(`dedupe_until`), plus the step's delay for a delayed automation step, plus the time a copy can wait on
-the queue. So a message SQS delivers twice, or one the API queued again after a crash and a client
+The msg_id's guard is the notification's own item in the delivery log (notify.dal.delivery_log.claim_delivery):
+one write claims it, one records the outcome. Powertools is not used here any more: its record in the idempotency
+table was the guard, two more writes a message (a claim and a completion) for what the item already says. The
+item outlives every copy of the message (`guard_expiry`: the request's idempotency key, `dedupe_until`, plus the
+step's delay for a delayed automation step, plus the time a copy can wait on the queue, and never less than the
+delivery log's retention). So a message SQS delivers twice, or one the API queued again after a crash and a client
 retry (even hours later, for a step delayed by days), finds it.
 
+- The claim: the first attempt's conditional put creates the item `held` (attempt 1, the queue message kept for a
+  redrive); a refused put answers with the item that refused it. A `released` item is claimed with one conditional
+  update (its attempt counted); a `held` one is another delivery in progress (retried later; on the queue's last
+  receive recorded `unknown`); a `done` one ends there (NotificationsDuplicate, nothing sent).
 - Delivered, failed for good (template error, no provider, refused destination), or `unknown` (the
-  provider may have taken it: a timeout after sending, a lost answer, a 5xx): the outcome is stored, and
-  every later copy of the message ends there. Providers are called with no retry of their own.
+  provider may have taken it: a timeout after sending, a lost answer, a 5xx): the outcome is recorded and the
+  claim ended `done` in one write, and every later copy of the message ends there. Providers are called with no
+  retry of their own.
 - A failure known to happen before the provider got the request (connection refused, DNS, an explicit
-  throttle, no time left in the invocation) raises: Powertools deletes the claim and SQS redelivers after
-  the visibility timeout. The last receive the queue allows records it failed (nothing was sent).
-- A claim is not released when a sender dies mid-delivery (no Lambda context is registered): the
-  provider may have sent it, and sending again would break R8. Such a message is retried until the
-  last receive and then recorded `unknown`.
+  throttle, no time left in the invocation) raises: the claim is released (`queued`, the reason) in one write and
+  SQS redelivers after the visibility timeout. The last receive the queue allows records it failed (nothing was
+  sent; still released, so a later copy may send it).
+- A claim is not released when a sender dies mid-delivery: the provider may have sent it, and sending again would
+  break R8. Such a message is retried until the last receive and then recorded `unknown`. An outcome that cannot be
+  written after the provider took the message leaves the claim held the same way: never sent twice.
 - A message is started only when a provider call still fits in the invocation (logic/budget.py);
   otherwise it goes back to the queue untouched.
+
+Guards written before the guard moved into the item (`send#<sha256>` in the idempotency table, by the sender's
+earlier version) are honoured: an item without `guard` was written by that sender, and the claim reads its guard
+(one GetItem, only then): in progress is a delivery in progress, completed is its outcome. A message with no item
+at all is safe to claim: the earlier sender recorded its attempt (created the item) before calling a provider, so
+no item means no provider call yet. The one window left is an earlier sender running at the same moment as this
+one on two copies of one message, between its guard's claim and its attempt (a few milliseconds, during a deploy
+only): docs/operations.md says how a deploy closes it.
 
 An operator can send an `unknown` or `failed` notification again on purpose (logic/redrive.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-import warnings
-from dataclasses import asdict, dataclass
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyInconsistentStateError,
-    IdempotencyPersistenceLayerError,
-)
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from notify.caches import per_container
-from notify.dal.delivery_log import Attempt, count_attempt, record_outcome
-from notify.dal.idempotency_store import idempotency_store
+from notify.dal.delivery_log import Attempt, Claimed, claim_delivery, record_outcome
+from notify.dal.idempotency_store import SEND_KEY_PREFIX, read_send_guard, send_guard_id
 from notify.dal.queue import SQS_MAX_DELAY_SECONDS, EnqueueFailed, Outgoing, enqueue_notifications
 from notify.errors import ServiceUnavailable
 from notify.logic import budget
@@ -62,18 +69,11 @@ from notify.observability import count, logger, mask_destination
 from notify.settings import get_settings
 from notify.timestamps import iso_utc
 
-SEND_KEY_PREFIX = "send"
+__all__ = ["SEND_KEY_PREFIX", "send_guard_id"]  # the earlier guards' ids (tests and tools plant and read them)
+
 SANDBOX_PROVIDER = "sandbox"
 # A claim that expires before it is written protects nothing (a message redriven after its key expired).
 MIN_CLAIM_SECONDS = 60 * 60
-
-# Deliberate (see the module docstring): Powertools warns when no Lambda context bounds a claim.
-warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
-
-
-def send_guard_id(msg_id: str) -> str:
-    """The id of a msg_id's guard in the idempotency table, as Powertools derives it (prefix#sha256)."""
-    return f"{SEND_KEY_PREFIX}#{hashlib.sha256(json.dumps(msg_id).encode()).hexdigest()}"
 
 
 class RetryLater(Exception):
@@ -122,16 +122,6 @@ def _now() -> str:
     return iso_utc()
 
 
-@per_container
-def _config() -> IdempotencyConfig:
-    return IdempotencyConfig(
-        event_key_jmespath="msg_id",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=get_settings().idempotency_expiry_seconds,
-        hash_function="sha256",
-    )
-
-
 def _log_context(message: NotificationMessage) -> dict[str, Any]:
     return {
         "request_id": message.request_id,
@@ -155,23 +145,45 @@ def _record(
     counted: bool = True,
     reported: bool = True,
     created: dict[str, Any] | None = None,
+    release: str | None = None,
+    with_attempt: bool = False,
 ) -> None:
-    """Count the outcome (unless already `counted`), write it to the delivery log and queue its report (unless
-    already `reported` elsewhere). After a provider accepted, a failed write must not raise: raising would release
-    the claim and send again (R8). `created`: the item this delivery's attempt created (record_outcome)."""
+    """Count the outcome (unless already `counted`), write it to the delivery log, ending the msg_id's claim, and
+    queue its report (unless already `reported` elsewhere). After a provider accepted, a failed write must not raise
+    nor release the claim: that would send again (R8). `created`: the item this delivery's claim created;
+    `release`: the claim's token, for an outcome that sent nothing (the next copy may claim it); `with_attempt`: an
+    outcome that may be the msg_id's first record counts an attempt and names its channel and destination."""
     if counted:
         count(_outcome_metric(outcome.state), channel=message.channel.value)
-    try:
-        record_outcome(
-            message.request_id,
-            message.msg_id,
-            state=outcome.state,
-            updated_at=_now(),
-            provider=outcome.provider,
-            provider_message_id=outcome.provider_message_id,
-            reason=outcome.reason,
-            created=created,
+    attempt = None
+    if with_attempt:
+        attempt = (
+            message.channel.value,
+            mask_destination(message.destination),
+            message.model_dump_json(),
+            _expiry(message),
         )
+    try:
+        try:
+            record_outcome(
+                message.request_id,
+                message.msg_id,
+                state=outcome.state,
+                updated_at=_now(),
+                provider=outcome.provider,
+                provider_message_id=outcome.provider_message_id,
+                reason=outcome.reason,
+                created=created,
+                release=release,
+                attempt=attempt,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            if created is None:
+                raise
+            # The put that replaces the created item failed: the update is another call, and the claim ends only
+            # with an outcome written (until then it stays held: never sent again, `unknown` on the last receive).
+            logger.warning("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
+            _record(message, outcome, counted=False, reported=False)
     except (ClientError, BotoCoreError) as exc:
         logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
     if not reported:
@@ -188,17 +200,27 @@ _OUTCOME_LOG = {
 }
 
 
-def _record_attempt(message: NotificationMessage) -> Attempt:
-    """Count an attempt in the delivery log (keeping the queue message for redrives)."""
-    expires_at = int(time.time()) + get_settings().delivery_log_retention_days * 86400
-    return count_attempt(
+def _expiry(message: NotificationMessage) -> int:
+    """When the msg_id's item may go: at least as late as its guard must live (`guard_expiry`) and the delivery
+    log's retention."""
+    now = time.time()
+    retention = int(now) + get_settings().delivery_log_retention_days * 86400
+    return max(retention, message.dedupe_until, guard_expiry(message, now))
+
+
+def _claim(message: NotificationMessage, token: str) -> Any:
+    """Claim the msg_id (notify.dal.delivery_log.claim_delivery): its item, held by `token`, keeps the queue message
+    for redrives and lives until `_expiry`."""
+    return claim_delivery(
         message.request_id,
         message.msg_id,
+        token=token,
         channel=message.channel.value,
         destination=mask_destination(message.destination),
         now=_now(),
-        expires_at=max(expires_at, message.dedupe_until),
+        expires_at=_expiry(message),
         message=message.model_dump_json(),
+        legacy_guard=read_send_guard,
     )
 
 
@@ -213,21 +235,16 @@ def _not_started(message: NotificationMessage, final_attempt: bool) -> NotStarte
     return NotStarted(reason)
 
 
-def _record_dead_lettered(message: NotificationMessage, reason: str) -> None:
+def _record_dead_lettered(message: NotificationMessage, reason: str, token: str | None = None) -> None:
     """On the queue's last receive, before the message moves to the dead-letter queue having sent nothing: an
-    attempt and the outcome `failed`, "dead-lettered: ..."."""
-    _record_with_attempt(message, SendOutcome(DeliveryState.failed, reason=dead_lettered(reason)))
+    attempt and the outcome `failed`, "dead-lettered: ...", in one write that leaves the guard released (a later
+    copy may still send it) and never frees another delivery's claim."""
+    outcome = SendOutcome(DeliveryState.failed, reason=dead_lettered(reason))
+    _record(message, outcome, release=token or _token(), with_attempt=True)
 
 
-def _record_with_attempt(message: NotificationMessage, outcome: SendOutcome) -> None:
-    """An outcome that may be the msg_id's first record (no copy got as far as recording its attempt): an attempt
-    first, so the record names its channel and destination and keeps the message for a redrive, then the outcome."""
-    try:
-        _record_attempt(message)
-    except (ClientError, BotoCoreError) as exc:
-        logger.error("delivery log write failed", extra={**_log_context(message), "error": str(exc)})
-        return
-    _record(message, outcome)
+def _token() -> str:
+    return uuid.uuid4().hex
 
 
 class _Suppressed(Exception):
@@ -238,12 +255,8 @@ class _Suppressed(Exception):
         self.reason = reason
 
 
-def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
+def _deliver(message: NotificationMessage, providers: Providers, attempt: Attempt) -> SendOutcome:
     """One delivery attempt; runs under the msg_id claim."""
-    try:
-        attempt, created = _record_attempt(message)
-    except (ClientError, BotoCoreError) as exc:
-        raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
     try:
         # Cached for up to a minute per container, as the API caches it (notify.logic.definitions).
         definition = event_definition_to_send(message.workspace, message.event)
@@ -276,15 +289,20 @@ def _deliver(message: NotificationMessage, providers: Providers) -> SendOutcome:
     except PermanentDeliveryError as exc:
         outcome = SendOutcome(DeliveryState.failed, provider=exc.provider, reason=exc.reason)
     except UnknownOutcomeError as exc:
-        # Stored as the claim's result like any outcome, so no copy of this msg_id calls the provider again.
+        # Recorded as the claim's end like any outcome, so no copy of this msg_id calls the provider again.
         reason = f"{exc.reason}; the provider may have accepted it, so it is not sent again (redrive to resend)"
         outcome = SendOutcome(DeliveryState.unknown, provider=exc.provider, reason=reason)
     else:
         outcome = SendOutcome(DeliveryState.sent, delivery.provider, delivery.provider_message_id)
-    _record(message, outcome, created=created)
+    _record(message, outcome, created=attempt.created)
     logger.info(
         _OUTCOME_LOG[outcome.state],
-        extra={**_log_context(message), "attempt": attempt, "provider": outcome.provider, "reason": outcome.reason},
+        extra={
+            **_log_context(message),
+            "attempt": attempt.number,
+            "provider": outcome.provider,
+            "reason": outcome.reason,
+        },
     )
     return outcome
 
@@ -332,61 +350,75 @@ def send_notification(message: NotificationMessage, receive_count: int, provider
         raise _not_started(message, final_attempt)
     if message.not_before is not None and message.not_before > time.time():
         return _defer_or_retry(message, final_attempt)
-    delivered: dict[str, SendOutcome] = {}
-
-    def deliver_once(notification: dict[str, Any]) -> dict[str, Any]:
-        delivered["outcome"] = _deliver(message, providers)
-        return {**asdict(delivered["outcome"]), "state": delivered["outcome"].state.value}
-
-    idempotent = idempotent_function(
-        data_keyword_argument="notification",
-        persistence_store=idempotency_store(SEND_KEY_PREFIX),
-        config=_config(),
-        key_prefix=SEND_KEY_PREFIX,
-    )(deliver_once)
-    claim = {"msg_id": message.msg_id, "expires_at": guard_expiry(message, time.time())}
+    token = _token()
     try:
-        stored = idempotent(notification=claim)
+        try:
+            claim = _claim(message, token)
+        except (ClientError, BotoCoreError) as exc:
+            # The claim could not be written (or read): nothing was sent.
+            raise TransientDeliveryError(f"delivery log unavailable: {type(exc).__name__}") from exc
+        if not isinstance(claim, Claimed):
+            return _claimed_elsewhere(message, claim.item, claim.held, final_attempt)
+        return _deliver(message, providers, claim.attempt)
     except TransientDeliveryError as exc:
-        reason = f"{exc.reason} (attempt {receive_count} of {get_settings().max_receive_count})"
-        state = DeliveryState.failed if final_attempt else DeliveryState.queued
-        reason = dead_lettered(reason) if final_attempt else reason
-        _record(message, SendOutcome(state, provider=exc.provider, reason=reason))
-        logger.warning(
-            "delivery will be retried" if not final_attempt else "delivery abandoned",
-            extra={**_log_context(message), "reason": reason},
-        )
-        # Raised on the final attempt too, so the message lands in the dead-letter queue for inspection.
-        raise RetryLater(reason) from exc
-    except (IdempotencyAlreadyInProgressError, IdempotencyInconsistentStateError) as exc:
+        raise _released(message, exc, receive_count, token) from exc
+    except RetryLater:
+        raise
+    except Exception as exc:
+        # Anything else raised before a provider took the message (an outcome never raises): the claim is released
+        # and SQS redelivers; on the last receive it goes to the dead-letter queue, and the status route says so.
+        if final_attempt:
+            _record_dead_lettered(message, f"{type(exc).__name__} (attempt {receive_count} of {receive_count})", token)
+        else:
+            _record(message, SendOutcome(DeliveryState.queued), counted=False, reported=False, release=token)
+        raise
+
+
+def _released(message: NotificationMessage, exc: TransientDeliveryError, receive_count: int, token: str) -> RetryLater:
+    """A failure before the provider got the message: the claim released with the reason in one write (`failed`,
+    dead-lettered, on the queue's last receive), and RetryLater, so SQS redelivers (or moves it to the DLQ)."""
+    final_attempt = receive_count >= get_settings().max_receive_count
+    reason = f"{exc.reason} (attempt {receive_count} of {get_settings().max_receive_count})"
+    state = DeliveryState.failed if final_attempt else DeliveryState.queued
+    reason = dead_lettered(reason) if final_attempt else reason
+    _record(message, SendOutcome(state, provider=exc.provider, reason=reason), release=token)
+    logger.warning(
+        "delivery will be retried" if not final_attempt else "delivery abandoned",
+        extra={**_log_context(message), "reason": reason},
+    )
+    # Raised on the final attempt too, so the message lands in the dead-letter queue for inspection.
+    return RetryLater(reason)
+
+
+_TAKEN_BY_PROVIDER = {DeliveryState.delivered, DeliveryState.bounced, DeliveryState.complained}
+
+
+def _claimed_elsewhere(
+    message: NotificationMessage, item: dict[str, Any], held: bool, final_attempt: bool
+) -> SendOutcome:
+    """The msg_id's item refused the claim: a delivery in progress (`held`), or its outcome."""
+    if held:
         if not final_attempt:
             # Another sender may hold the claim right now; by the next receive it will have finished.
-            raise RetryLater("another delivery of this msg_id is in progress") from exc
+            raise RetryLater("another delivery of this msg_id is in progress")
         outcome = SendOutcome(DeliveryState.unknown, reason=INTERRUPTED_REASON)
-        # The interrupted delivery may have died before it recorded its attempt (found by `make soak`).
-        _record_with_attempt(message, outcome)
+        # The interrupted delivery may have died before anything else was recorded (found by `make soak`).
+        _record(message, outcome, with_attempt=True)
         logger.error("delivery outcome unknown", extra=_log_context(message))
         return outcome
-    except IdempotencyPersistenceLayerError as exc:
-        if "outcome" in delivered:
-            # Delivered, but the claim could not be completed: it stays held, so no copy sends again (R8).
-            logger.error("send claim completion failed", extra={**_log_context(message), "error": str(exc)})
-            return delivered["outcome"]
-        raise RetryLater("idempotency store unavailable") from exc
-    except Exception as exc:
-        # Anything else raised before a provider took the message: on the last receive it goes to the
-        # dead-letter queue, and the status route must say so.
-        if final_attempt and "outcome" not in delivered:
-            _record_dead_lettered(message, f"{type(exc).__name__} (attempt {receive_count} of {receive_count})")
-        raise
-    outcome = SendOutcome(
-        DeliveryState(stored["state"]), stored.get("provider"), stored.get("provider_message_id"), stored.get("reason")
-    )
-    if "outcome" not in delivered:
-        logger.info("duplicate notification skipped", extra=_log_context(message))
-        count("NotificationsDuplicate", channel=message.channel.value)
-        # The guard holds the outcome; write it to the delivery log again, in case that write was lost
-        # after the provider accepted (the status route would show `queued` for good otherwise). Counted once.
-        # A `cancelled` outcome is the cancel route's guard: the cancel queued its report already (C1).
-        _record(message, outcome, counted=False, reported=outcome.state is not DeliveryState.cancelled)
+    state = DeliveryState(item.get("state", DeliveryState.queued.value))
+    if state in _TAKEN_BY_PROVIDER:
+        # The sender's own outcome was `sent`: a provider event after it (delivered, bounced) moved the state on.
+        outcome = SendOutcome(DeliveryState.sent, item.get("provider"), item.get("provider_message_id"))
+    else:
+        outcome = SendOutcome(state, item.get("provider"), item.get("provider_message_id"), item.get("reason"))
+    logger.info("duplicate notification skipped", extra=_log_context(message))
+    count("NotificationsDuplicate", channel=message.channel.value)
+    # A `cancelled` outcome is the cancel route's: the cancel queued its report already (C1).
+    reported = outcome.state is not DeliveryState.cancelled
+    if item.get("legacy"):
+        # An earlier sender's guard holds the outcome; written to the item, which then holds it (counted once).
+        _record(message, outcome, counted=False, reported=reported)
+    elif reported:
+        queue_report(report_of(message, outcome.state.value, outcome.reason, outcome.provider_message_id))
     return outcome
