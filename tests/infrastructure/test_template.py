@@ -76,7 +76,8 @@ def test_every_http_route_of_the_template_is_served_by_its_function(logical_id: 
         if function != logical_id or "Path" not in event or event["Path"].endswith("/"):
             continue  # the $default route and the trailing-slash twins: the resolver serves them (notify.api)
         resolver_path = event["Path"].replace("{", "<").replace("}", ">")
-        assert f'@function.{event["Method"].lower()}("{resolver_path}")' in source
+        declared = f'@function.{event["Method"].lower()}("{resolver_path}"'
+        assert f"{declared})" in source or f"{declared}, idempotent=" in source
 
 
 def test_every_route_also_answers_with_a_trailing_slash_on_the_same_function() -> None:
