@@ -10,6 +10,7 @@ import time
 import uuid
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -243,6 +244,51 @@ RELEASED = "released"  # nothing was sent: the next copy may claim it (a transie
 DONE = "done"  # a final outcome: every later copy ends there
 
 
+@dataclass(frozen=True)
+class _AttemptFields:
+    """What every attempt writes to a notification's item: its channel, masked destination, time and expiry, and the
+    queue message (kept for a redrive)."""
+
+    channel: str
+    destination: str
+    now: str
+    expires_at: int
+    message: str | None
+
+    def first(self, key: dict[str, Any]) -> dict[str, Any]:
+        """The item a first attempt creates: `queued`, attempt 1."""
+        return {
+            **key,
+            "channel": {"S": self.channel},
+            "destination": {"S": self.destination},
+            "updated_at": {"S": self.now},
+            "expires_at": {"N": str(self.expires_at)},
+            "state": {"S": DeliveryState.queued.value},
+            "attempts": {"N": "1"},
+            **({"message": {"S": self.message}} if self.message is not None else {}),
+        }
+
+    def later(self, expires_at: int) -> tuple[str, dict[str, Any]]:
+        """The SET clauses (and their values) a later attempt writes, its expiry `expires_at`; the caller adds
+        `ADD attempts :one` (`:one` is among the values) and `#state` names `state`."""
+        values = {
+            ":channel": {"S": self.channel},
+            ":destination": {"S": self.destination},
+            ":now": {"S": self.now},
+            ":expires_at": {"N": str(expires_at)},
+            ":queued": {"S": DeliveryState.queued.value},
+            ":one": {"N": "1"},
+        }
+        clauses = (
+            "channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
+            "#state = if_not_exists(#state, :queued)"
+        )
+        if self.message is not None:
+            values[":message"] = {"S": self.message}
+            clauses += ", message = :message"
+        return clauses, values
+
+
 class Claimed(NamedTuple):
     """This delivery holds the msg_id's claim: its attempt (number, and the item when the claim created it)."""
 
@@ -277,18 +323,8 @@ def claim_delivery(
     (status, outcome)): asked only for an item without `guard`, which only such a sender wrote."""
     ddb = client("dynamodb")
     key = {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}}
-    first = {
-        **key,
-        "channel": {"S": channel},
-        "destination": {"S": destination},
-        "updated_at": {"S": now},
-        "expires_at": {"N": str(expires_at)},
-        "state": {"S": DeliveryState.queued.value},
-        "attempts": {"N": "1"},
-        GUARD_ATTR: {"S": HELD},
-        CLAIM_ATTR: {"S": token},
-        **({"message": {"S": message}} if message is not None else {}),
-    }
+    fields = _AttemptFields(channel, destination, now, expires_at, message)
+    first = {**fields.first(key), GUARD_ATTR: {"S": HELD}, CLAIM_ATTR: {"S": token}}
     try:
         ddb.put_item(
             TableName=_table(table),
@@ -322,9 +358,7 @@ def claim_delivery(
             condition = f"attribute_not_exists({GUARD_ATTR}) AND #state = :state"
         elif guard != RELEASED:
             return Refused(item, held=guard == HELD)
-        claimed = _claim_released(
-            ddb, key, condition, item, token, channel, destination, now, expires_at, message, table
-        )
+        claimed = _claim_released(ddb, key, condition, item, token, fields, table)
         if claimed is not None:
             return Claimed(Attempt(claimed, None))
         found = _read(ddb, key, table)  # another copy claimed it first: what holds it now
@@ -341,41 +375,21 @@ def _claim_released(
     condition: str,
     item: dict[str, Any],
     token: str,
-    channel: str,
-    destination: str,
-    now: str,
-    expires_at: int,
-    message: str | None,
+    fields: _AttemptFields,
     table: str | None,
 ) -> int | None:
     """Claim a released item with one conditional update counting the attempt; its number, None if another won."""
-    values = {
-        ":channel": {"S": channel},
-        ":destination": {"S": destination},
-        ":now": {"S": now},
-        ":expires_at": {"N": str(max(expires_at, int(item.get("expires_at", 0))))},
-        ":queued": {"S": DeliveryState.queued.value},
-        ":one": {"N": "1"},
-        ":held": {"S": HELD},
-        ":token": {"S": token},
-    }
+    clauses, values = fields.later(max(fields.expires_at, int(item.get("expires_at", 0))))
+    values.update({":held": {"S": HELD}, ":token": {"S": token}})
     if GUARD_ATTR in item:
         values[":released"] = {"S": RELEASED}
     else:
         values[":state"] = {"S": str(item.get("state", DeliveryState.queued.value))}
-    kept = ""
-    if message is not None:
-        values[":message"] = {"S": message}
-        kept = ", message = :message"
     try:
         response = ddb.update_item(
             TableName=_table(table),
             Key=key,
-            UpdateExpression=(
-                "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
-                f"#state = if_not_exists(#state, :queued), {GUARD_ATTR} = :held, {CLAIM_ATTR} = :token{kept} "
-                "ADD attempts :one"
-            ),
+            UpdateExpression=f"SET {clauses}, {GUARD_ATTR} = :held, {CLAIM_ATTR} = :token ADD attempts :one",
             ConditionExpression=condition,
             ExpressionAttributeNames={"#state": "state"},
             ExpressionAttributeValues=values,
@@ -407,16 +421,8 @@ def count_attempt(
     """
     ddb = client("dynamodb")
     key = {"request_id": {"S": request_id}, "msg_id": {"S": msg_id}}
-    first = {
-        **key,
-        "channel": {"S": channel},
-        "destination": {"S": destination},
-        "updated_at": {"S": now},
-        "expires_at": {"N": str(expires_at)},
-        "state": {"S": DeliveryState.queued.value},
-        "attempts": {"N": "1"},
-        **({"message": {"S": message}} if message is not None else {}),
-    }
+    fields = _AttemptFields(channel, destination, now, expires_at, message)
+    first = fields.first(key)
     # The first attempt, the usual case, creates the item: a put of what the update below would make of nothing.
     try:
         ddb.put_item(TableName=_table(table), Item=first, ConditionExpression="attribute_not_exists(msg_id)")
@@ -424,25 +430,11 @@ def count_attempt(
         pass  # a later attempt, or an item a provider event or a cancel wrote first: counted below
     else:
         return Attempt(1, first)
-    values = {
-        ":channel": {"S": channel},
-        ":destination": {"S": destination},
-        ":now": {"S": now},
-        ":expires_at": {"N": str(expires_at)},
-        ":queued": {"S": DeliveryState.queued.value},
-        ":one": {"N": "1"},
-    }
-    kept = ""
-    if message is not None:
-        values[":message"] = {"S": message}
-        kept = ", message = :message"
+    clauses, values = fields.later(expires_at)
     response = ddb.update_item(
         TableName=_table(table),
         Key=key,
-        UpdateExpression=(
-            "SET channel = :channel, destination = :destination, updated_at = :now, expires_at = :expires_at, "
-            f"#state = if_not_exists(#state, :queued){kept} ADD attempts :one"
-        ),
+        UpdateExpression=f"SET {clauses} ADD attempts :one",
         ExpressionAttributeNames={"#state": "state"},
         ExpressionAttributeValues=values,
         ReturnValues="UPDATED_NEW",
