@@ -33,10 +33,9 @@ def workspace_of_api_key(api_key: str) -> str | None:
     """The workspace of an active key, or None. Unknown and revoked keys are cached too, for the same time."""
     key_hash = hash_api_key(api_key)
     now = time.monotonic()
-    with _lock:
-        hit = _cache.get(key_hash)
-        if hit is not None and now - hit[0] < get_settings().auth_cache_seconds:
-            return hit[1]
+    hit = _fresh(key_hash, now)
+    if hit is not None:
+        return hit[1]
     try:
         record = get_api_key(key_hash)
     except (BotoCoreError, ClientError) as exc:
@@ -65,10 +64,15 @@ def authenticated_from_cache(authorization: str | None, workspace: str) -> bool:
     api_key = bearer_token(authorization)
     if api_key is None:
         return False
-    key_hash = hash_api_key(api_key)
+    hit = _fresh(hash_api_key(api_key), time.monotonic())
+    return hit is not None and hit[1] == workspace
+
+
+def _fresh(key_hash: str, now: float) -> tuple[float, str | None] | None:
+    """The cached lookup of a key hash, if made less than the cache's time before `now`."""
     with _lock:
         hit = _cache.get(key_hash)
-    return hit is not None and hit[1] == workspace and time.monotonic() - hit[0] < get_settings().auth_cache_seconds
+    return hit if hit is not None and now - hit[0] < get_settings().auth_cache_seconds else None
 
 
 @on_reset
