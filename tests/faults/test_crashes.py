@@ -11,17 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 from tests.support.clients import BulkApiClient
-from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.faults import SimulatedLambdaTimeout, fail_call, time_out
 from tests.support.scenarios import Api, assert_delivered_at_most_once, deliver_all, recorded_response
 from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack
 
 DEADLINE_MS = 3_000
 PAST_DEADLINE = timedelta(seconds=4)
-
-
-def time_out(**_: Any) -> None:
-    raise SimulatedLambdaTimeout()
 
 
 def explode(**_: Any) -> None:

@@ -16,17 +16,13 @@ from notify.dal.definitions import put_automation
 from notify.models.definitions import AutomationDefinition
 from notify.timestamps import iso_utc
 from tests.support.clients import AutomationApiClient, StatusApiClient
-from tests.support.faults import SimulatedLambdaTimeout, fail_call
+from tests.support.faults import SimulatedLambdaTimeout, fail_call, time_out
 from tests.support.scenarios import delivered
 from tests.support.sender import SenderDriver
 from tests.support.stack import FakeLambdaContext, Stack
 
 TWO_DAYS = 2 * 24 * 60 * 60
 PAYLOAD = {"email": "a@example.com", "name": "Rahul"}
-
-
-def time_out(**_: Any) -> None:
-    raise SimulatedLambdaTimeout()
 
 
 def take_queued(stack: Stack, sender: SenderDriver) -> list[dict[str, Any]]:

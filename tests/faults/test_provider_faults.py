@@ -26,6 +26,7 @@ from tests.support.faults import (
     SimulatedLambdaTimeout,
     aws_error,
     fail_call,
+    time_out,
     transport_failure,
 )
 from tests.support.scenarios import Api
@@ -189,10 +190,7 @@ def test_R8_sender_killed_before_the_provider_call_is_unknown_not_sent_twice(
     """The claim is held and nobody knows how far the dead sender got: never sent again automatically."""
     request_id = send(client_api, provider, f"killed-before-{provider.name}")
 
-    def die(**_: Any) -> None:
-        raise SimulatedLambdaTimeout()
-
-    with fail_call(provider.service, provider.operation, action=die), pytest.raises(SimulatedLambdaTimeout):
+    with fail_call(provider.service, provider.operation, action=time_out), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
     sender.drain()
@@ -211,12 +209,10 @@ def test_R8_sender_killed_right_after_its_claim_is_unknown_on_the_status_route(
     scenario 149 found a record without them when the claim and the attempt were two writes)."""
     request_id = send(client_api, provider, f"killed-at-attempt-{provider.name}")
 
-    def die(**_: Any) -> None:
-        raise SimulatedLambdaTimeout()
-
     # Its next call after the claim is the suppression list's read (S2).
     suppressions = stack.resources.tables["SuppressionsTable"]
-    with fail_call("dynamodb", "BatchGetItem", table=suppressions, action=die), pytest.raises(SimulatedLambdaTimeout):
+    killed = fail_call("dynamodb", "BatchGetItem", table=suppressions, action=time_out)
+    with killed, pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
     sender.drain()
@@ -236,11 +232,8 @@ def test_R8_sender_killed_before_its_claim_was_written_sends_once(
     so the next receive claims it and sends it, once."""
     request_id = send(client_api, provider, f"killed-before-claim-{provider.name}")
 
-    def die(**_: Any) -> None:
-        raise SimulatedLambdaTimeout()
-
     log = stack.resources.tables["DeliveryLogTable"]
-    with fail_call("dynamodb", "PutItem", table=log, action=die), pytest.raises(SimulatedLambdaTimeout):
+    with fail_call("dynamodb", "PutItem", table=log, action=time_out), pytest.raises(SimulatedLambdaTimeout):
         sender.run_once()
     sender.expire_in_flight()
     sender.drain()

@@ -34,31 +34,9 @@ class ApiClient:
         self.sample = sample
         self.route = route  # what follows /v1/{workspace}/{version}/
 
-    def post(
-        self,
-        body: Any = None,
-        *,
-        key: str | None = None,
-        headers: dict[str, str] | None = None,
-        version: str = "live",
-        workspace: str | None = None,
-        api_key: str | None = "default",
-        raw_body: str | None = None,
-        binary_body: bytes | None = None,
-        route: str | None = None,
-        context: FakeLambdaContext | None = None,
-    ) -> HttpResult:
-        event = self.event(
-            body,
-            key=key,
-            headers=headers,
-            version=version,
-            workspace=workspace,
-            api_key=api_key,
-            raw_body=raw_body,
-            binary_body=binary_body,
-            route=route,
-        )
+    def post(self, body: Any = None, *, context: FakeLambdaContext | None = None, **request: Any) -> HttpResult:
+        """Send the event `event(body, **request)` builds to the function."""
+        event = self.event(body, **request)
         response = self.module.lambda_handler(event, context or FakeLambdaContext(self.timeout_ms))
         return HttpResult(
             status=response["statusCode"],

@@ -29,6 +29,11 @@ class SimulatedLambdaTimeout(BaseException):
     """Stands for the runtime killing the invocation: not an Exception, so nothing in the handler catches it."""
 
 
+def time_out(**_: Any) -> None:
+    """A fault action: the runtime kills the invocation during the call."""
+    raise SimulatedLambdaTimeout()
+
+
 def unreachable(**_: Any) -> None:
     raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
 
