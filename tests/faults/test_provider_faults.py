@@ -336,3 +336,20 @@ def test_R8_delivery_log_down_after_the_provider_took_it_never_sends_again(
     assert len(sent_emails()) == 1
     notification = shown(status, request_id)
     assert (notification["state"], notification["attempts"], notification["provider"]) == ("sent", 1, "ses")
+
+
+def test_R8_sender_claim_answer_lost_and_retried_by_botocore_sends_once(
+    client_api: Api, sender: SenderDriver, status: StatusApiClient, provider: Provider
+) -> None:
+    """The claim's put was written but its answer was lost (a read timeout after sending); botocore sends it again,
+    and the retry is refused by the item the first try wrote: the sender's own claim, its token. It holds the claim
+    and delivers, once, instead of taking its own claim for another delivery's (never sent, `unknown`)."""
+    request_id = send(client_api, provider, f"claim-answer-lost-{provider.name}")
+
+    with transport_failure("dynamodb", "PutItem", read_timeout, accepted=True, times=1) as failed:
+        sender.drain()
+
+    assert len(failed) == 1
+    assert len(provider.delivered()) == 1
+    notification = shown(status, request_id)
+    assert (notification["state"], notification["attempts"]) == ("sent", 1)

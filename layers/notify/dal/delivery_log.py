@@ -344,6 +344,10 @@ def claim_delivery(
             )  # fmt: skip
         item = {name: _deserializer.deserialize(value) for name, value in found.items()}
         guard = item.get(GUARD_ATTR)
+        if guard == HELD and item.get(CLAIM_ATTR) == token:
+            # This delivery's own claim: its write was carried out, its answer lost, and botocore's retry refused by
+            # what the first try wrote. It holds the claim (the token is this delivery's alone).
+            return Claimed(Attempt(int(item.get("attempts", 1)), None))
         condition = f"{GUARD_ATTR} = :released"
         if guard is None:
             # Written before the guard moved here: the old sender's guard decides (notify.logic.sender).
